@@ -1,0 +1,145 @@
+//! Postcard is not self-describing, so every stored payload sits beside its event type
+//! and the schema version it was written with. Decoding an older version goes through an
+//! upcast written next to the event (see `wallet.rs` for `PointsCharged` v1 -> v2).
+
+use serde::{Serialize, de::DeserializeOwned};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodecError {
+    #[error("unknown event type {0:?}")]
+    UnknownType(String),
+    #[error("event type {event_type} has no schema version {version}")]
+    UnknownVersion { event_type: String, version: u16 },
+    #[error("cannot decode {event_type} v{version}: {source}")]
+    Decode {
+        event_type: String,
+        version: u16,
+        source: postcard::Error,
+    },
+    #[error("cannot encode {event_type}: {source}")]
+    Encode {
+        event_type: &'static str,
+        source: postcard::Error,
+    },
+    #[error("cannot render {event_type} as JSON: {source}")]
+    Json {
+        event_type: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+/// An event as bytes, ready for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    pub event_type: &'static str,
+    pub schema_version: u16,
+    pub payload: Vec<u8>,
+}
+
+pub(crate) fn encode<T: Serialize>(
+    event_type: &'static str,
+    schema_version: u16,
+    payload: &T,
+) -> Result<EncodedEvent, CodecError> {
+    let payload =
+        postcard::to_stdvec(payload).map_err(|source| CodecError::Encode { event_type, source })?;
+    Ok(EncodedEvent {
+        event_type,
+        schema_version,
+        payload,
+    })
+}
+
+pub(crate) fn decode<T: DeserializeOwned>(
+    event_type: &str,
+    version: u16,
+    bytes: &[u8],
+) -> Result<T, CodecError> {
+    postcard::from_bytes(bytes).map_err(|source| CodecError::Decode {
+        event_type: event_type.to_owned(),
+        version,
+        source,
+    })
+}
+
+/// Declares an aggregate's event enum: one variant per event type, each with the payload
+/// struct and the schema version written today. Older versions are handled by the
+/// `upcast` function given to the macro, which is tried before the current decoder.
+macro_rules! event_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $enum:ident upcast $upcast:path {
+            $($variant:ident($payload:ty) = $version:literal),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum $enum {
+            $($variant($payload)),*
+        }
+
+        impl $enum {
+            pub const EVENT_TYPES: &'static [&'static str] = &[$(stringify!($variant)),*];
+
+            pub fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => stringify!($variant)),*
+                }
+            }
+
+            pub fn schema_version(&self) -> u16 {
+                match self {
+                    $(Self::$variant(_) => $version),*
+                }
+            }
+
+            pub fn encode(&self) -> Result<$crate::codec::EncodedEvent, $crate::codec::CodecError> {
+                match self {
+                    $(Self::$variant(payload) => $crate::codec::encode(stringify!($variant), $version, payload)),*
+                }
+            }
+
+            pub fn decode(event_type: &str, version: u16, bytes: &[u8]) -> Result<Self, $crate::codec::CodecError> {
+                if let Some(upcast) = $upcast(event_type, version, bytes) {
+                    return upcast;
+                }
+                match (event_type, version) {
+                    $((stringify!($variant), $version) => $crate::codec::decode(event_type, version, bytes).map(Self::$variant),)*
+                    $((stringify!($variant), _) => Err($crate::codec::CodecError::UnknownVersion {
+                        event_type: event_type.to_owned(),
+                        version,
+                    }),)*
+                    _ => Err($crate::codec::CodecError::UnknownType(event_type.to_owned())),
+                }
+            }
+
+            /// The camelCase JSON value Kafka carries for this event.
+            pub fn to_json(&self) -> Result<serde_json::Value, $crate::codec::CodecError> {
+                let event_type = self.event_type();
+                match self {
+                    $(Self::$variant(payload) => serde_json::to_value(payload)),*
+                }
+                .map_err(|source| $crate::codec::CodecError::Json { event_type, source })
+            }
+        }
+
+        $(
+            impl From<$payload> for $enum {
+                fn from(payload: $payload) -> Self {
+                    Self::$variant(payload)
+                }
+            }
+        )*
+    };
+}
+
+pub(crate) use event_enum;
+
+/// For enums whose every version is current.
+pub(crate) fn no_upcasts<T>(
+    _event_type: &str,
+    _version: u16,
+    _bytes: &[u8],
+) -> Option<Result<T, CodecError>> {
+    None
+}

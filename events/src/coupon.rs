@@ -1,0 +1,79 @@
+//! Coupon events (`coupon-{couponId}`): a first-come-first-served coupon and its issues.
+
+use crate::codec::{event_enum, no_upcasts};
+use crate::ids::{CouponId, OrderId, UserCouponId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscountKind {
+    /// Won off the order total, capped at the total.
+    Fixed,
+    /// Percent (1..=100) off, rounded down to the won.
+    Percent,
+}
+
+impl DiscountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscountKind::Fixed => "fixed",
+            DiscountKind::Percent => "percent",
+        }
+    }
+}
+
+/// `{kind, value}` exactly as registered; the coupon aggregate validates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Discount {
+    pub kind: DiscountKind,
+    pub value: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponRegistered {
+    pub coupon_id: CouponId,
+    pub name: String,
+    pub discount: Discount,
+    pub total_quantity: i64,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponIssued {
+    pub coupon_id: CouponId,
+    pub user_id: UserId,
+    pub user_coupon_id: UserCouponId,
+    /// 1 for the first coupon issued, `totalQuantity` for the last.
+    pub sequence: i64,
+    pub issued_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponUsed {
+    pub coupon_id: CouponId,
+    pub user_coupon_id: UserCouponId,
+    pub order_id: OrderId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponRestored {
+    pub coupon_id: CouponId,
+    pub user_coupon_id: UserCouponId,
+    pub order_id: OrderId,
+}
+
+event_enum! {
+    pub enum CouponEvent upcast no_upcasts {
+        CouponRegistered(CouponRegistered) = 1,
+        CouponIssued(CouponIssued) = 1,
+        CouponUsed(CouponUsed) = 1,
+        CouponRestored(CouponRestored) = 1,
+    }
+}

@@ -1,0 +1,22 @@
+//! The shared language of shop: ids, money, every domain event, the envelope that
+//! wraps them in a stream, the postcard codec with per-type schema versions (and the
+//! upcasts that keep old versions readable), and the camelCase JSON form Kafka carries.
+
+pub mod codec;
+pub mod coupon;
+pub mod envelope;
+pub mod ids;
+pub mod money;
+pub mod product;
+pub mod wallet;
+
+mod domain_event;
+
+pub use codec::{CodecError, EncodedEvent};
+pub use coupon::{CouponEvent, Discount, DiscountKind};
+pub use domain_event::DomainEvent;
+pub use envelope::{EventId, Metadata, NewEvent, RecordedEvent, StreamId};
+pub use ids::{CouponId, InvalidId, OrderId, ProductId, UserCouponId, UserId};
+pub use money::{InvalidAmount, Krw};
+pub use product::ProductEvent;
+pub use wallet::WalletEvent;
