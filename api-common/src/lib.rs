@@ -1,1 +1,13 @@
+//! HTTP plumbing both APIs share, so the command side and the query side answer errors,
+//! limits, request ids and shutdown the same way without importing each other.
 
+pub mod auth;
+pub mod extract;
+pub mod layers;
+pub mod problem;
+pub mod serve;
+pub mod shutdown;
+
+pub use auth::AdminToken;
+pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use problem::{ErrorCode, Problem};

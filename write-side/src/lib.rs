@@ -1,1 +1,9 @@
+//! The write side: pure aggregates, the event store, the command executor that makes hot
+//! aggregates exact and fast, and the command HTTP API.
 
+pub mod commands;
+pub mod domain;
+pub mod executor;
+pub mod http;
+pub mod ids;
+pub mod store;

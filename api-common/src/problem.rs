@@ -1,0 +1,158 @@
+//! RFC 9457 problem details with the stable error codes of the HTTP contract.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    CouponSoldOut,
+    CouponAlreadyIssued,
+    CouponNotActive,
+    InsufficientStock,
+    InsufficientBalance,
+    CouponUnavailable,
+    PayloadTooLarge,
+    Overloaded,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => "validation-failed",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not-found",
+            ErrorCode::MethodNotAllowed => "method-not-allowed",
+            ErrorCode::CouponSoldOut => "coupon-sold-out",
+            ErrorCode::CouponAlreadyIssued => "coupon-already-issued",
+            ErrorCode::CouponNotActive => "coupon-not-active",
+            ErrorCode::InsufficientStock => "insufficient-stock",
+            ErrorCode::InsufficientBalance => "insufficient-balance",
+            ErrorCode::CouponUnavailable => "coupon-unavailable",
+            ErrorCode::PayloadTooLarge => "payload-too-large",
+            ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            ErrorCode::ValidationFailed => "The request is not valid",
+            ErrorCode::Unauthorized => "Authentication is required",
+            ErrorCode::Forbidden => "Not allowed for this caller",
+            ErrorCode::NotFound => "Not found",
+            ErrorCode::MethodNotAllowed => "Method not allowed",
+            ErrorCode::CouponSoldOut => "The coupon is sold out",
+            ErrorCode::CouponAlreadyIssued => "The user already holds this coupon",
+            ErrorCode::CouponNotActive => "The coupon is outside its validity window",
+            ErrorCode::InsufficientStock => "Not enough stock",
+            ErrorCode::InsufficientBalance => "Not enough points",
+            ErrorCode::CouponUnavailable => "The coupon cannot be used",
+            ErrorCode::PayloadTooLarge => "The request body is too large",
+            ErrorCode::Overloaded => "The service is busy; retry shortly",
+            ErrorCode::Internal => "Internal error",
+        }
+    }
+}
+
+/// A problem+json answer. Build it with a status, a code and a human-readable detail.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub detail: String,
+    pub retry_after_secs: Option<u64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    code: &'a str,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: detail.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn validation(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            detail,
+        )
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationFailed, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, detail)
+    }
+
+    pub fn conflict(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    pub fn overloaded(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Overloaded,
+                detail,
+            )
+        }
+    }
+
+    /// Logs the cause and answers a 500 that says nothing about it.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "The server could not complete the request",
+        )
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let body = ProblemBody {
+            kind: format!("https://shop.example/problems/{}", self.code.as_str()),
+            title: self.code.title(),
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            code: self.code.as_str(),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = (self.status, bytes).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}

@@ -1,0 +1,92 @@
+//! The event store: append-only streams with optimistic versions, a global order for
+//! readers of every stream, snapshots, and id sequences.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use events::{NewEvent, RecordedEvent, StreamId};
+use std::ops::Range;
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("stream {stream} moved: expected version {expected}, found {actual}")]
+    Conflict {
+        stream: StreamId,
+        expected: i64,
+        actual: i64,
+    },
+    #[error("event store {operation} failed: {source}")]
+    Database {
+        operation: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("event store migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError::Database { operation, source }
+    }
+}
+
+/// Where an append landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// The stream's version after the append (its last event's version).
+    pub stream_version: i64,
+    /// Global positions of the first and last appended events.
+    pub first_position: i64,
+    pub last_position: i64,
+}
+
+/// A stream's state as of a version, encoded by the aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub stream_id: StreamId,
+    pub stream_version: i64,
+    pub schema_version: u16,
+    pub payload: Vec<u8>,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends `events` atomically after version `expected` (0 for a new stream).
+    /// Fails with `StoreError::Conflict` if the stream is at another version.
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: i64,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError>;
+
+    /// Events of one stream with version > `after_version`, in version order.
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Up to `limit` events with global position > `after`, in position order. Positions
+    /// are assigned in commit order, so a reader never skips a late commit.
+    async fn read_all(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The highest committed global position (0 when empty).
+    async fn head_position(&self) -> Result<i64, StoreError>;
+
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Keeps the newest snapshot per stream.
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// Reserves `count` consecutive values of the named id sequence (starting at 1).
+    async fn reserve_ids(&self, sequence: &str, count: i64) -> Result<Range<i64>, StoreError>;
+
+    /// The head position as this process last committed it; changes after every append.
+    /// Readers in the same process wait on it instead of polling.
+    fn subscribe_head(&self) -> watch::Receiver<i64>;
+}
