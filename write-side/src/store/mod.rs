@@ -34,7 +34,7 @@ impl StoreError {
     }
 }
 
-/// Where an append landed.
+/// Where an append landed. Positions of one append are consecutive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
     /// The stream's version after the append (its last event's version).
@@ -49,6 +49,8 @@ pub struct Appended {
 pub struct Snapshot {
     pub stream_id: StreamId,
     pub stream_version: i64,
+    /// Global position of the stream's event at `stream_version`.
+    pub global_position: i64,
     pub schema_version: u16,
     pub payload: Vec<u8>,
 }
@@ -63,6 +65,9 @@ pub trait EventStore: Send + Sync + 'static {
         expected: i64,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError>;
+
+    /// The stream's current version (0 for a stream with no events).
+    async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError>;
 
     /// Events of one stream with version > `after_version`, in version order.
     async fn read_stream(

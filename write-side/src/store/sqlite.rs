@@ -1,1 +1,318 @@
+//! The event store on SQLite (WAL). One writer at a time is SQLite's rule; appends take
+//! the write lock up front (`BEGIN IMMEDIATE`) so a version check and its insert can never
+//! interleave with another writer's, in this process or another.
 
+use super::{Appended, EventStore, Snapshot, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use events::{EventId, Metadata, NewEvent, RecordedEvent, StreamId};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, SqlitePool};
+use std::ops::Range;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Rows per multi-row INSERT; SQLite allows 32,766 bound parameters and a row binds 8.
+const ROWS_PER_INSERT: usize = 1_000;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Durability {
+    /// fsync on every commit: an acknowledged write survives power loss.
+    Full,
+    /// fsync at checkpoints: survives a process crash, not a power cut.
+    Normal,
+}
+
+pub struct SqliteEventStore {
+    pool: SqlitePool,
+    head: watch::Sender<i64>,
+}
+
+impl SqliteEventStore {
+    /// Opens (creating if needed) and migrates the store at `url`, e.g. `sqlite://data/shop.db`.
+    pub async fn open(url: &str, durability: Durability) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::db("parse the SQLite URL"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                Durability::Full => SqliteSynchronous::Full,
+                Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::db("open the SQLite database"))?;
+        sqlx::migrate!("../migrations/sqlite/events")
+            .run(&pool)
+            .await?;
+        let store = Self {
+            pool,
+            head: watch::Sender::new(0),
+        };
+        let head = store.head_position().await?;
+        store.head.send_replace(head);
+        Ok(store)
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn recorded_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
+    let event_id: Vec<u8> = row.get("event_id");
+    let event_id = uuid::Uuid::from_slice(&event_id)
+        .map_err(|e| StoreError::Corrupt(format!("event id: {e}")))?;
+    let metadata: String = row.get("metadata");
+    let metadata: Metadata = serde_json::from_str(&metadata)
+        .map_err(|e| StoreError::Corrupt(format!("metadata of event {event_id}: {e}")))?;
+    let recorded_at: i64 = row.get("recorded_at");
+    let recorded_at = DateTime::<Utc>::from_timestamp_micros(recorded_at)
+        .ok_or_else(|| StoreError::Corrupt(format!("recorded_at of event {event_id}")))?;
+    let schema_version: i64 = row.get("schema_version");
+    Ok(RecordedEvent {
+        global_position: row.get("global_position"),
+        event_id: EventId(event_id),
+        stream_id: StreamId::from_stored(row.get("stream_id")),
+        stream_version: row.get("stream_version"),
+        event_type: row.get("event_type"),
+        schema_version: u16::try_from(schema_version)
+            .map_err(|_| StoreError::Corrupt(format!("schema version {schema_version}")))?,
+        payload: row.get("payload"),
+        metadata,
+        recorded_at,
+    })
+}
+
+const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
+                             schema_version, payload, metadata, recorded_at";
+
+#[async_trait]
+impl EventStore for SqliteEventStore {
+    async fn append(
+        &self,
+        stream: &StreamId,
+        expected: i64,
+        events: &[NewEvent],
+    ) -> Result<Appended, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db("begin an append"))?;
+        let actual = stream_version_in(&mut tx, stream).await?;
+        if actual != expected {
+            return Err(StoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual,
+            });
+        }
+        if events.is_empty() {
+            return Ok(Appended {
+                stream_version: actual,
+                first_position: 0,
+                last_position: 0,
+            });
+        }
+        let recorded_at = micros(Utc::now());
+        let mut positions = Vec::with_capacity(events.len());
+        for (chunk_index, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
+            let first_version = expected + 1 + (chunk_index * ROWS_PER_INSERT) as i64;
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
+                 schema_version, payload, metadata, recorded_at) ",
+            );
+            let mut metadata_error = None;
+            insert.push_values(chunk.iter().enumerate(), |mut row, (i, event)| {
+                let metadata = serde_json::to_string(&event.metadata).unwrap_or_else(|e| {
+                    metadata_error = Some(e);
+                    String::new()
+                });
+                row.push_bind(event.event_id.0.as_bytes().to_vec())
+                    .push_bind(stream.as_str())
+                    .push_bind(first_version + i as i64)
+                    .push_bind(event.event_type.as_str())
+                    .push_bind(i64::from(event.schema_version))
+                    .push_bind(event.payload.as_slice())
+                    .push_bind(metadata)
+                    .push_bind(recorded_at);
+            });
+            if let Some(e) = metadata_error {
+                return Err(StoreError::Corrupt(format!("cannot encode metadata: {e}")));
+            }
+            insert.push(" RETURNING global_position");
+            let rows: Vec<i64> = insert
+                .build_query_scalar()
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(|e| conflict_or(e, stream, expected))?;
+            positions.extend(rows);
+        }
+        tx.commit()
+            .await
+            .map_err(|e| conflict_or(e, stream, expected))?;
+        let first_position = positions.iter().copied().min().unwrap_or(0);
+        let last_position = positions.iter().copied().max().unwrap_or(0);
+        self.head.send_if_modified(|head| {
+            let moved = last_position > *head;
+            if moved {
+                *head = last_position;
+            }
+            moved
+        });
+        Ok(Appended {
+            stream_version: expected + events.len() as i64,
+            first_position,
+            last_position,
+        })
+    }
+
+    async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("read a stream version"))?;
+        stream_version_in(&mut conn, stream).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &StreamId,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
+             ORDER BY stream_version"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(stream.as_str())
+            .bind(after_version)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("read a stream"))?;
+        rows.iter().map(recorded_from_row).collect()
+    }
+
+    async fn read_all(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? \
+             ORDER BY global_position LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("read all events"))?;
+        rows.iter().map(recorded_from_row).collect()
+    }
+
+    async fn head_position(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(StoreError::db("read the head position"))
+    }
+
+    async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
+        let row = sqlx::query(
+            "SELECT stream_version, global_position, schema_version, payload FROM snapshots \
+             WHERE stream_id = ?",
+        )
+        .bind(stream.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("load a snapshot"))?;
+        row.map(|row| {
+            let schema_version: i64 = row.get("schema_version");
+            Ok(Snapshot {
+                stream_id: stream.clone(),
+                stream_version: row.get("stream_version"),
+                global_position: row.get("global_position"),
+                schema_version: u16::try_from(schema_version).map_err(|_| {
+                    StoreError::Corrupt(format!("snapshot schema version {schema_version}"))
+                })?,
+                payload: row.get("payload"),
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO snapshots (stream_id, stream_version, global_position, schema_version, \
+             payload, taken_at) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (stream_id) DO UPDATE SET stream_version = excluded.stream_version, \
+             global_position = excluded.global_position, \
+             schema_version = excluded.schema_version, payload = excluded.payload, \
+             taken_at = excluded.taken_at WHERE excluded.stream_version > snapshots.stream_version",
+        )
+        .bind(snapshot.stream_id.as_str())
+        .bind(snapshot.stream_version)
+        .bind(snapshot.global_position)
+        .bind(i64::from(snapshot.schema_version))
+        .bind(snapshot.payload.as_slice())
+        .bind(micros(Utc::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("save a snapshot"))?;
+        Ok(())
+    }
+
+    async fn reserve_ids(&self, sequence: &str, count: i64) -> Result<Range<i64>, StoreError> {
+        let next: i64 = sqlx::query_scalar(
+            "INSERT INTO id_sequences (name, next_value) VALUES (?, 1 + ?) \
+             ON CONFLICT (name) DO UPDATE SET next_value = next_value + excluded.next_value - 1 \
+             RETURNING next_value",
+        )
+        .bind(sequence)
+        .bind(count)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("reserve ids"))?;
+        Ok(next - count..next)
+    }
+
+    fn subscribe_head(&self) -> watch::Receiver<i64> {
+        self.head.subscribe()
+    }
+}
+
+async fn stream_version_in(
+    conn: &mut sqlx::SqliteConnection,
+    stream: &StreamId,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?")
+        .bind(stream.as_str())
+        .fetch_one(conn)
+        .await
+        .map_err(StoreError::db("read a stream version"))
+}
+
+/// A unique-key violation on `(stream_id, stream_version)` means another writer got there
+/// first: that is a conflict, not a failure.
+fn conflict_or(error: sqlx::Error, stream: &StreamId, expected: i64) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            stream: stream.clone(),
+            expected,
+            actual: expected + 1,
+        },
+        _ => StoreError::Database {
+            operation: "append events",
+            source: error,
+        },
+    }
+}

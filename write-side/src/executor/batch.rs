@@ -1,0 +1,166 @@
+//! Deciding and committing one batch of commands for one aggregate.
+
+use super::hydrate::{self, Hydrated};
+use super::{ExecuteError, ExecuteResult, Executed, Job, Shared};
+use crate::domain::{Aggregate, StreamEvent};
+use crate::store::StoreError;
+use backon::{BackoffBuilder, ExponentialBuilder};
+use events::{EventId, NewEvent, StreamId};
+use std::ops::Range;
+use std::sync::Arc;
+
+/// What one command came to, before the batch is durable.
+enum Outcome<A: Aggregate> {
+    /// The reply, and which of the batch's new events are this command's.
+    Accepted(A::Reply, Range<usize>),
+    Rejected(A::Error),
+}
+
+/// Decides `jobs` against the aggregate (loading it if `hydrated` is empty), appends their
+/// events in one transaction and answers every job. Leaves `hydrated` holding the state
+/// after the batch, or empty if it is unknown (the next batch reloads).
+pub(crate) async fn run<A: Aggregate>(
+    shared: &Shared,
+    stream: &StreamId,
+    hydrated: &mut Option<Hydrated<A>>,
+    jobs: &mut Vec<Job<A>>,
+) {
+    let config = &shared.config;
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(config.retry_min_delay)
+        .with_max_delay(config.retry_max_delay)
+        .with_max_times(config.max_retries)
+        .with_jitter()
+        .build();
+    loop {
+        let current = match hydrated.take() {
+            Some(current) => current,
+            None => match hydrate::load::<A>(shared, stream).await {
+                Ok(loaded) => loaded,
+                Err(error) => return fail_all(jobs, error),
+            },
+        };
+        let base_version = current.version;
+        let base_position = current.position;
+        let (state, new_events, outcomes) = match decide_all(current.state, jobs) {
+            Ok(decided) => decided,
+            Err(error) => return fail_all(jobs, error),
+        };
+        let committed = if new_events.is_empty() {
+            // Rejections and no-ops must not rest on a state another process has moved on
+            // from: check the version is still the one they were decided against.
+            match shared.store.stream_version(stream).await {
+                Ok(actual) if actual == base_version => Ok(None),
+                Ok(actual) => Err(StoreError::Conflict {
+                    stream: stream.clone(),
+                    expected: base_version,
+                    actual,
+                }),
+                Err(error) => Err(error),
+            }
+        } else {
+            shared
+                .store
+                .append(stream, base_version, &new_events)
+                .await
+                .map(Some)
+        };
+        match committed {
+            Ok(appended) => {
+                let first_position = appended.map_or(0, |a| a.first_position);
+                let mut after = Hydrated {
+                    state,
+                    version: base_version + new_events.len() as i64,
+                    position: appended.map_or(base_position, |a| a.last_position),
+                    snapshot_version: current.snapshot_version,
+                };
+                answer_all(jobs, outcomes, base_position, first_position);
+                hydrate::maybe_snapshot(shared, stream, &mut after);
+                *hydrated = Some(after);
+                return;
+            }
+            Err(StoreError::Conflict { .. }) => match delays.next() {
+                Some(delay) => {
+                    tracing::debug!(%stream, ?delay, "version conflict; deciding again");
+                    tokio::time::sleep(delay).await;
+                }
+                None => {
+                    tracing::warn!(%stream, "version conflicts outlasted the retries");
+                    for job in jobs.drain(..) {
+                        let _ = job.answer.send(Err(ExecuteError::Overloaded));
+                    }
+                    return;
+                }
+            },
+            Err(error) => return fail_all(jobs, error),
+        }
+    }
+}
+
+type Decided<A> = (A, Vec<NewEvent>, Vec<Outcome<A>>);
+
+fn decide_all<A: Aggregate>(mut state: A, jobs: &[Job<A>]) -> Result<Decided<A>, StoreError> {
+    let mut new_events = Vec::new();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        match state.decide(&job.command) {
+            Ok(events) => {
+                let start = new_events.len();
+                for event in &events {
+                    let encoded = event
+                        .encode()
+                        .map_err(|e| StoreError::Corrupt(format!("cannot encode an event: {e}")))?;
+                    new_events.push(NewEvent {
+                        event_id: EventId::new(),
+                        event_type: encoded.event_type.to_owned(),
+                        schema_version: encoded.schema_version,
+                        payload: encoded.payload,
+                        metadata: job.metadata,
+                    });
+                }
+                state = events.iter().fold(state, A::evolve);
+                outcomes.push(Outcome::Accepted(
+                    state.reply(&job.command),
+                    start..new_events.len(),
+                ));
+            }
+            Err(error) => outcomes.push(Outcome::Rejected(error)),
+        }
+    }
+    Ok((state, new_events, outcomes))
+}
+
+/// A command's position is its last event's, or for a command that changed nothing, the
+/// position the stream was at, so a read with that token sees what the reply describes.
+fn answer_all<A: Aggregate>(
+    jobs: &mut Vec<Job<A>>,
+    outcomes: Vec<Outcome<A>>,
+    base_position: i64,
+    first_position: i64,
+) {
+    let mut last_position = base_position;
+    for (job, outcome) in jobs.drain(..).zip(outcomes) {
+        let answer: ExecuteResult<A> = match outcome {
+            Outcome::Accepted(reply, events) => {
+                if !events.is_empty() {
+                    last_position = first_position + events.end as i64 - 1;
+                }
+                Ok(Executed {
+                    reply,
+                    position: last_position,
+                })
+            }
+            Outcome::Rejected(error) => Err(ExecuteError::Rejected(error)),
+        };
+        // A caller that gave up waiting is no reason to fail the others.
+        let _ = job.answer.send(answer);
+    }
+}
+
+fn fail_all<A: Aggregate>(jobs: &mut Vec<Job<A>>, error: StoreError) {
+    tracing::error!(%error, "a command batch failed");
+    let error = Arc::new(error);
+    for job in jobs.drain(..) {
+        let _ = job.answer.send(Err(ExecuteError::Store(error.clone())));
+    }
+}

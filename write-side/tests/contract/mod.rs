@@ -1,0 +1,204 @@
+//! The event-store contract: every backend must pass these. A backend's test file calls
+//! `store_contract!(async fn that builds a fresh, empty store)`.
+
+use events::{
+    EventId, Krw, Metadata, NewEvent, StreamId, UserId, WalletEvent, wallet::PointsCharged,
+};
+use std::collections::HashSet;
+use std::sync::Arc;
+use write_side::store::{EventStore, Snapshot, StoreError};
+
+pub fn wallet(user: i64) -> StreamId {
+    StreamId::wallet(UserId::new(user).unwrap())
+}
+
+pub fn charge(user: i64, amount: i64) -> NewEvent {
+    let encoded = WalletEvent::PointsCharged(PointsCharged {
+        user_id: UserId::new(user).unwrap(),
+        amount: Krw::new(amount).unwrap(),
+        idempotency_key: None,
+    })
+    .encode()
+    .unwrap();
+    NewEvent {
+        event_id: EventId::new(),
+        event_type: encoded.event_type.to_owned(),
+        schema_version: encoded.schema_version,
+        payload: encoded.payload,
+        metadata: Metadata::for_new_command(),
+    }
+}
+
+pub async fn append_then_read_back_in_order(store: Arc<dyn EventStore>) {
+    let stream = wallet(1);
+    let batch = vec![charge(1, 10), charge(1, 20), charge(1, 30)];
+    let appended = store.append(&stream, 0, &batch).await.unwrap();
+    assert_eq!(appended.stream_version, 3);
+    assert_eq!(appended.last_position - appended.first_position, 2);
+
+    let read = store.read_stream(&stream, 0).await.unwrap();
+    assert_eq!(read.len(), 3);
+    for (i, (recorded, sent)) in read.iter().zip(&batch).enumerate() {
+        assert_eq!(recorded.stream_version, i as i64 + 1);
+        assert_eq!(recorded.event_id, sent.event_id);
+        assert_eq!(recorded.payload, sent.payload);
+        assert_eq!(recorded.metadata, sent.metadata);
+        assert_eq!(recorded.global_position, appended.first_position + i as i64);
+    }
+    assert_eq!(store.read_stream(&stream, 2).await.unwrap().len(), 1);
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 3);
+    assert_eq!(store.stream_version(&wallet(99)).await.unwrap(), 0);
+}
+
+pub async fn a_moved_stream_is_a_typed_conflict(store: Arc<dyn EventStore>) {
+    let stream = wallet(2);
+    store.append(&stream, 0, &[charge(2, 1)]).await.unwrap();
+    let error = store
+        .append(&stream, 0, &[charge(2, 2), charge(2, 3)])
+        .await
+        .unwrap_err();
+    match error {
+        StoreError::Conflict {
+            stream: s,
+            expected,
+            actual,
+        } => {
+            assert_eq!(s, stream);
+            assert_eq!(expected, 0);
+            assert_eq!(actual, 1);
+        }
+        other => panic!("expected a conflict, got {other}"),
+    }
+    // Nothing of the rejected batch was written.
+    assert_eq!(store.read_stream(&stream, 0).await.unwrap().len(), 1);
+}
+
+pub async fn concurrent_appends_at_one_version_admit_exactly_one(store: Arc<dyn EventStore>) {
+    let stream = wallet(3);
+    let attempts = (0..16).map(|i| {
+        let store = store.clone();
+        let stream = stream.clone();
+        tokio::spawn(async move { store.append(&stream, 0, &[charge(3, i + 1)]).await })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let won = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Err(StoreError::Conflict { .. }))))
+        .count();
+    assert_eq!((won, conflicts), (1, 15));
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 1);
+}
+
+pub async fn read_all_is_the_global_order_from_a_position(store: Arc<dyn EventStore>) {
+    for user in 10..20 {
+        store
+            .append(&wallet(user), 0, &[charge(user, 1), charge(user, 2)])
+            .await
+            .unwrap();
+    }
+    let all = store.read_all(0, 1_000).await.unwrap();
+    assert_eq!(all.len(), 20);
+    assert!(
+        all.windows(2)
+            .all(|w| w[0].global_position < w[1].global_position)
+    );
+    let head = store.head_position().await.unwrap();
+    assert_eq!(head, all.last().unwrap().global_position);
+
+    let tail = store.read_all(all[4].global_position, 3).await.unwrap();
+    assert_eq!(tail.len(), 3);
+    assert_eq!(tail[0].global_position, all[5].global_position);
+    let ids: HashSet<_> = all.iter().map(|e| e.event_id).collect();
+    assert_eq!(ids.len(), 20);
+}
+
+pub async fn head_subscribers_see_appends(store: Arc<dyn EventStore>) {
+    let mut head = store.subscribe_head();
+    let appended = store
+        .append(&wallet(30), 0, &[charge(30, 5)])
+        .await
+        .unwrap();
+    head.wait_for(|p| *p >= appended.last_position)
+        .await
+        .unwrap();
+}
+
+pub async fn a_duplicate_event_id_is_refused(store: Arc<dyn EventStore>) {
+    let event = charge(40, 1);
+    store
+        .append(&wallet(40), 0, std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    assert!(store.append(&wallet(41), 0, &[event]).await.is_err());
+    assert_eq!(store.stream_version(&wallet(41)).await.unwrap(), 0);
+}
+
+pub async fn snapshots_keep_the_newest(store: Arc<dyn EventStore>) {
+    let stream = wallet(50);
+    assert!(store.load_snapshot(&stream).await.unwrap().is_none());
+    let snapshot = |version: i64| Snapshot {
+        stream_id: stream.clone(),
+        stream_version: version,
+        global_position: version * 10,
+        schema_version: 1,
+        payload: vec![version as u8; 4],
+    };
+    store.save_snapshot(&snapshot(5)).await.unwrap();
+    store.save_snapshot(&snapshot(9)).await.unwrap();
+    store.save_snapshot(&snapshot(7)).await.unwrap();
+    assert_eq!(
+        store.load_snapshot(&stream).await.unwrap(),
+        Some(snapshot(9))
+    );
+}
+
+pub async fn id_sequences_never_repeat(store: Arc<dyn EventStore>) {
+    let first = store.reserve_ids("order", 10).await.unwrap();
+    assert_eq!(first, 1..11);
+    let reservations = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.reserve_ids("order", 5).await.unwrap() })
+    });
+    let mut seen: HashSet<i64> = first.collect();
+    for range in futures::future::join_all(reservations).await {
+        for id in range.unwrap() {
+            assert!(seen.insert(id), "id {id} handed out twice");
+        }
+    }
+    assert_eq!(seen.len(), 50);
+    assert_eq!(store.reserve_ids("product", 1).await.unwrap(), 1..2);
+}
+
+pub async fn large_batches_append_atomically(store: Arc<dyn EventStore>) {
+    let stream = wallet(60);
+    let batch: Vec<_> = (0..2_500).map(|i| charge(60, i + 1)).collect();
+    let appended = store.append(&stream, 0, &batch).await.unwrap();
+    assert_eq!(appended.stream_version, 2_500);
+    assert_eq!(appended.last_position - appended.first_position, 2_499);
+    assert_eq!(store.read_stream(&stream, 0).await.unwrap().len(), 2_500);
+}
+
+#[macro_export]
+macro_rules! store_contract {
+    ($make:path) => {
+        $crate::store_contract!(@tests $make;
+            append_then_read_back_in_order,
+            a_moved_stream_is_a_typed_conflict,
+            concurrent_appends_at_one_version_admit_exactly_one,
+            read_all_is_the_global_order_from_a_position,
+            head_subscribers_see_appends,
+            a_duplicate_event_id_is_refused,
+            snapshots_keep_the_newest,
+            id_sequences_never_repeat,
+            large_batches_append_atomically,
+        );
+    };
+    (@tests $make:path; $($case:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $case() {
+            let store = $make().await;
+            contract::$case(store).await;
+        }
+    )*};
+}
