@@ -1,1 +1,46 @@
+//! The application services: one file per command, each turning a validated request into
+//! an aggregate command on the right stream and running it through the executor.
 
+mod charge_points;
+mod issue_coupon;
+mod register_coupon;
+mod register_product;
+mod restock;
+
+pub use register_coupon::NewCoupon;
+pub use register_product::NewProduct;
+
+use crate::domain::coupon::Coupon;
+use crate::domain::product::Product;
+use crate::domain::wallet::Wallet;
+use crate::executor::{ExecuteError, Executor, ExecutorConfig};
+use crate::ids::IdAllocator;
+use crate::store::{EventStore, StoreError};
+use std::sync::Arc;
+
+pub struct CommandServices {
+    pub wallets: Executor<Wallet>,
+    pub products: Executor<Product>,
+    pub coupons: Executor<Coupon>,
+    pub ids: IdAllocator,
+}
+
+impl CommandServices {
+    pub fn new(store: Arc<dyn EventStore>, config: ExecutorConfig) -> Self {
+        Self {
+            wallets: Executor::new(store.clone(), config.clone()),
+            products: Executor::new(store.clone(), config.clone()),
+            coupons: Executor::new(store.clone(), config),
+            ids: IdAllocator::new(store),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        self.wallets.store()
+    }
+}
+
+/// Ids are drawn before deciding; a failure to draw one is a store failure.
+fn id_error<E>(error: StoreError) -> ExecuteError<E> {
+    ExecuteError::Store(Arc::new(error))
+}

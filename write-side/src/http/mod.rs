@@ -1,1 +1,44 @@
+//! The command HTTP API: admin routes behind the bearer token, user routes open.
+//! Every success carries a `Consistency-Token` header: the global position of the write,
+//! which the query API can wait for to read it back.
 
+mod coupons;
+mod error;
+mod metadata;
+mod points;
+mod products;
+
+pub use error::ApiError;
+
+use crate::commands::CommandServices;
+use api_common::AdminToken;
+use api_common::auth::require_admin;
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::from_fn_with_state;
+use axum::routing::post;
+use std::sync::Arc;
+
+pub const CONSISTENCY_TOKEN: HeaderName = HeaderName::from_static("consistency-token");
+
+#[derive(Clone)]
+pub struct CommandState {
+    pub services: Arc<CommandServices>,
+}
+
+pub fn router(services: Arc<CommandServices>, admin_token: AdminToken) -> Router {
+    let state = CommandState { services };
+    let admin = Router::new()
+        .route("/v1/products", post(products::register))
+        .route("/v1/products/{product_id}/restock", post(products::restock))
+        .route("/v1/coupons", post(coupons::register))
+        .route_layer(from_fn_with_state(admin_token, require_admin));
+    let user = Router::new()
+        .route("/v1/coupons/{coupon_id}/issue", post(coupons::issue))
+        .route("/v1/users/{user_id}/points/charge", post(points::charge));
+    api_common::layers::with_common_layers(admin.merge(user).with_state(state))
+}
+
+fn consistency_header(position: i64) -> [(HeaderName, HeaderValue); 1] {
+    [(CONSISTENCY_TOKEN, HeaderValue::from(position))]
+}

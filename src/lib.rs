@@ -1,0 +1,11 @@
+//! Wiring for the `shop` binary: settings, the embedded all-in-one application, demo data
+//! and the benchmark harness. `main.rs` only parses the command line and calls in here.
+
+pub mod app;
+pub mod demo;
+pub mod feed;
+pub mod settings;
+pub mod telemetry;
+
+pub use app::Application;
+pub use settings::Settings;

@@ -1,0 +1,39 @@
+use super::{CommandServices, id_error};
+use crate::domain::product::{Product, ProductCommand};
+use crate::executor::ExecuteResult;
+use crate::ids::IdSequence;
+use events::{Krw, Metadata, ProductId, StreamId};
+
+pub struct NewProduct {
+    pub name: String,
+    pub price: Krw,
+    pub stock: i64,
+}
+
+impl CommandServices {
+    pub async fn register_product(
+        &self,
+        product: NewProduct,
+        metadata: Metadata,
+    ) -> ExecuteResult<Product> {
+        let id = self
+            .ids
+            .next(IdSequence::Product)
+            .await
+            .map_err(id_error)?;
+        let product_id = ProductId::new(id).map_err(|e| id_error(corrupt_id(e)))?;
+        let command = ProductCommand::Register {
+            product_id,
+            name: product.name,
+            price: product.price,
+            stock: product.stock,
+        };
+        self.products
+            .execute(StreamId::product(product_id), command, metadata)
+            .await
+    }
+}
+
+pub(super) fn corrupt_id(error: events::InvalidId) -> crate::store::StoreError {
+    crate::store::StoreError::Corrupt(format!("id sequence produced {error}"))
+}

@@ -1,0 +1,181 @@
+//! The executor against a real SQLite store: arrival order, two nodes racing on one
+//! stream, idempotent charges, and replay from snapshots.
+
+use chrono::Utc;
+use events::{CouponId, Discount, DiscountKind, Krw, Metadata, StreamId, UserCouponId, UserId};
+use futures::future::join_all;
+use std::sync::Arc;
+use write_side::domain::coupon::{Coupon, CouponCommand, CouponError};
+use write_side::domain::wallet::{Wallet, WalletCommand};
+use write_side::executor::{ExecuteError, Executor, ExecutorConfig, Strategy};
+use write_side::store::EventStore;
+use write_side::store::sqlite::{Durability, SqliteEventStore};
+
+async fn open(url: &str) -> Arc<dyn EventStore> {
+    Arc::new(SqliteEventStore::open(url, Durability::Normal).await.unwrap())
+}
+
+fn fresh_url() -> String {
+    let dir = tempfile::tempdir().unwrap().keep();
+    format!("sqlite://{}/events.db", dir.display())
+}
+
+fn coupon_id() -> CouponId {
+    CouponId::new(1).unwrap()
+}
+
+async fn register(executor: &Executor<Coupon>, total_quantity: i64) {
+    let command = CouponCommand::Register {
+        coupon_id: coupon_id(),
+        name: "rush".to_owned(),
+        discount: Discount {
+            kind: DiscountKind::Fixed,
+            value: 1_000,
+        },
+        total_quantity,
+        valid_from: None,
+        valid_until: None,
+    };
+    executor
+        .execute(StreamId::coupon(coupon_id()), command, Metadata::for_new_command())
+        .await
+        .unwrap();
+}
+
+fn issue(user: i64) -> CouponCommand {
+    CouponCommand::Issue {
+        user_id: UserId::new(user).unwrap(),
+        user_coupon_id: UserCouponId::new(user).unwrap(),
+        now: Utc::now(),
+    }
+}
+
+#[tokio::test]
+async fn commands_are_decided_in_arrival_order() {
+    let executor = Executor::<Coupon>::new(open(&fresh_url()).await, ExecutorConfig::default());
+    register(&executor, 30).await;
+    // join_all polls the futures in order, so they enter the mailbox in this order.
+    let answers = join_all((1..=100).map(|user| {
+        executor.execute(
+            StreamId::coupon(coupon_id()),
+            issue(user),
+            Metadata::for_new_command(),
+        )
+    }))
+    .await;
+    for (i, answer) in answers.into_iter().enumerate() {
+        if i < 30 {
+            let reply = answer.unwrap().reply;
+            assert_eq!(reply.issued.map(|(_, seq)| seq), Some(i as i64 + 1));
+        } else {
+            assert!(matches!(answer, Err(ExecuteError::Rejected(CouponError::SoldOut))));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_store_still_issue_exactly_the_quantity() {
+    let url = fresh_url();
+    let config = ExecutorConfig::default();
+    let node_a = Executor::<Coupon>::new(open(&url).await, config.clone());
+    let node_b = Executor::<Coupon>::new(open(&url).await, config);
+    register(&node_a, 30).await;
+
+    let answers = join_all((1..=600).map(|user| {
+        let node = if user % 2 == 0 { node_a.clone() } else { node_b.clone() };
+        tokio::spawn(async move {
+            node.execute(
+                StreamId::coupon(coupon_id()),
+                issue(user),
+                Metadata::for_new_command(),
+            )
+            .await
+        })
+    }))
+    .await;
+    let mut sequences = Vec::new();
+    for answer in answers {
+        match answer.unwrap() {
+            Ok(executed) => sequences.push(executed.reply.issued.unwrap().1),
+            Err(ExecuteError::Rejected(CouponError::SoldOut)) => {}
+            Err(other) => panic!("a client saw {other}"),
+        }
+    }
+    sequences.sort_unstable();
+    assert_eq!(sequences, (1..=30).collect::<Vec<_>>());
+
+    let stream = open(&url)
+        .await
+        .read_stream(&StreamId::coupon(coupon_id()), 0)
+        .await
+        .unwrap();
+    let issued = stream.iter().filter(|e| e.event_type == "CouponIssued").count();
+    assert_eq!(issued, 30);
+}
+
+#[tokio::test]
+async fn the_direct_strategy_is_exact_too() {
+    let config = ExecutorConfig {
+        strategy: Strategy::Direct,
+        ..ExecutorConfig::default()
+    };
+    let executor = Executor::<Coupon>::new(open(&fresh_url()).await, config);
+    register(&executor, 10).await;
+    let answers = join_all((1..=40).map(|user| {
+        let executor = executor.clone();
+        tokio::spawn(async move {
+            executor
+                .execute(StreamId::coupon(coupon_id()), issue(user), Metadata::for_new_command())
+                .await
+        })
+    }))
+    .await;
+    let won = answers.into_iter().filter(|a| matches!(a, Ok(Ok(_)))).count();
+    assert_eq!(won, 10);
+}
+
+#[tokio::test]
+async fn long_streams_reload_from_a_snapshot() {
+    let url = fresh_url();
+    let config = ExecutorConfig {
+        snapshot_every: 50,
+        ..ExecutorConfig::default()
+    };
+    let store = open(&url).await;
+    let user = UserId::new(5).unwrap();
+    let executor = Executor::<Wallet>::new(store.clone(), config.clone());
+    for _ in 0..120 {
+        let charge = WalletCommand::Charge {
+            user_id: user,
+            amount: Krw::new(10).unwrap(),
+            idempotency_key: None,
+        };
+        executor
+            .execute(StreamId::wallet(user), charge, Metadata::for_new_command())
+            .await
+            .unwrap();
+    }
+    // Snapshots are written in the background.
+    let mut snapshot = None;
+    for _ in 0..100 {
+        snapshot = store.load_snapshot(&StreamId::wallet(user)).await.unwrap();
+        if snapshot.as_ref().is_some_and(|s| s.stream_version >= 100) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(snapshot.map(|s| s.stream_version), Some(100));
+
+    // A fresh node (nothing cached) loads snapshot + tail and decides correctly.
+    let fresh = Executor::<Wallet>::new(open(&url).await, config);
+    let charge = WalletCommand::Charge {
+        user_id: user,
+        amount: Krw::new(1).unwrap(),
+        idempotency_key: None,
+    };
+    let executed = fresh
+        .execute(StreamId::wallet(user), charge, Metadata::for_new_command())
+        .await
+        .unwrap();
+    assert_eq!(executed.reply.balance, Krw::new(1_201).unwrap());
+}
