@@ -5,6 +5,9 @@ pub mod coupon;
 pub mod product;
 pub mod wallet;
 
+#[cfg(test)]
+mod testing;
+
 use serde::{Serialize, de::DeserializeOwned};
 
 pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'static {
