@@ -38,7 +38,9 @@ impl Application {
         let store: Arc<dyn EventStore> = Arc::new(
             SqliteEventStore::open(&settings.database_url, settings.sqlite_sync.into())
                 .await
-                .with_context(|| format!("cannot open the event store {}", settings.database_url))?,
+                .with_context(|| {
+                    format!("cannot open the event store {}", settings.database_url)
+                })?,
         );
         let read_url = settings.read_model_url();
         let read_pool = projections::open_read_db(&read_url)
@@ -70,7 +72,12 @@ impl Application {
 
         let command_listener = TcpListener::bind(settings.command_addr)
             .await
-            .with_context(|| format!("cannot listen on SHOP_COMMAND_ADDR={}", settings.command_addr))?;
+            .with_context(|| {
+                format!(
+                    "cannot listen on SHOP_COMMAND_ADDR={}",
+                    settings.command_addr
+                )
+            })?;
         let query_listener = TcpListener::bind(settings.query_addr)
             .await
             .with_context(|| format!("cannot listen on SHOP_QUERY_ADDR={}", settings.query_addr))?;

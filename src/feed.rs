@@ -25,7 +25,7 @@ impl EventFeed for StoreFeed {
 
     async fn wait_past(&self, after: i64) {
         let mut head = self.0.subscribe_head();
-        let _ = tokio::time::timeout(POLL_INTERVAL, head.wait_for(|position| *position > after))
-            .await;
+        let _ =
+            tokio::time::timeout(POLL_INTERVAL, head.wait_for(|position| *position > after)).await;
     }
 }

@@ -123,7 +123,10 @@ impl Settings {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "shop".to_owned());
-        format!("sqlite://{}", events.with_file_name(format!("{stem}-read.db")).display())
+        format!(
+            "sqlite://{}",
+            events.with_file_name(format!("{stem}-read.db")).display()
+        )
     }
 }
 

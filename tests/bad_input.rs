@@ -37,16 +37,25 @@ async fn bad_charges_are_refused_and_change_nothing() {
         }
         request.send()
     };
-    let malformed = raw("{\"amount\": ", Some("application/json")).await.unwrap();
+    let malformed = raw("{\"amount\": ", Some("application/json"))
+        .await
+        .unwrap();
     assert_problem(malformed, BAD, "validation-failed").await;
     let untyped = raw("{\"amount\": 5}", None).await.unwrap();
     assert_problem(untyped, BAD, "validation-failed").await;
-    let overflow = raw("{\"amount\": 99999999999999999999999}", Some("application/json"))
-        .await
-        .unwrap();
+    let overflow = raw(
+        "{\"amount\": 99999999999999999999999}",
+        Some("application/json"),
+    )
+    .await
+    .unwrap();
     assert_problem(overflow, INVALID, "validation-failed").await;
 
-    for path in ["/v1/users/0/points/charge", "/v1/users/abc/points/charge", "/v1/users/-1/points/charge"] {
+    for path in [
+        "/v1/users/0/points/charge",
+        "/v1/users/abc/points/charge",
+        "/v1/users/-1/points/charge",
+    ] {
         let response = app.post(path, json!({"amount": 5})).await;
         assert_problem(response, BAD, "validation-failed").await;
     }
@@ -55,10 +64,20 @@ async fn bad_charges_are_refused_and_change_nothing() {
     let too_large = app
         .post(charge, json!({"amount": 5, "padding": huge}))
         .await;
-    assert_problem(too_large, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+    assert_problem(
+        too_large,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+    )
+    .await;
 
     assert_eq!(app.head().await, head, "a refused request wrote an event");
-    let balance: Value = app.get("/v1/users/5/points", None).await.json().await.unwrap();
+    let balance: Value = app
+        .get("/v1/users/5/points", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(balance["balance"], 0);
     app.stop().await;
 }
@@ -67,11 +86,15 @@ async fn bad_charges_are_refused_and_change_nothing() {
 async fn the_balance_cap_holds() {
     let app = spawn_app().await;
     for _ in 0..100 {
-        let response = app.post("/v1/users/9/points/charge", json!({"amount": 10_000_000})).await;
+        let response = app
+            .post("/v1/users/9/points/charge", json!({"amount": 10_000_000}))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     let head = app.head().await;
-    let over = app.post("/v1/users/9/points/charge", json!({"amount": 1})).await;
+    let over = app
+        .post("/v1/users/9/points/charge", json!({"amount": 1}))
+        .await;
     assert_problem(over, INVALID, "validation-failed").await;
     assert_eq!(app.head().await, head);
     app.stop().await;
@@ -94,10 +117,15 @@ async fn admin_routes_need_the_token() {
         .unwrap();
     assert_problem(wrong, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let coupon = app
-        .post("/v1/coupons", json!({"name": "c", "discount": {"kind": "fixed", "value": 1}, "totalQuantity": 1}))
+        .post(
+            "/v1/coupons",
+            json!({"name": "c", "discount": {"kind": "fixed", "value": 1}, "totalQuantity": 1}),
+        )
         .await;
     assert_problem(coupon, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let restock = app.post("/v1/products/1/restock", json!({"quantity": 1})).await;
+    let restock = app
+        .post("/v1/products/1/restock", json!({"quantity": 1}))
+        .await;
     assert_problem(restock, StatusCode::UNAUTHORIZED, "unauthorized").await;
     assert_eq!(app.head().await, head);
     app.stop().await;
@@ -115,15 +143,25 @@ async fn bad_products_and_coupons_are_refused() {
         json!({"name": "", "price": 100, "stock": 1}),
         json!({"price": 100, "stock": 1}),
     ] {
-        assert_problem(app.admin_post("/v1/products", body).await, INVALID, "validation-failed").await;
+        assert_problem(
+            app.admin_post("/v1/products", body).await,
+            INVALID,
+            "validation-failed",
+        )
+        .await;
     }
     for quantity in [0, -3] {
         let response = app
-            .admin_post(&format!("/v1/products/{product}/restock"), json!({"quantity": quantity}))
+            .admin_post(
+                &format!("/v1/products/{product}/restock"),
+                json!({"quantity": quantity}),
+            )
             .await;
         assert_problem(response, INVALID, "validation-failed").await;
     }
-    let unknown = app.admin_post("/v1/products/999/restock", json!({"quantity": 1})).await;
+    let unknown = app
+        .admin_post("/v1/products/999/restock", json!({"quantity": 1}))
+        .await;
     assert_problem(unknown, StatusCode::NOT_FOUND, "not-found").await;
 
     for body in [
@@ -136,9 +174,16 @@ async fn bad_products_and_coupons_are_refused() {
                "validFrom": "2030-01-02T00:00:00Z", "validUntil": "2030-01-01T00:00:00Z"}),
         json!({"name": "c", "discount": {"kind": "fixed", "value": 1}, "totalQuantity": 1, "validFrom": "yesterday"}),
     ] {
-        assert_problem(app.admin_post("/v1/coupons", body).await, INVALID, "validation-failed").await;
+        assert_problem(
+            app.admin_post("/v1/coupons", body).await,
+            INVALID,
+            "validation-failed",
+        )
+        .await;
     }
-    let unknown_coupon = app.post("/v1/coupons/4242/issue", json!({"userId": 1})).await;
+    let unknown_coupon = app
+        .post("/v1/coupons/4242/issue", json!({"userId": 1}))
+        .await;
     assert_problem(unknown_coupon, StatusCode::NOT_FOUND, "not-found").await;
     assert_eq!(app.head().await, head, "a refused request wrote an event");
 
@@ -168,9 +213,13 @@ async fn a_coupon_outside_its_window_is_not_active() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let coupon = response.json::<Value>().await.unwrap()["couponId"].as_i64().unwrap();
+    let coupon = response.json::<Value>().await.unwrap()["couponId"]
+        .as_i64()
+        .unwrap();
     let head = app.head().await;
-    let early = app.post(&format!("/v1/coupons/{coupon}/issue"), json!({"userId": 1})).await;
+    let early = app
+        .post(&format!("/v1/coupons/{coupon}/issue"), json!({"userId": 1}))
+        .await;
     assert_problem(early, StatusCode::CONFLICT, "coupon-not-active").await;
     assert_eq!(app.head().await, head);
     app.stop().await;

@@ -19,7 +19,10 @@ async fn a_thousand_users_and_a_hundred_repeats_rush_a_coupon_of_thirty() {
         let app = &app;
         async move {
             let response = app
-                .post(&format!("/v1/coupons/{coupon}/issue"), json!({"userId": user}))
+                .post(
+                    &format!("/v1/coupons/{coupon}/issue"),
+                    json!({"userId": user}),
+                )
                 .await;
             let status = response.status();
             let token = response
@@ -85,7 +88,10 @@ async fn requests_sent_one_after_another_are_issued_in_that_order() {
     let (coupon, _) = app.register_coupon(5).await;
     for (i, user) in [501, 7, 333, 42, 9, 1000].into_iter().enumerate() {
         let response = app
-            .post(&format!("/v1/coupons/{coupon}/issue"), json!({"userId": user}))
+            .post(
+                &format!("/v1/coupons/{coupon}/issue"),
+                json!({"userId": user}),
+            )
             .await;
         if i < 5 {
             assert_eq!(response.status(), StatusCode::CREATED);

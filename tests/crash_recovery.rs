@@ -33,7 +33,10 @@ async fn start(data: &Path) -> Node {
     let (command_port, query_port) = (free_port(), free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_shop"))
         .arg("serve")
-        .env("SHOP_DATABASE_URL", format!("sqlite://{}/shop.db", data.display()))
+        .env(
+            "SHOP_DATABASE_URL",
+            format!("sqlite://{}/shop.db", data.display()),
+        )
         .env("SHOP_COMMAND_ADDR", format!("127.0.0.1:{command_port}"))
         .env("SHOP_QUERY_ADDR", format!("127.0.0.1:{query_port}"))
         .env("SHOP_ADMIN_TOKEN", TOKEN)
@@ -67,7 +70,10 @@ async fn start(data: &Path) -> Node {
 async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut node = start(dir.path()).await;
-    let client = Client::builder().pool_max_idle_per_host(64).build().unwrap();
+    let client = Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
 
     let coupon: Value = client
         .post(format!("{}/v1/coupons", node.command))
@@ -90,11 +96,21 @@ async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
         let acked = acked.clone();
         requests.push(async move {
             let (path, body) = if user % 3 == 0 {
-                (format!("/v1/coupons/{coupon}/issue"), json!({"userId": user}))
+                (
+                    format!("/v1/coupons/{coupon}/issue"),
+                    json!({"userId": user}),
+                )
             } else {
-                (format!("/v1/users/{user}/points/charge"), json!({"amount": user}))
+                (
+                    format!("/v1/users/{user}/points/charge"),
+                    json!({"amount": user}),
+                )
             };
-            let response = client.post(format!("{base}{path}")).json(&body).send().await;
+            let response = client
+                .post(format!("{base}{path}"))
+                .json(&body)
+                .send()
+                .await;
             let outcome = match response {
                 Ok(r) if r.status().is_success() => {
                     acked.fetch_add(1, Ordering::SeqCst);
@@ -135,7 +151,11 @@ async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
             .send()
             .await
             .unwrap();
-        response.headers()["consistency-token"].to_str().unwrap().parse().unwrap()
+        response.headers()["consistency-token"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
 
     let mut issued_acked = 0;
@@ -153,7 +173,10 @@ async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
                 .json()
                 .await
                 .unwrap();
-            assert_eq!(held["items"][0]["userCouponId"], body["userCouponId"], "user {user}");
+            assert_eq!(
+                held["items"][0]["userCouponId"], body["userCouponId"],
+                "user {user}"
+            );
         } else {
             assert_eq!(body["balance"], *user);
         }
@@ -186,7 +209,10 @@ async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
         .await
         .unwrap();
     let issued = coupon_view["issuedQuantity"].as_i64().unwrap();
-    assert!(issued >= issued_acked && issued <= 100, "issued {issued}, acked {issued_acked}");
+    assert!(
+        issued >= issued_acked && issued <= 100,
+        "issued {issued}, acked {issued_acked}"
+    );
     let mut node = node;
     node.child.kill().ok();
     node.child.wait().ok();

@@ -51,7 +51,10 @@ async fn fifty_concurrent_charges_with_one_key_charge_once() {
         .send()
         .await
         .expect("sent");
-    assert_eq!(again.json::<Value>().await.expect("json")["balance"], 12_350);
+    assert_eq!(
+        again.json::<Value>().await.expect("json")["balance"],
+        12_350
+    );
     let reused = app
         .client
         .post(format!("{}/v1/users/77/points/charge", app.command))
@@ -60,6 +63,11 @@ async fn fifty_concurrent_charges_with_one_key_charge_once() {
         .send()
         .await
         .expect("sent");
-    common::assert_problem(reused, StatusCode::UNPROCESSABLE_ENTITY, "validation-failed").await;
+    common::assert_problem(
+        reused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation-failed",
+    )
+    .await;
     app.stop().await;
 }

@@ -198,7 +198,8 @@ async fn run(
     }
     let elapsed = started.elapsed();
 
-    let (status, body) = get_with_token(&http, &format!("{query}/v1/coupons/{coupon}"), last_token).await?;
+    let (status, body) =
+        get_with_token(&http, &format!("{query}/v1/coupons/{coupon}"), last_token).await?;
     if status != StatusCode::OK {
         bail!("cannot read the coupon back: {status} {body}");
     }
@@ -233,7 +234,9 @@ async fn send(
     if let Some(token) = bearer {
         request = request.header("authorization", format!("Bearer {token}"));
     }
-    let response = http.request(request.body(Full::new(Bytes::from(body)))?).await?;
+    let response = http
+        .request(request.body(Full::new(Bytes::from(body)))?)
+        .await?;
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
     Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
@@ -258,7 +261,16 @@ async fn get_with_token(
 fn print_table(results: &[RunResult]) {
     println!(
         "\n{:<28} {:>10} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>6} {:>10}",
-        "executor", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "201", "409", "other", "read model"
+        "executor",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "201",
+        "409",
+        "other",
+        "read model"
     );
     for r in results {
         let total = (r.created + r.sold_out + r.other) as f64;

@@ -100,7 +100,11 @@ impl TestApp {
 
     /// The event store's head: unchanged means no event was written.
     pub async fn head(&self) -> i64 {
-        self.services.store().head_position().await.expect("head position")
+        self.services
+            .store()
+            .head_position()
+            .await
+            .expect("head position")
     }
 
     pub async fn stop(self) {

@@ -12,7 +12,11 @@ use write_side::store::EventStore;
 use write_side::store::sqlite::{Durability, SqliteEventStore};
 
 async fn open(url: &str) -> Arc<dyn EventStore> {
-    Arc::new(SqliteEventStore::open(url, Durability::Normal).await.unwrap())
+    Arc::new(
+        SqliteEventStore::open(url, Durability::Normal)
+            .await
+            .unwrap(),
+    )
 }
 
 fn fresh_url() -> String {
@@ -37,7 +41,11 @@ async fn register(executor: &Executor<Coupon>, total_quantity: i64) {
         valid_until: None,
     };
     executor
-        .execute(StreamId::coupon(coupon_id()), command, Metadata::for_new_command())
+        .execute(
+            StreamId::coupon(coupon_id()),
+            command,
+            Metadata::for_new_command(),
+        )
         .await
         .unwrap();
 }
@@ -66,9 +74,12 @@ async fn commands_are_decided_in_arrival_order() {
     for (i, answer) in answers.into_iter().enumerate() {
         if i < 30 {
             let reply = answer.unwrap().reply;
-            assert_eq!(reply.issued.map(|(_, seq)| seq), Some(i as i64 + 1));
+            assert_eq!(reply.user_coupon.map(|c| c.sequence), Some(i as i64 + 1));
         } else {
-            assert!(matches!(answer, Err(ExecuteError::Rejected(CouponError::SoldOut))));
+            assert!(matches!(
+                answer,
+                Err(ExecuteError::Rejected(CouponError::SoldOut))
+            ));
         }
     }
 }
@@ -82,7 +93,11 @@ async fn two_nodes_on_one_store_still_issue_exactly_the_quantity() {
     register(&node_a, 30).await;
 
     let answers = join_all((1..=600).map(|user| {
-        let node = if user % 2 == 0 { node_a.clone() } else { node_b.clone() };
+        let node = if user % 2 == 0 {
+            node_a.clone()
+        } else {
+            node_b.clone()
+        };
         tokio::spawn(async move {
             node.execute(
                 StreamId::coupon(coupon_id()),
@@ -96,7 +111,7 @@ async fn two_nodes_on_one_store_still_issue_exactly_the_quantity() {
     let mut sequences = Vec::new();
     for answer in answers {
         match answer.unwrap() {
-            Ok(executed) => sequences.push(executed.reply.issued.unwrap().1),
+            Ok(executed) => sequences.push(executed.reply.user_coupon.unwrap().sequence),
             Err(ExecuteError::Rejected(CouponError::SoldOut)) => {}
             Err(other) => panic!("a client saw {other}"),
         }
@@ -109,7 +124,10 @@ async fn two_nodes_on_one_store_still_issue_exactly_the_quantity() {
         .read_stream(&StreamId::coupon(coupon_id()), 0)
         .await
         .unwrap();
-    let issued = stream.iter().filter(|e| e.event_type == "CouponIssued").count();
+    let issued = stream
+        .iter()
+        .filter(|e| e.event_type == "CouponIssued")
+        .count();
     assert_eq!(issued, 30);
 }
 
@@ -125,12 +143,19 @@ async fn the_direct_strategy_is_exact_too() {
         let executor = executor.clone();
         tokio::spawn(async move {
             executor
-                .execute(StreamId::coupon(coupon_id()), issue(user), Metadata::for_new_command())
+                .execute(
+                    StreamId::coupon(coupon_id()),
+                    issue(user),
+                    Metadata::for_new_command(),
+                )
                 .await
         })
     }))
     .await;
-    let won = answers.into_iter().filter(|a| matches!(a, Ok(Ok(_)))).count();
+    let won = answers
+        .into_iter()
+        .filter(|a| matches!(a, Ok(Ok(_))))
+        .count();
     assert_eq!(won, 10);
 }
 

@@ -16,11 +16,7 @@ impl CommandServices {
         product: NewProduct,
         metadata: Metadata,
     ) -> ExecuteResult<Product> {
-        let id = self
-            .ids
-            .next(IdSequence::Product)
-            .await
-            .map_err(id_error)?;
+        let id = self.ids.next(IdSequence::Product).await.map_err(id_error)?;
         let product_id = ProductId::new(id).map_err(|e| id_error(corrupt_id(e)))?;
         let command = ProductCommand::Register {
             product_id,

@@ -68,18 +68,21 @@ pub(super) async fn register(
         .register_coupon(coupon, metadata::from_request(&headers))
         .await?;
     let reply: CouponReply = executed.reply;
+    let coupon = reply
+        .coupon
+        .ok_or_else(|| inconsistent("a registered coupon has no details"))?;
     Ok((
         StatusCode::CREATED,
         consistency_header(executed.position),
         Json(CouponResponse {
-            coupon_id: reply.coupon_id,
-            name: reply.name,
-            discount: reply.discount,
-            total_quantity: reply.total_quantity,
+            coupon_id: coupon.coupon_id,
+            name: coupon.name,
+            discount: coupon.discount,
+            total_quantity: coupon.total_quantity,
             issued_quantity: reply.issued_quantity,
             remaining: reply.remaining,
-            valid_from: reply.valid_from,
-            valid_until: reply.valid_until,
+            valid_from: coupon.valid_from,
+            valid_until: coupon.valid_until,
         }),
     ))
 }
@@ -96,20 +99,25 @@ pub(super) async fn issue(
         .issue_coupon(coupon_id, request.user_id, metadata::from_request(&headers))
         .await?;
     let reply = executed.reply;
-    let (user_coupon_id, sequence) = reply.issued.ok_or_else(|| {
-        ApiError::Store(std::sync::Arc::new(crate::store::StoreError::Corrupt(
-            "an accepted issue left the user without a coupon".to_owned(),
-        )))
-    })?;
+    let issued = reply
+        .user_coupon
+        .ok_or_else(|| inconsistent("an accepted issue left the user without a coupon"))?;
     Ok((
         StatusCode::CREATED,
         consistency_header(executed.position),
         Json(IssueResponse {
             coupon_id,
             user_id: request.user_id,
-            user_coupon_id,
-            sequence,
+            user_coupon_id: issued.user_coupon_id,
+            sequence: issued.sequence,
             remaining: reply.remaining,
         }),
     ))
+}
+
+/// A reply that contradicts the command it answers: a bug, reported as a 500.
+fn inconsistent(what: &str) -> ApiError {
+    ApiError::Store(std::sync::Arc::new(crate::store::StoreError::Corrupt(
+        what.to_owned(),
+    )))
 }

@@ -33,14 +33,20 @@ struct ProductResponse {
     stock: i64,
 }
 
-impl From<ProductReply> for ProductResponse {
-    fn from(reply: ProductReply) -> Self {
-        Self {
-            product_id: reply.product_id,
+impl TryFrom<ProductReply> for ProductResponse {
+    type Error = ApiError;
+    fn try_from(reply: ProductReply) -> Result<Self, ApiError> {
+        let product_id = reply.product_id.ok_or_else(|| {
+            ApiError::Store(std::sync::Arc::new(crate::store::StoreError::Corrupt(
+                "an accepted product command left no product".to_owned(),
+            )))
+        })?;
+        Ok(Self {
+            product_id,
             name: reply.name,
             price: reply.price,
             stock: reply.stock,
-        }
+        })
     }
 }
 
@@ -62,7 +68,7 @@ pub(super) async fn register(
     Ok((
         StatusCode::CREATED,
         consistency_header(executed.position),
-        Json(ProductResponse::from(executed.reply)),
+        Json(ProductResponse::try_from(executed.reply)?),
     ))
 }
 
@@ -75,10 +81,14 @@ pub(super) async fn restock(
 ) -> Result<impl IntoResponse, ApiError> {
     let executed = state
         .services
-        .restock(product_id, request.quantity, metadata::from_request(&headers))
+        .restock(
+            product_id,
+            request.quantity,
+            metadata::from_request(&headers),
+        )
         .await?;
     Ok((
         consistency_header(executed.position),
-        Json(ProductResponse::from(executed.reply)),
+        Json(ProductResponse::try_from(executed.reply)?),
     ))
 }
