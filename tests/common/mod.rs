@@ -127,15 +127,16 @@ pub fn consistency_token(response: &Response) -> i64 {
 
 /// Asserts a problem+json answer with the given status and code.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
-    assert_eq!(response.status(), status, "status");
+    let actual = response.status();
     let content_type = response
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem json");
+    assert_eq!(actual, status, "status of {body}");
+    assert_eq!(content_type, "application/problem+json");
     assert_eq!(body["code"], code, "problem body {body}");
     body
 }
