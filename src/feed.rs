@@ -17,10 +17,7 @@ pub struct StoreFeed(pub Arc<dyn EventStore>);
 #[async_trait]
 impl EventFeed for StoreFeed {
     async fn read_after(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, FeedError> {
-        self.0
-            .read_all(after, limit)
-            .await
-            .map_err(|e| FeedError::new(e))
+        self.0.read_all(after, limit).await.map_err(FeedError::new)
     }
 
     async fn wait_past(&self, after: i64) {

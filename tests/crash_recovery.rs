@@ -1,6 +1,7 @@
 //! SIGKILL a real `shop` process in the middle of a rush, start it again on the same data
 //! directory: every acknowledged command is there, the read models converge, and nothing
 //! is applied twice.
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;

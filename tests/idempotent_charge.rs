@@ -1,5 +1,6 @@
 //! One Idempotency-Key sent by fifty clients at once charges once, and every caller sees
 //! the same answer.
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 mod common;
 

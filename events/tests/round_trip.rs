@@ -1,4 +1,5 @@
 //! Every event survives postcard encode/decode and has a camelCase JSON form.
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 use chrono::{DateTime, TimeZone, Utc};
 use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUsed};

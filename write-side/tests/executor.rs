@@ -1,5 +1,6 @@
 //! The executor against a real SQLite store: arrival order, two nodes racing on one
 //! stream, idempotent charges, and replay from snapshots.
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 use chrono::Utc;
 use events::{CouponId, Discount, DiscountKind, Krw, Metadata, StreamId, UserCouponId, UserId};

@@ -1,4 +1,5 @@
 //! The event-store contract against SQLite, one fresh database file per test.
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 mod contract;
 
