@@ -152,11 +152,12 @@ async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
             .send()
             .await
             .unwrap();
-        response.headers()["consistency-token"]
+        let token: events::ConsistencyToken = response.headers()["consistency-token"]
             .to_str()
             .unwrap()
             .parse()
-            .unwrap()
+            .unwrap();
+        token.position
     };
 
     let mut issued_acked = 0;

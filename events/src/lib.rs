@@ -3,6 +3,7 @@
 //! upcasts that keep old versions readable), and the camelCase JSON form Kafka carries.
 
 pub mod codec;
+pub mod consistency;
 pub mod coupon;
 pub mod envelope;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod wallet;
 mod domain_event;
 
 pub use codec::{CodecError, EncodedEvent};
+pub use consistency::{ConsistencyToken, InvalidToken};
 pub use coupon::{CouponEvent, Discount, DiscountKind};
 pub use domain_event::DomainEvent;
 pub use envelope::{EventId, Metadata, NewEvent, RecordedEvent, StreamId};

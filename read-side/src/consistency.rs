@@ -1,10 +1,11 @@
 //! Read-your-writes: a `Consistency-Token` (header, or `consistencyToken` query parameter)
-//! names a global position; the query waits until its projection has applied it.
+//! names a write; the query waits until its projection has applied it.
 
 use crate::QueryState;
 use api_common::Problem;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use events::ConsistencyToken;
 
 /// Extractor that completes once the route's read model has caught up with the token.
 pub struct Consistent<const PROJECTION: u8>;
@@ -21,7 +22,7 @@ fn projection_name(projection: u8) -> &'static str {
     }
 }
 
-fn token(parts: &Parts) -> Result<Option<i64>, Problem> {
+fn token(parts: &Parts) -> Result<Option<ConsistencyToken>, Problem> {
     let from_header = parts
         .headers
         .get("consistency-token")
@@ -35,14 +36,9 @@ fn token(parts: &Parts) -> Result<Option<i64>, Problem> {
     match from_header.or(from_query) {
         None => Ok(None),
         Some(raw) => raw
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|p| *p >= 0)
+            .parse::<ConsistencyToken>()
             .map(Some)
-            .ok_or_else(|| {
-                Problem::bad_request("Consistency-Token must be a non-negative integer")
-            }),
+            .map_err(|e| Problem::bad_request(format!("Consistency-Token: {e}"))),
     }
 }
 
@@ -50,13 +46,13 @@ impl<const PROJECTION: u8> FromRequestParts<QueryState> for Consistent<PROJECTIO
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &QueryState) -> Result<Self, Problem> {
-        let Some(position) = token(parts)? else {
+        let Some(token) = token(parts)? else {
             return Ok(Self);
         };
         let name = projection_name(PROJECTION);
         if state
             .progress
-            .wait_for(name, position, state.consistency_wait)
+            .wait_for(name, &token, state.consistency_wait)
             .await
         {
             Ok(Self)

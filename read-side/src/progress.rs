@@ -1,6 +1,7 @@
 //! How far each projection has applied the global event order.
 
 use async_trait::async_trait;
+use events::ConsistencyToken;
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,8 +9,9 @@ use tokio::sync::watch;
 
 #[async_trait]
 pub trait ReadProgress: Send + Sync + 'static {
-    /// Waits until `projection` has applied every event up to `position`; false on timeout.
-    async fn wait_for(&self, projection: &str, position: i64, timeout: Duration) -> bool;
+    /// Waits until `projection` has applied the write `token` names; false on timeout.
+    async fn wait_for(&self, projection: &str, token: &ConsistencyToken, timeout: Duration)
+    -> bool;
 }
 
 /// Progress published in-process by projectors running beside the query API.
@@ -23,7 +25,13 @@ impl WatchProgress {
 
 #[async_trait]
 impl ReadProgress for WatchProgress {
-    async fn wait_for(&self, projection: &str, position: i64, timeout: Duration) -> bool {
+    async fn wait_for(
+        &self,
+        projection: &str,
+        token: &ConsistencyToken,
+        timeout: Duration,
+    ) -> bool {
+        let position = token.position;
         let Some(receiver) = self.0.get(projection) else {
             return false;
         };
@@ -50,7 +58,13 @@ const POLL_EVERY: Duration = Duration::from_millis(5);
 
 #[async_trait]
 impl ReadProgress for PollingProgress {
-    async fn wait_for(&self, projection: &str, position: i64, timeout: Duration) -> bool {
+    async fn wait_for(
+        &self,
+        projection: &str,
+        token: &ConsistencyToken,
+        timeout: Duration,
+    ) -> bool {
+        let position = token.position;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let applied: Option<i64> =

@@ -116,13 +116,17 @@ impl TestApp {
     }
 }
 
+/// The global position in a response's consistency token (`position:stream:version`);
+/// a bare position is a token too, which is what these tests send back.
 pub fn consistency_token(response: &Response) -> i64 {
-    response
+    let token: events::ConsistencyToken = response
         .headers()
         .get("consistency-token")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-        .expect("a consistency token header")
+        .expect("a consistency token header");
+    assert!(token.stream.is_some(), "the token names the stream written");
+    token.position
 }
 
 /// Asserts a problem+json answer with the given status and code.

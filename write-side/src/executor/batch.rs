@@ -5,7 +5,7 @@ use super::{ExecuteError, ExecuteResult, Executed, Job, Shared};
 use crate::domain::{Aggregate, StreamEvent};
 use crate::store::StoreError;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use events::{EventId, NewEvent, StreamId};
+use events::{ConsistencyToken, EventId, NewEvent, StreamId};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -74,7 +74,13 @@ pub(crate) async fn run<A: Aggregate>(
                     position: appended.map_or(base_position, |a| a.last_position),
                     snapshot_version: current.snapshot_version,
                 };
-                answer_all(jobs, outcomes, base_position, first_position);
+                answer_all(
+                    jobs,
+                    outcomes,
+                    stream,
+                    (base_version, base_position),
+                    first_position,
+                );
                 hydrate::maybe_snapshot(shared, stream, &mut after);
                 *hydrated = Some(after);
                 return;
@@ -130,24 +136,26 @@ fn decide_all<A: Aggregate>(mut state: A, jobs: &[Job<A>]) -> Result<Decided<A>,
     Ok((state, new_events, outcomes))
 }
 
-/// A command's position is its last event's, or for a command that changed nothing, the
-/// position the stream was at, so a read with that token sees what the reply describes.
+/// A command's token names its last event, or for a command that changed nothing, the
+/// event the stream was at, so a read with that token sees what the reply describes.
 fn answer_all<A: Aggregate>(
     jobs: &mut Vec<Job<A>>,
     outcomes: Vec<Outcome<A>>,
-    base_position: i64,
+    stream: &StreamId,
+    (base_version, base_position): (i64, i64),
     first_position: i64,
 ) {
-    let mut last_position = base_position;
+    let (mut last_version, mut last_position) = (base_version, base_position);
     for (job, outcome) in jobs.drain(..).zip(outcomes) {
         let answer: ExecuteResult<A> = match outcome {
             Outcome::Accepted(reply, events) => {
                 if !events.is_empty() {
                     last_position = first_position + events.end as i64 - 1;
+                    last_version = base_version + events.end as i64;
                 }
                 Ok(Executed {
                     reply,
-                    position: last_position,
+                    token: ConsistencyToken::new(last_position, stream.clone(), last_version),
                 })
             }
             Outcome::Rejected(error) => Err(ExecuteError::Rejected(error)),

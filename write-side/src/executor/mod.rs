@@ -15,7 +15,7 @@ mod mailbox;
 
 use crate::domain::Aggregate;
 use crate::store::{EventStore, StoreError};
-use events::{Metadata, StreamId};
+use events::{ConsistencyToken, Metadata, StreamId};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -60,12 +60,12 @@ impl Default for ExecutorConfig {
     }
 }
 
-/// A decided and durable command: what the aggregate replied and the global position the
-/// caller can hand to the query side to read its own write.
+/// A decided and durable command: what the aggregate replied, and where its write landed
+/// (the token the caller can hand to the query side to read its own write).
 #[derive(Debug, Clone)]
 pub struct Executed<R> {
     pub reply: R,
-    pub position: i64,
+    pub token: ConsistencyToken,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -73,7 +73,7 @@ pub(super) async fn register(
         .ok_or_else(|| inconsistent("a registered coupon has no details"))?;
     Ok((
         StatusCode::CREATED,
-        consistency_header(executed.position),
+        consistency_header(&executed.token),
         Json(CouponResponse {
             coupon_id: coupon.coupon_id,
             name: coupon.name,
@@ -104,7 +104,7 @@ pub(super) async fn issue(
         .ok_or_else(|| inconsistent("an accepted issue left the user without a coupon"))?;
     Ok((
         StatusCode::CREATED,
-        consistency_header(executed.position),
+        consistency_header(&executed.token),
         Json(IssueResponse {
             coupon_id,
             user_id: request.user_id,

@@ -1,6 +1,6 @@
 //! The command HTTP API: admin routes behind the bearer token, user routes open.
-//! Every success carries a `Consistency-Token` header: the global position of the write,
-//! which the query API can wait for to read it back.
+//! Every success carries a `Consistency-Token` header naming the write (see
+//! `events::ConsistencyToken`), which the query API can wait for to read it back.
 
 mod coupons;
 mod error;
@@ -17,6 +17,7 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::from_fn_with_state;
 use axum::routing::post;
+use events::ConsistencyToken;
 use std::sync::Arc;
 
 pub const CONSISTENCY_TOKEN: HeaderName = HeaderName::from_static("consistency-token");
@@ -39,6 +40,9 @@ pub fn router(services: Arc<CommandServices>, admin_token: AdminToken) -> Router
     api_common::layers::with_common_layers(admin.merge(user).with_state(state))
 }
 
-fn consistency_header(position: i64) -> [(HeaderName, HeaderValue); 1] {
-    [(CONSISTENCY_TOKEN, HeaderValue::from(position))]
+fn consistency_header(token: &ConsistencyToken) -> [(HeaderName, HeaderValue); 1] {
+    // A token is digits, ASCII letters, `-` and `:`, always a valid header value.
+    let value = HeaderValue::from_str(&token.to_string())
+        .unwrap_or_else(|_| HeaderValue::from(token.position));
+    [(CONSISTENCY_TOKEN, value)]
 }

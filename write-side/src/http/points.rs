@@ -56,7 +56,7 @@ pub(super) async fn charge(
         )
         .await?;
     Ok((
-        consistency_header(executed.position),
+        consistency_header(&executed.token),
         Json(BalanceResponse {
             user_id,
             balance: executed.reply.balance,

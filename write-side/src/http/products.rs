@@ -67,7 +67,7 @@ pub(super) async fn register(
         .await?;
     Ok((
         StatusCode::CREATED,
-        consistency_header(executed.position),
+        consistency_header(&executed.token),
         Json(ProductResponse::try_from(executed.reply)?),
     ))
 }
@@ -88,7 +88,7 @@ pub(super) async fn restock(
         )
         .await?;
     Ok((
-        consistency_header(executed.position),
+        consistency_header(&executed.token),
         Json(ProductResponse::try_from(executed.reply)?),
     ))
 }

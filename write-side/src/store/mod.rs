@@ -1,6 +1,8 @@
 //! The event store: append-only streams with optimistic versions, a global order for
 //! readers of every stream, snapshots, and id sequences.
 
+pub mod mysql;
+mod row;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -90,6 +92,12 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Reserves `count` consecutive values of the named id sequence (starting at 1).
     async fn reserve_ids(&self, sequence: &str, count: i64) -> Result<Range<i64>, StoreError>;
+
+    /// A reader's durable position in the global order (0 if it never saved one), e.g.
+    /// how far the relay has published.
+    async fn load_checkpoint(&self, reader: &str) -> Result<i64, StoreError>;
+
+    async fn save_checkpoint(&self, reader: &str, position: i64) -> Result<(), StoreError>;
 
     /// The head position as this process last committed it; changes after every append.
     /// Readers in the same process wait on it instead of polling.

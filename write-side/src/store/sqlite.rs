@@ -2,13 +2,12 @@
 //! the write lock up front (`BEGIN IMMEDIATE`) so a version check and its insert can never
 //! interleave with another writer's, in this process or another.
 
+use super::row::{EVENT_COLUMNS, RawEvent, conflict_or, encode_metadata, into_recorded, micros};
 use super::{Appended, EventStore, Snapshot, StoreError};
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use events::{EventId, Metadata, NewEvent, RecordedEvent, StreamId};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use chrono::Utc;
+use events::{NewEvent, RecordedEvent, StreamId};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, SqlitePool};
 use std::ops::Range;
 use std::str::FromStr;
@@ -65,38 +64,6 @@ impl SqliteEventStore {
     }
 }
 
-fn micros(at: DateTime<Utc>) -> i64 {
-    at.timestamp_micros()
-}
-
-fn recorded_from_row(row: &SqliteRow) -> Result<RecordedEvent, StoreError> {
-    let event_id: Vec<u8> = row.get("event_id");
-    let event_id = uuid::Uuid::from_slice(&event_id)
-        .map_err(|e| StoreError::Corrupt(format!("event id: {e}")))?;
-    let metadata: String = row.get("metadata");
-    let metadata: Metadata = serde_json::from_str(&metadata)
-        .map_err(|e| StoreError::Corrupt(format!("metadata of event {event_id}: {e}")))?;
-    let recorded_at: i64 = row.get("recorded_at");
-    let recorded_at = DateTime::<Utc>::from_timestamp_micros(recorded_at)
-        .ok_or_else(|| StoreError::Corrupt(format!("recorded_at of event {event_id}")))?;
-    let schema_version: i64 = row.get("schema_version");
-    Ok(RecordedEvent {
-        global_position: row.get("global_position"),
-        event_id: EventId(event_id),
-        stream_id: StreamId::from_stored(row.get("stream_id")),
-        stream_version: row.get("stream_version"),
-        event_type: row.get("event_type"),
-        schema_version: u16::try_from(schema_version)
-            .map_err(|_| StoreError::Corrupt(format!("schema version {schema_version}")))?,
-        payload: row.get("payload"),
-        metadata,
-        recorded_at,
-    })
-}
-
-const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, event_type, \
-                             schema_version, payload, metadata, recorded_at";
-
 #[async_trait]
 impl EventStore for SqliteEventStore {
     async fn append(
@@ -133,24 +100,23 @@ impl EventStore for SqliteEventStore {
                 "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
                  schema_version, payload, metadata, recorded_at) ",
             );
-            let mut metadata_error = None;
-            insert.push_values(chunk.iter().enumerate(), |mut row, (i, event)| {
-                let metadata = serde_json::to_string(&event.metadata).unwrap_or_else(|e| {
-                    metadata_error = Some(e);
-                    String::new()
-                });
-                row.push_bind(event.event_id.0.as_bytes().to_vec())
-                    .push_bind(stream.as_str())
-                    .push_bind(first_version + i as i64)
-                    .push_bind(event.event_type.as_str())
-                    .push_bind(i64::from(event.schema_version))
-                    .push_bind(event.payload.as_slice())
-                    .push_bind(metadata)
-                    .push_bind(recorded_at);
-            });
-            if let Some(e) = metadata_error {
-                return Err(StoreError::Corrupt(format!("cannot encode metadata: {e}")));
-            }
+            let metadata = chunk
+                .iter()
+                .map(|event| encode_metadata(&event.metadata))
+                .collect::<Result<Vec<_>, _>>()?;
+            insert.push_values(
+                chunk.iter().zip(metadata).enumerate(),
+                |mut row, (i, (event, metadata))| {
+                    row.push_bind(event.event_id.0.as_bytes().to_vec())
+                        .push_bind(stream.as_str())
+                        .push_bind(first_version + i as i64)
+                        .push_bind(event.event_type.as_str())
+                        .push_bind(i64::from(event.schema_version))
+                        .push_bind(event.payload.as_slice())
+                        .push_bind(metadata)
+                        .push_bind(recorded_at);
+                },
+            );
             insert.push(" RETURNING global_position");
             let rows: Vec<i64> = insert
                 .build_query_scalar()
@@ -196,13 +162,13 @@ impl EventStore for SqliteEventStore {
             "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
              ORDER BY stream_version"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, RawEvent>(sqlx::AssertSqlSafe(sql))
             .bind(stream.as_str())
             .bind(after_version)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db("read a stream"))?;
-        rows.iter().map(recorded_from_row).collect()
+        into_recorded(rows)
     }
 
     async fn read_all(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -210,13 +176,13 @@ impl EventStore for SqliteEventStore {
             "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? \
              ORDER BY global_position LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, RawEvent>(sqlx::AssertSqlSafe(sql))
             .bind(after)
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::db("read all events"))?;
-        rows.iter().map(recorded_from_row).collect()
+        into_recorded(rows)
     }
 
     async fn head_position(&self) -> Result<i64, StoreError> {
@@ -285,6 +251,29 @@ impl EventStore for SqliteEventStore {
         Ok(next - count..next)
     }
 
+    async fn load_checkpoint(&self, reader: &str) -> Result<i64, StoreError> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT position FROM reader_checkpoints WHERE reader = ?")
+                .bind(reader)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(StoreError::db("load a reader checkpoint"))?;
+        Ok(position.unwrap_or(0))
+    }
+
+    async fn save_checkpoint(&self, reader: &str, position: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO reader_checkpoints (reader, position) VALUES (?, ?) \
+             ON CONFLICT (reader) DO UPDATE SET position = excluded.position",
+        )
+        .bind(reader)
+        .bind(position)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("save a reader checkpoint"))?;
+        Ok(())
+    }
+
     fn subscribe_head(&self) -> watch::Receiver<i64> {
         self.head.subscribe()
     }
@@ -299,20 +288,4 @@ async fn stream_version_in(
         .fetch_one(conn)
         .await
         .map_err(StoreError::db("read a stream version"))
-}
-
-/// A unique-key violation on `(stream_id, stream_version)` means another writer got there
-/// first: that is a conflict, not a failure.
-fn conflict_or(error: sqlx::Error, stream: &StreamId, expected: i64) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-            stream: stream.clone(),
-            expected,
-            actual: expected + 1,
-        },
-        _ => StoreError::Database {
-            operation: "append events",
-            source: error,
-        },
-    }
 }

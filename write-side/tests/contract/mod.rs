@@ -179,6 +179,76 @@ pub async fn large_batches_append_atomically(store: Arc<dyn EventStore>) {
     assert_eq!(store.read_stream(&stream, 0).await.unwrap().len(), 2_500);
 }
 
+pub async fn reader_checkpoints_are_durable_per_reader(store: Arc<dyn EventStore>) {
+    assert_eq!(store.load_checkpoint("relay").await.unwrap(), 0);
+    store.save_checkpoint("relay", 42).await.unwrap();
+    store.save_checkpoint("other", 7).await.unwrap();
+    store.save_checkpoint("relay", 43).await.unwrap();
+    assert_eq!(store.load_checkpoint("relay").await.unwrap(), 43);
+    assert_eq!(store.load_checkpoint("other").await.unwrap(), 7);
+}
+
+/// Many writers append concurrently while a reader tails `read_all` from its last
+/// position: the reader must see every event exactly once, each stream in version order.
+/// A store whose positions can commit out of order would make the reader skip some.
+pub async fn a_tailing_reader_never_skips_a_late_commit(store: Arc<dyn EventStore>) {
+    const WRITERS: i64 = 12;
+    const APPENDS: i64 = 25;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..APPENDS {
+                    let user = 1_000 + w;
+                    store
+                        .append(&wallet(user), i, &[charge(user, i + 1)])
+                        .await
+                        .unwrap();
+                    if i % 5 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut after = 0;
+            while seen.len() < (WRITERS * APPENDS) as usize {
+                let batch = store.read_all(after, 7).await.unwrap();
+                if batch.is_empty() {
+                    tokio::task::yield_now().await;
+                }
+                for event in batch {
+                    after = event.global_position;
+                    seen.push(event);
+                }
+            }
+            seen
+        })
+    };
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(30), reader)
+        .await
+        .expect("the reader never saw every event: it skipped a late commit")
+        .unwrap();
+    let mut next_version = std::collections::HashMap::new();
+    for event in &seen {
+        let expected = next_version.entry(event.stream_id.clone()).or_insert(1);
+        assert_eq!(
+            event.stream_version, *expected,
+            "{} out of order",
+            event.stream_id
+        );
+        *expected += 1;
+    }
+    assert_eq!(seen.len(), (WRITERS * APPENDS) as usize);
+}
+
 #[macro_export]
 macro_rules! store_contract {
     ($make:path) => {
@@ -192,6 +262,8 @@ macro_rules! store_contract {
             snapshots_keep_the_newest,
             id_sequences_never_repeat,
             large_batches_append_atomically,
+            reader_checkpoints_are_durable_per_reader,
+            a_tailing_reader_never_skips_a_late_commit,
         );
     };
     (@tests $make:path; $($case:ident),* $(,)?) => {$(

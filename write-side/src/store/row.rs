@@ -1,0 +1,81 @@
+//! The `events` row as every SQL backend stores it, and its conversion to the envelope.
+
+use super::StoreError;
+use chrono::{DateTime, Utc};
+use events::{EventId, Metadata, RecordedEvent, StreamId};
+
+/// Columns of `events`, in the order `RawEvent` reads them.
+pub(crate) const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, stream_version, \
+                                        event_type, schema_version, payload, metadata, recorded_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RawEvent {
+    global_position: i64,
+    event_id: Vec<u8>,
+    stream_id: String,
+    stream_version: i64,
+    event_type: String,
+    schema_version: i64,
+    payload: Vec<u8>,
+    metadata: String,
+    recorded_at: i64,
+}
+
+impl TryFrom<RawEvent> for RecordedEvent {
+    type Error = StoreError;
+
+    fn try_from(raw: RawEvent) -> Result<Self, StoreError> {
+        let event_id = uuid::Uuid::from_slice(&raw.event_id)
+            .map_err(|e| StoreError::Corrupt(format!("event id: {e}")))?;
+        let metadata: Metadata = serde_json::from_str(&raw.metadata)
+            .map_err(|e| StoreError::Corrupt(format!("metadata of event {event_id}: {e}")))?;
+        let recorded_at = DateTime::<Utc>::from_timestamp_micros(raw.recorded_at)
+            .ok_or_else(|| StoreError::Corrupt(format!("recorded_at of event {event_id}")))?;
+        let schema_version = u16::try_from(raw.schema_version)
+            .map_err(|_| StoreError::Corrupt(format!("schema version {}", raw.schema_version)))?;
+        Ok(RecordedEvent {
+            global_position: raw.global_position,
+            event_id: EventId(event_id),
+            stream_id: StreamId::from_stored(raw.stream_id),
+            stream_version: raw.stream_version,
+            event_type: raw.event_type,
+            schema_version,
+            payload: raw.payload,
+            metadata,
+            recorded_at,
+        })
+    }
+}
+
+pub(crate) fn into_recorded(rows: Vec<RawEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
+    rows.into_iter().map(RecordedEvent::try_from).collect()
+}
+
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+pub(crate) fn encode_metadata(metadata: &Metadata) -> Result<String, StoreError> {
+    serde_json::to_string(metadata)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))
+}
+
+/// A unique-key violation on `(stream_id, stream_version)` means another writer got there
+/// first: that is a conflict, not a failure. (A duplicate event id is a failure.)
+pub(crate) fn conflict_or(error: sqlx::Error, stream: &StreamId, expected: i64) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db)
+            if db.is_unique_violation() && !db.message().contains("event_id") =>
+        {
+            StoreError::Conflict {
+                stream: stream.clone(),
+                expected,
+                actual: expected + 1,
+            }
+        }
+        _ => StoreError::Database {
+            operation: "append events",
+            source: error,
+        },
+    }
+}
