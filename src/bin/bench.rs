@@ -32,9 +32,13 @@ enum Scenario {
         /// Concurrent HTTP clients (each a keep-alive connection).
         #[arg(long, default_value_t = 64)]
         clients: usize,
-        /// Issue requests per run.
+        /// Issue requests per run of the mailbox executor.
         #[arg(long, default_value_t = 40_000)]
         requests: i64,
+        /// Issue requests per run of the direct executor: it manages a few hundred a
+        /// second under this contention, so a full-size run would take minutes.
+        #[arg(long, default_value_t = 2_000)]
+        direct_requests: i64,
         /// `both`, `mailbox` or `direct`.
         #[arg(long, default_value = "both")]
         strategy: String,
@@ -62,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     let Scenario::CouponRush {
         clients,
         requests,
+        direct_requests,
         strategy,
         sync,
     } = Cli::parse().scenario;
@@ -80,12 +85,15 @@ async fn main() -> anyhow::Result<()> {
         other => bail!("--strategy must be both, mailbox or direct, not {other}"),
     };
     println!(
-        "coupon rush: {requests} issue requests from distinct users, {clients} concurrent clients, \
-         coupon of {} , SQLite synchronous={sync:?}",
-        requests * 3 / 4
+        "coupon rush: distinct users rush one coupon of 3/4 as many as requests, \
+         {clients} concurrent clients, SQLite synchronous={sync:?}"
     );
     let mut results = Vec::new();
     for &(label, executor) in strategies {
+        let requests = match executor {
+            ExecutorStrategy::Mailbox => requests,
+            ExecutorStrategy::Direct => direct_requests,
+        };
         results.push(run(label, executor, sync, clients, requests).await?);
     }
     print_table(&results);
@@ -166,7 +174,8 @@ async fn run(
                             .headers()
                             .get("consistency-token")
                             .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.parse::<i64>().ok())
+                            .and_then(|v| v.parse::<events::ConsistencyToken>().ok())
+                            .map(|token| token.position)
                         {
                             last_token = last_token.max(token);
                         }
