@@ -1,24 +1,90 @@
 //! Read-your-writes: a `Consistency-Token` (header, or `consistencyToken` query parameter)
-//! names a write; the query waits until its projection has applied it.
+//! names a write; the query does not answer until its read model reflects it.
 
 use crate::QueryState;
 use api_common::Problem;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use events::ConsistencyToken;
+use events::{ConsistencyToken, StreamId};
 
-/// Extractor that completes once the route's read model has caught up with the token.
-pub struct Consistent<const PROJECTION: u8>;
+/// The request's token, if any, for the read model `PROJECTION`. Extracting it only parses;
+/// the wait happens in the read itself, because a Redis view that is already new enough
+/// answers without waiting for SQL.
+pub struct Consistent<const PROJECTION: u8> {
+    token: Option<ConsistencyToken>,
+}
 
 pub const BALANCES: u8 = 0;
 pub const CATALOG: u8 = 1;
 pub const COUPONS: u8 = 2;
 
-fn projection_name(projection: u8) -> &'static str {
+/// The projection names progress is published under.
+pub(crate) fn projection_name(projection: u8) -> &'static str {
     match projection {
         BALANCES => "balances",
         CATALOG => "catalog",
         _ => "coupons",
+    }
+}
+
+/// Which hot views may answer a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HotViewRule {
+    /// No token, or the write was to another entity, which this view does not depend on.
+    Any,
+    /// The write was to this entity: the view must have applied at least this version.
+    AtLeast(i64),
+    /// The token names no stream, so a view's version says nothing: go to the read model.
+    Never,
+}
+
+impl HotViewRule {
+    pub(crate) fn accepts(self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::AtLeast(needed) => version >= needed,
+            Self::Never => false,
+        }
+    }
+}
+
+impl<const PROJECTION: u8> Consistent<PROJECTION> {
+    pub(crate) fn has_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// How a hot view of the entity whose stream is `stream` may serve this request.
+    pub(crate) fn hot_view_rule(&self, stream: &StreamId) -> HotViewRule {
+        match &self.token {
+            None => HotViewRule::Any,
+            Some(ConsistencyToken { stream: None, .. }) => HotViewRule::Never,
+            Some(ConsistencyToken {
+                stream: Some((written, version)),
+                ..
+            }) if written == stream => HotViewRule::AtLeast(*version),
+            Some(_) => HotViewRule::Any,
+        }
+    }
+
+    /// Waits (bounded) until the read model has applied the token's write; a 503
+    /// `overloaded` if it does not in time. Immediate without a token.
+    pub(crate) async fn caught_up(&self, state: &QueryState) -> Result<(), Problem> {
+        let Some(token) = &self.token else {
+            return Ok(());
+        };
+        let name = projection_name(PROJECTION);
+        if state
+            .progress
+            .wait_for(name, token, state.consistency_wait)
+            .await
+        {
+            Ok(())
+        } else {
+            Err(Problem::overloaded(
+                format!("the {name} read model has not caught up with that write yet"),
+                1,
+            ))
+        }
     }
 }
 
@@ -45,22 +111,32 @@ fn token(parts: &Parts) -> Result<Option<ConsistencyToken>, Problem> {
 impl<const PROJECTION: u8> FromRequestParts<QueryState> for Consistent<PROJECTION> {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &QueryState) -> Result<Self, Problem> {
-        let Some(token) = token(parts)? else {
-            return Ok(Self);
+    async fn from_request_parts(parts: &mut Parts, _state: &QueryState) -> Result<Self, Problem> {
+        Ok(Self {
+            token: token(parts)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BALANCES, Consistent, HotViewRule};
+    use events::{StreamId, UserId};
+
+    fn rule(token: Option<&str>, user: i64) -> HotViewRule {
+        let consistent = Consistent::<BALANCES> {
+            token: token.map(|t| t.parse().unwrap()),
         };
-        let name = projection_name(PROJECTION);
-        if state
-            .progress
-            .wait_for(name, &token, state.consistency_wait)
-            .await
-        {
-            Ok(Self)
-        } else {
-            Err(Problem::overloaded(
-                format!("the {name} read model has not caught up with that write yet"),
-                1,
-            ))
-        }
+        consistent.hot_view_rule(&StreamId::wallet(UserId::new(user).unwrap()))
+    }
+
+    #[test]
+    fn a_hot_view_must_have_applied_a_write_to_its_own_stream() {
+        assert_eq!(rule(None, 1), HotViewRule::Any);
+        assert_eq!(rule(Some("9:wallet-1:4"), 1), HotViewRule::AtLeast(4));
+        assert_eq!(rule(Some("9:wallet-2:4"), 1), HotViewRule::Any);
+        assert_eq!(rule(Some("9"), 1), HotViewRule::Never);
+        assert!(HotViewRule::AtLeast(4).accepts(4));
+        assert!(!HotViewRule::AtLeast(4).accepts(3));
     }
 }

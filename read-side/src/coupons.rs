@@ -1,21 +1,22 @@
+use crate::QueryState;
 use crate::consistency::{COUPONS, Consistent};
-use crate::{QueryState, db_problem};
+use crate::hot_view::{Fields, MalformedView};
+use crate::layered::{Entity, read_entity};
 use api_common::{ApiPath, Problem};
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, Utc};
-use events::{CouponId, UserId};
+use events::{CouponId, StreamId};
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{AnyPool, Row};
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DiscountView {
-    kind: String,
-    value: i64,
+    pub(crate) kind: String,
+    pub(crate) value: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CouponView {
     coupon_id: i64,
@@ -28,119 +29,73 @@ pub(crate) struct CouponView {
     valid_until: Option<String>,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct UserCouponView {
-    user_coupon_id: i64,
-    coupon_id: i64,
-    name: String,
-    discount: DiscountView,
-    status: &'static str,
-    issued_at: String,
-}
-
-#[derive(Serialize)]
-pub(crate) struct UserCoupons {
-    items: Vec<UserCouponView>,
-}
-
-#[tracing::instrument(skip_all, fields(coupon_id = %coupon_id))]
+#[tracing::instrument(skip_all, fields(coupon_id = %coupon_id, layer = tracing::field::Empty))]
 pub(crate) async fn one(
     State(state): State<QueryState>,
     ApiPath(coupon_id): ApiPath<CouponId>,
-    _caught_up: Consistent<COUPONS>,
+    consistent: Consistent<COUPONS>,
 ) -> Result<Json<CouponView>, Problem> {
-    let row = sqlx::query(
-        "SELECT coupon_id, name, discount_kind, discount_value, total_quantity, issued_quantity, \
-         valid_from, valid_until FROM coupons WHERE coupon_id = ?",
+    let id = coupon_id.get();
+    let entity = Entity {
+        kind: "coupon",
+        id,
+        stream: StreamId::coupon(coupon_id),
+    };
+    read_entity(
+        &state,
+        &consistent,
+        entity,
+        from_hash,
+        &state.caches.coupons,
+        || load(&state.pool, id),
     )
-    .bind(coupon_id.get())
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(db_problem)?
-    .ok_or_else(|| Problem::not_found(format!("coupon {coupon_id} does not exist")))?;
-    let total_quantity: i64 = row.get("total_quantity");
-    let issued_quantity: i64 = row.get("issued_quantity");
-    Ok(Json(CouponView {
-        coupon_id: row.get("coupon_id"),
-        name: row.get("name"),
+    .await?
+    .map(Json)
+    .ok_or_else(|| Problem::not_found(format!("coupon {coupon_id} does not exist")))
+}
+
+fn from_hash(fields: &Fields<'_>) -> Result<Option<CouponView>, MalformedView> {
+    let total_quantity = fields.int("totalQuantity")?;
+    let issued_quantity = fields.int("issuedQuantity")?;
+    Ok(Some(CouponView {
+        coupon_id: fields.int("couponId")?,
+        name: fields.text("name")?,
         discount: DiscountView {
-            kind: row.get("discount_kind"),
-            value: row.get("discount_value"),
+            kind: fields.text("discountKind")?,
+            value: fields.int("discountValue")?,
         },
         total_quantity,
         issued_quantity,
         remaining: total_quantity - issued_quantity,
-        valid_from: row.get("valid_from"),
-        valid_until: row.get("valid_until"),
+        valid_from: fields.optional_text("validFrom"),
+        valid_until: fields.optional_text("validUntil"),
     }))
 }
 
-/// `EXPIRED` depends on the clock, so it is derived here rather than stored.
-fn status(stored: &str, valid_until: Option<&str>, now: DateTime<Utc>) -> &'static str {
-    if stored == "USED" {
-        return "USED";
-    }
-    let expired = valid_until
-        .and_then(|until| DateTime::parse_from_rfc3339(until).ok())
-        .is_some_and(|until| until <= now);
-    if expired { "EXPIRED" } else { "AVAILABLE" }
-}
-
-#[tracing::instrument(skip_all, fields(user_id = %user_id))]
-pub(crate) async fn of_user(
-    State(state): State<QueryState>,
-    ApiPath(user_id): ApiPath<UserId>,
-    _caught_up: Consistent<COUPONS>,
-) -> Result<Json<UserCoupons>, Problem> {
-    let rows = sqlx::query(
-        "SELECT u.user_coupon_id, u.coupon_id, u.status, u.issued_at, c.name, c.discount_kind, \
-         c.discount_value, c.valid_until FROM user_coupons u JOIN coupons c USING (coupon_id) \
-         WHERE u.user_id = ? ORDER BY u.user_coupon_id",
+async fn load(pool: &AnyPool, coupon_id: i64) -> Result<Option<CouponView>, sqlx::Error> {
+    let Some(row) = sqlx::query(
+        "SELECT coupon_id, name, discount_kind, discount_value, total_quantity, issued_quantity, \
+         valid_from, valid_until FROM coupons WHERE coupon_id = ?",
     )
-    .bind(user_id.get())
-    .fetch_all(&state.pool)
-    .await
-    .map_err(db_problem)?;
-    let now = Utc::now();
-    let items = rows
-        .iter()
-        .map(|row| {
-            let stored: String = row.get("status");
-            let valid_until: Option<String> = row.get("valid_until");
-            UserCouponView {
-                user_coupon_id: row.get("user_coupon_id"),
-                coupon_id: row.get("coupon_id"),
-                name: row.get("name"),
-                discount: DiscountView {
-                    kind: row.get("discount_kind"),
-                    value: row.get("discount_value"),
-                },
-                status: status(&stored, valid_until.as_deref(), now),
-                issued_at: row.get("issued_at"),
-            }
-        })
-        .collect();
-    Ok(Json(UserCoupons { items }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::status;
-    use chrono::{TimeZone, Utc};
-
-    #[test]
-    fn an_unused_coupon_past_its_window_is_expired() {
-        let now = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
-        assert_eq!(
-            status("AVAILABLE", Some("2026-11-24T00:00:00Z"), now),
-            "EXPIRED"
-        );
-        assert_eq!(
-            status("AVAILABLE", Some("2026-11-26T00:00:00Z"), now),
-            "AVAILABLE"
-        );
-        assert_eq!(status("AVAILABLE", None, now), "AVAILABLE");
-        assert_eq!(status("USED", Some("2026-11-24T00:00:00Z"), now), "USED");
-    }
+    .bind(coupon_id)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let total_quantity: i64 = row.try_get("total_quantity")?;
+    let issued_quantity: i64 = row.try_get("issued_quantity")?;
+    Ok(Some(CouponView {
+        coupon_id: row.try_get("coupon_id")?,
+        name: row.try_get("name")?,
+        discount: DiscountView {
+            kind: row.try_get("discount_kind")?,
+            value: row.try_get("discount_value")?,
+        },
+        total_quantity,
+        issued_quantity,
+        remaining: total_quantity - issued_quantity,
+        valid_from: row.try_get("valid_from")?,
+        valid_until: row.try_get("valid_until")?,
+    }))
 }

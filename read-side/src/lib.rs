@@ -1,17 +1,32 @@
 //! The query HTTP API over the read models. It never imports the write side: it reads
-//! tables the projectors maintain, and waits on their progress for read-your-writes.
+//! tables (and Redis hot views) the projectors maintain, and waits on their progress for
+//! read-your-writes. The same code serves SQLite (embedded) and MySQL through `AnyPool`.
 
+mod caches;
 mod consistency;
 mod coupons;
+mod hot_view;
+mod layered;
+mod log_limit;
 mod points;
 mod products;
 mod progress;
+mod redis_reader;
+mod stats;
+mod stream_progress;
+mod user_coupons;
 
+pub use caches::DEFAULT_CACHE_TTL;
 pub use progress::{PollingProgress, ReadProgress, WatchProgress};
+pub use redis_reader::{DEFAULT_REDIS_PREFIX, RedisReader, RedisSetupError};
+pub use stats::CacheStatsSnapshot;
+pub use stream_progress::StreamProgress;
 
 use axum::Router;
 use axum::routing::get;
-use sqlx::SqlitePool;
+use caches::Caches;
+use sqlx::AnyPool;
+use stats::CacheStats;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,23 +35,48 @@ pub const DEFAULT_CONSISTENCY_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct QueryState {
-    pool: SqlitePool,
+    pool: AnyPool,
     progress: Arc<dyn ReadProgress>,
     consistency_wait: Duration,
+    redis: Option<RedisReader>,
+    caches: Arc<Caches>,
+    stats: Arc<CacheStats>,
 }
 
 impl QueryState {
-    pub fn new(pool: SqlitePool, progress: Arc<dyn ReadProgress>) -> Self {
+    pub fn new(pool: AnyPool, progress: Arc<dyn ReadProgress>) -> Self {
+        let (min_ttl, max_ttl) = DEFAULT_CACHE_TTL;
         Self {
             pool,
             progress,
             consistency_wait: DEFAULT_CONSISTENCY_WAIT,
+            redis: None,
+            caches: Arc::new(Caches::new(min_ttl, max_ttl)),
+            stats: Arc::new(CacheStats::default()),
         }
     }
 
     pub fn with_consistency_wait(mut self, wait: Duration) -> Self {
         self.consistency_wait = wait;
         self
+    }
+
+    /// Serves balances, products and coupons from the projector's Redis hot views first.
+    pub fn with_redis(mut self, redis: RedisReader) -> Self {
+        self.redis = Some(redis);
+        self
+    }
+
+    /// Each in-process cache entry lives a random time in `[min, max]` (default
+    /// [`DEFAULT_CACHE_TTL`]). Replaces the caches, so call it before serving.
+    pub fn with_cache_ttl(mut self, min: Duration, max: Duration) -> Self {
+        self.caches = Arc::new(Caches::new(min, max));
+        self
+    }
+
+    /// Hit and miss counts per cache layer since start-up.
+    pub fn cache_stats(&self) -> CacheStatsSnapshot {
+        self.stats.snapshot()
     }
 }
 
@@ -46,12 +86,12 @@ pub fn router(state: QueryState) -> Router {
         .route("/v1/products", get(products::list))
         .route("/v1/products/{product_id}", get(products::one))
         .route("/v1/coupons/{coupon_id}", get(coupons::one))
-        .route("/v1/users/{user_id}/coupons", get(coupons::of_user))
+        .route("/v1/users/{user_id}/coupons", get(user_coupons::of_user))
         .with_state(state);
     api_common::layers::with_common_layers(routes)
 }
 
 /// A read-model query failed: log it, answer a 500 that leaks nothing.
-fn db_problem(error: sqlx::Error) -> api_common::Problem {
-    api_common::Problem::internal(&error)
+fn db_problem(error: &sqlx::Error) -> api_common::Problem {
+    api_common::Problem::internal(error)
 }

@@ -1,10 +1,13 @@
+use crate::QueryState;
 use crate::consistency::{BALANCES, Consistent};
-use crate::{QueryState, db_problem};
+use crate::hot_view::{Fields, MalformedView};
+use crate::layered::{Entity, read_entity};
 use api_common::{ApiPath, Problem};
 use axum::Json;
 use axum::extract::State;
-use events::UserId;
+use events::{StreamId, UserId};
 use serde::Serialize;
+use sqlx::AnyPool;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -14,19 +17,38 @@ pub(crate) struct Balance {
 }
 
 /// An unknown user has a balance of 0.
-#[tracing::instrument(skip_all, fields(user_id = %user_id))]
+#[tracing::instrument(skip_all, fields(user_id = %user_id, layer = tracing::field::Empty))]
 pub(crate) async fn balance(
     State(state): State<QueryState>,
     ApiPath(user_id): ApiPath<UserId>,
-    _caught_up: Consistent<BALANCES>,
+    consistent: Consistent<BALANCES>,
 ) -> Result<Json<Balance>, Problem> {
+    let id = user_id.get();
+    let entity = Entity {
+        kind: "balance",
+        id,
+        stream: StreamId::wallet(user_id),
+    };
+    let balance = read_entity(
+        &state,
+        &consistent,
+        entity,
+        from_hash,
+        &state.caches.balances,
+        || load(&state.pool, id),
+    )
+    .await?;
+    Ok(Json(Balance { user_id, balance }))
+}
+
+fn from_hash(fields: &Fields<'_>) -> Result<i64, MalformedView> {
+    fields.int("balance")
+}
+
+async fn load(pool: &AnyPool, user_id: i64) -> Result<i64, sqlx::Error> {
     let balance: Option<i64> = sqlx::query_scalar("SELECT balance FROM balances WHERE user_id = ?")
-        .bind(user_id.get())
-        .fetch_optional(&state.pool)
-        .await
-        .map_err(db_problem)?;
-    Ok(Json(Balance {
-        user_id,
-        balance: balance.unwrap_or(0),
-    }))
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(balance.unwrap_or(0))
 }

@@ -1,14 +1,17 @@
+use crate::QueryState;
 use crate::consistency::{CATALOG, Consistent};
-use crate::{QueryState, db_problem};
+use crate::hot_view::{Fields, MalformedView};
+use crate::layered::{Entity, read_cached, read_entity};
 use api_common::{ApiPath, ApiQuery, Problem};
 use axum::Json;
 use axum::extract::State;
-use events::ProductId;
+use events::{ProductId, StreamId};
 use serde::{Deserialize, Serialize};
+use sqlx::AnyPool;
 
 const MAX_PAGE_SIZE: i64 = 100;
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProductView {
     product_id: i64,
@@ -23,7 +26,7 @@ pub(crate) struct PageQuery {
     size: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProductPage {
     items: Vec<ProductView>,
@@ -32,11 +35,11 @@ pub(crate) struct ProductPage {
     total: i64,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(skip_all, fields(layer = tracing::field::Empty))]
 pub(crate) async fn list(
     State(state): State<QueryState>,
     ApiQuery(query): ApiQuery<PageQuery>,
-    _caught_up: Consistent<CATALOG>,
+    consistent: Consistent<CATALOG>,
 ) -> Result<Json<ProductPage>, Problem> {
     let page = query.page.unwrap_or(0);
     let size = query.size.unwrap_or(20);
@@ -48,39 +51,78 @@ pub(crate) async fn list(
     let offset = page
         .checked_mul(size)
         .ok_or_else(|| Problem::bad_request("page is too large"))?;
+    let cache = &state.caches.product_pages;
+    read_cached(&state, &consistent, cache, (page, size), || {
+        load_page(&state.pool, page, size, offset)
+    })
+    .await
+    .map(Json)
+}
+
+async fn load_page(
+    pool: &AnyPool,
+    page: i64,
+    size: i64,
+    offset: i64,
+) -> Result<ProductPage, sqlx::Error> {
     let items = sqlx::query_as::<_, ProductView>(
         "SELECT product_id, name, price, stock FROM products ORDER BY product_id LIMIT ? OFFSET ?",
     )
     .bind(size)
     .bind(offset)
-    .fetch_all(&state.pool)
-    .await
-    .map_err(db_problem)?;
+    .fetch_all(pool)
+    .await?;
+    // COUNT is BIGINT on MySQL and INTEGER on SQLite: both decode as i64, no CAST needed.
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM products")
-        .fetch_one(&state.pool)
-        .await
-        .map_err(db_problem)?;
-    Ok(Json(ProductPage {
+        .fetch_one(pool)
+        .await?;
+    Ok(ProductPage {
         items,
         page,
         size,
         total,
-    }))
+    })
 }
 
-#[tracing::instrument(skip_all, fields(product_id = %product_id))]
+#[tracing::instrument(skip_all, fields(product_id = %product_id, layer = tracing::field::Empty))]
 pub(crate) async fn one(
     State(state): State<QueryState>,
     ApiPath(product_id): ApiPath<ProductId>,
-    _caught_up: Consistent<CATALOG>,
+    consistent: Consistent<CATALOG>,
 ) -> Result<Json<ProductView>, Problem> {
+    let id = product_id.get();
+    let entity = Entity {
+        kind: "product",
+        id,
+        stream: StreamId::product(product_id),
+    };
+    read_entity(
+        &state,
+        &consistent,
+        entity,
+        from_hash,
+        &state.caches.products,
+        || load(&state.pool, id),
+    )
+    .await?
+    .map(Json)
+    .ok_or_else(|| Problem::not_found(format!("product {product_id} does not exist")))
+}
+
+fn from_hash(fields: &Fields<'_>) -> Result<Option<ProductView>, MalformedView> {
+    Ok(Some(ProductView {
+        product_id: fields.int("productId")?,
+        name: fields.text("name")?,
+        price: fields.int("price")?,
+        stock: fields.int("stock")?,
+    }))
+}
+
+async fn load(pool: &AnyPool, product_id: i64) -> Result<Option<ProductView>, sqlx::Error> {
     sqlx::query_as::<_, ProductView>(
         "SELECT product_id, name, price, stock FROM products WHERE product_id = ?",
     )
-    .bind(product_id.get())
-    .fetch_optional(&state.pool)
+    .bind(product_id)
+    .fetch_optional(pool)
     .await
-    .map_err(db_problem)?
-    .map(Json)
-    .ok_or_else(|| Problem::not_found(format!("product {product_id} does not exist")))
 }

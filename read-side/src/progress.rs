@@ -1,8 +1,9 @@
-//! How far each projection has applied the global event order.
+//! How far each projection has applied the global event order (embedded mode). The
+//! per-stream variant for projectors fed by Kafka is in `stream_progress`.
 
 use async_trait::async_trait;
 use events::ConsistencyToken;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -43,13 +44,14 @@ impl ReadProgress for WatchProgress {
     }
 }
 
-/// Progress read from the checkpoint table, for a query API in another process.
+/// Progress read from the checkpoint table, for a query API in another process whose
+/// projectors still follow the global order.
 pub struct PollingProgress {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl PollingProgress {
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: AnyPool) -> Self {
         Self { pool }
     }
 }

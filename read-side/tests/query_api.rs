@@ -6,30 +6,27 @@ use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use read_side::{QueryState, WatchProgress, router};
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
-use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, AssertSqlSafe};
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tower::ServiceExt;
 
 struct Fixture {
-    pool: SqlitePool,
+    pool: AnyPool,
     progress: HashMap<&'static str, Arc<watch::Sender<i64>>>,
     _dir: tempfile::TempDir,
 }
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let options =
-        SqliteConnectOptions::from_str(&format!("sqlite://{}/read.db", dir.path().display()))
-            .unwrap()
-            .create_if_missing(true);
-    let pool = SqlitePool::connect_with(options).await.unwrap();
-    sqlx::migrate!("../migrations/sqlite/read")
-        .run(&pool)
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}/read.db?mode=rwc", dir.path().display());
+    let pool = AnyPool::connect(&url).await.unwrap();
+    let schema = include_str!("../../migrations/sqlite/read/0001_read_models.sql");
+    sqlx::raw_sql(AssertSqlSafe(schema))
+        .execute(&pool)
         .await
         .unwrap();
     for sql in [

@@ -1,0 +1,98 @@
+//! The in-process layer between Redis and SQL: short, jittered lifetimes so entries written
+//! together do not all expire (and reload) together, and one load per key however many
+//! requests miss it at once (`try_get_with`).
+
+use crate::coupons::CouponView;
+use crate::products::{ProductPage, ProductView};
+use crate::user_coupons::UserCouponRow;
+use moka::Expiry;
+use moka::future::Cache;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Default entry lifetime range. Short, because without a consistency token a read may be
+/// this stale, and long enough to absorb a burst on one hot key.
+pub const DEFAULT_CACHE_TTL: (Duration, Duration) =
+    (Duration::from_millis(200), Duration::from_millis(500));
+
+const CAPACITY: u64 = 100_000;
+const PAGE_CAPACITY: u64 = 1_000;
+
+pub(crate) struct Caches {
+    pub(crate) balances: Cache<i64, i64>,
+    /// `None` caches "does not exist" as briefly as a value, so a scan of unknown ids
+    /// cannot bypass the cache.
+    pub(crate) products: Cache<i64, Option<ProductView>>,
+    pub(crate) coupons: Cache<i64, Option<CouponView>>,
+    pub(crate) product_pages: Cache<(i64, i64), ProductPage>,
+    pub(crate) user_coupons: Cache<i64, Arc<Vec<UserCouponRow>>>,
+}
+
+impl Caches {
+    pub(crate) fn new(min_ttl: Duration, max_ttl: Duration) -> Self {
+        let jitter = Jitter::new(min_ttl, max_ttl);
+        Self {
+            balances: build(CAPACITY, jitter),
+            products: build(CAPACITY, jitter),
+            coupons: build(CAPACITY, jitter),
+            product_pages: build(PAGE_CAPACITY, jitter),
+            user_coupons: build(CAPACITY, jitter),
+        }
+    }
+}
+
+fn build<K, V>(capacity: u64, jitter: Jitter) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    Cache::builder()
+        .max_capacity(capacity)
+        .expire_after(jitter)
+        .build()
+}
+
+#[derive(Clone, Copy)]
+struct Jitter {
+    min_ms: u64,
+    max_ms: u64,
+}
+
+impl Jitter {
+    fn new(a: Duration, b: Duration) -> Self {
+        let (a, b) = (millis(a), millis(b));
+        Self {
+            min_ms: a.min(b),
+            max_ms: a.max(b),
+        }
+    }
+
+    fn sample(&self) -> Duration {
+        Duration::from_millis(rand::random_range(self.min_ms..=self.max_ms))
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl<K, V> Expiry<K, V> for Jitter {
+    fn expire_after_create(&self, _key: &K, _value: &V, _created_at: Instant) -> Option<Duration> {
+        Some(self.sample())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Jitter;
+    use std::collections::HashSet;
+    use std::time::Duration;
+
+    #[test]
+    fn lifetimes_spread_across_the_range() {
+        let jitter = Jitter::new(Duration::from_millis(500), Duration::from_millis(200));
+        let samples: HashSet<_> = (0..200).map(|_| jitter.sample()).collect();
+        assert!(samples.len() > 10, "lifetimes should differ: {samples:?}");
+        assert!(samples.iter().all(|d| (200..=500).contains(&d.as_millis())));
+    }
+}
