@@ -38,6 +38,16 @@ impl DomainEvent {
         }
     }
 
+    /// The current schema version of this event's type: decoding upcasts older versions,
+    /// so this is what the event looks like now, not what it was stored as.
+    pub fn schema_version(&self) -> u16 {
+        match self {
+            Self::Wallet(e) => e.schema_version(),
+            Self::Product(e) => e.schema_version(),
+            Self::Coupon(e) => e.schema_version(),
+        }
+    }
+
     pub fn encode(&self) -> Result<EncodedEvent, CodecError> {
         match self {
             Self::Wallet(e) => e.encode(),

@@ -6,4 +6,5 @@ pub mod domain;
 pub mod executor;
 pub mod http;
 pub mod ids;
+pub mod relay;
 pub mod store;

@@ -1,0 +1,56 @@
+//! Who may publish. Several relay processes may run for availability; only the holder of
+//! the leader lock publishes, so Kafka does not get every event once per process. The lock
+//! is an optimisation, not what makes the relay correct: each leader publishes in order
+//! from the durable checkpoint, so two leaders at once (one that has not yet noticed it
+//! lost the lock) only cause duplicates, which consumers drop by stream version.
+
+mod mysql;
+
+pub use mysql::MySqlLeaderLock;
+
+use async_trait::async_trait;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("leader lock {operation} failed: {source}")]
+    Database {
+        operation: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("leader lock {operation} timed out")]
+    Timeout { operation: &'static str },
+    #[error("leader lock {name:?} is no longer held by this process")]
+    Lost { name: String },
+}
+
+#[async_trait]
+pub trait LeaderLock: Send + 'static {
+    /// Tries once, without waiting, to become the leader. `Ok(true)`: this process leads
+    /// until it calls `release` or `confirm` fails.
+    async fn try_acquire(&mut self) -> Result<bool, LockError>;
+
+    /// Succeeds while this process still holds the lock. After an error leadership is
+    /// lost: the caller must stop publishing and go back to `try_acquire`.
+    async fn confirm(&mut self) -> Result<(), LockError>;
+
+    /// Gives leadership up; does nothing when it is not held.
+    async fn release(&mut self);
+}
+
+/// For a single relay (the embedded all-in-one process): always the leader.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLeaderLock;
+
+#[async_trait]
+impl LeaderLock for NoLeaderLock {
+    async fn try_acquire(&mut self) -> Result<bool, LockError> {
+        Ok(true)
+    }
+
+    async fn confirm(&mut self) -> Result<(), LockError> {
+        Ok(())
+    }
+
+    async fn release(&mut self) {}
+}
