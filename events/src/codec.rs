@@ -26,6 +26,11 @@ pub enum CodecError {
         event_type: &'static str,
         source: serde_json::Error,
     },
+    #[error("cannot parse {event_type} from JSON: {source}")]
+    FromJson {
+        event_type: String,
+        source: serde_json::Error,
+    },
 }
 
 /// An event as bytes, ready for the store.
@@ -120,6 +125,19 @@ macro_rules! event_enum {
                     $(Self::$variant(payload) => serde_json::to_value(payload)),*
                 }
                 .map_err(|source| $crate::codec::CodecError::Json { event_type, source })
+            }
+
+            /// Parses the camelCase JSON value Kafka carries. Kafka always carries the
+            /// current schema (the relay upcasts before rendering), so there is no version.
+            pub fn from_json(event_type: &str, bytes: &[u8]) -> Result<Self, $crate::codec::CodecError> {
+                let parsed = match event_type {
+                    $(stringify!($variant) => serde_json::from_slice::<$payload>(bytes).map(Self::$variant),)*
+                    _ => return Err($crate::codec::CodecError::UnknownType(event_type.to_owned())),
+                };
+                parsed.map_err(|source| $crate::codec::CodecError::FromJson {
+                    event_type: event_type.to_owned(),
+                    source,
+                })
             }
         }
 

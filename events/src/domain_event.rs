@@ -30,6 +30,19 @@ impl DomainEvent {
         Self::decode(&event.event_type, event.schema_version, &event.payload)
     }
 
+    /// Parses an event from its Kafka JSON form (see docs/events.md).
+    pub fn from_json(event_type: &str, bytes: &[u8]) -> Result<Self, CodecError> {
+        if WalletEvent::EVENT_TYPES.contains(&event_type) {
+            WalletEvent::from_json(event_type, bytes).map(Self::Wallet)
+        } else if ProductEvent::EVENT_TYPES.contains(&event_type) {
+            ProductEvent::from_json(event_type, bytes).map(Self::Product)
+        } else if CouponEvent::EVENT_TYPES.contains(&event_type) {
+            CouponEvent::from_json(event_type, bytes).map(Self::Coupon)
+        } else {
+            Err(CodecError::UnknownType(event_type.to_owned()))
+        }
+    }
+
     pub fn event_type(&self) -> &'static str {
         match self {
             Self::Wallet(e) => e.event_type(),
@@ -62,5 +75,59 @@ impl DomainEvent {
             Self::Product(e) => e.to_json(),
             Self::Coupon(e) => e.to_json(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ProductId, UserId};
+    use crate::money::Krw;
+    use crate::product::ProductRestocked;
+    use crate::wallet::PointsCharged;
+
+    #[test]
+    fn json_round_trips_through_the_event_type() {
+        let event = DomainEvent::Product(
+            ProductRestocked {
+                product_id: ProductId::new(7).unwrap(),
+                quantity: 20,
+            }
+            .into(),
+        );
+        let bytes = serde_json::to_vec(&event.to_json().unwrap()).unwrap();
+        assert_eq!(
+            DomainEvent::from_json(event.event_type(), &bytes).unwrap(),
+            event
+        );
+    }
+
+    #[test]
+    fn json_without_an_optional_field_reads_as_none() {
+        let event =
+            DomainEvent::from_json("PointsCharged", br#"{"userId":42,"amount":50000}"#).unwrap();
+        assert_eq!(
+            event,
+            DomainEvent::Wallet(
+                PointsCharged {
+                    user_id: UserId::new(42).unwrap(),
+                    amount: Krw::new(50_000).unwrap(),
+                    idempotency_key: None,
+                }
+                .into()
+            )
+        );
+    }
+
+    #[test]
+    fn unknown_types_and_bad_json_are_errors() {
+        assert!(matches!(
+            DomainEvent::from_json("OrderShipped", b"{}"),
+            Err(CodecError::UnknownType(_))
+        ));
+        assert!(matches!(
+            DomainEvent::from_json("ProductRestocked", br#"{"productId":0,"quantity":1}"#),
+            Err(CodecError::FromJson { .. })
+        ));
     }
 }

@@ -1,7 +1,8 @@
-use crate::{Projection, ProjectionError};
+use crate::upsert::update_or_insert;
+use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
-use events::{DomainEvent, RecordedEvent, WalletEvent};
-use sqlx::SqliteConnection;
+use events::{DomainEvent, WalletEvent};
+use sqlx::AnyConnection;
 
 /// `balances(user_id, balance)`.
 pub struct Balances;
@@ -12,10 +13,14 @@ impl Projection for Balances {
         "balances"
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &["wallet"]
+    }
+
     async fn apply(
         &self,
-        tx: &mut SqliteConnection,
-        _event: &RecordedEvent,
+        tx: &mut AnyConnection,
+        _envelope: &Envelope,
         decoded: &DomainEvent,
     ) -> Result<(), ProjectionError> {
         let DomainEvent::Wallet(event) = decoded else {
@@ -26,15 +31,16 @@ impl Projection for Balances {
             WalletEvent::PointsDeducted(e) => (e.user_id, -e.amount.won()),
             WalletEvent::PointsRefunded(e) => (e.user_id, e.amount.won()),
         };
-        sqlx::query(
-            "INSERT INTO balances (user_id, balance) VALUES (?, ?) \
-             ON CONFLICT (user_id) DO UPDATE SET balance = balance + excluded.balance",
+        update_or_insert(
+            tx,
+            sqlx::query("UPDATE balances SET balance = balance + ? WHERE user_id = ?")
+                .bind(delta)
+                .bind(user_id.get()),
+            sqlx::query("INSERT INTO balances (user_id, balance) VALUES (?, ?)")
+                .bind(user_id.get())
+                .bind(delta),
+            "update a balance",
         )
-        .bind(user_id.get())
-        .bind(delta)
-        .execute(tx)
         .await
-        .map_err(ProjectionError::db("update a balance"))?;
-        Ok(())
     }
 }

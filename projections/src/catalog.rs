@@ -1,7 +1,7 @@
-use crate::{Projection, ProjectionError};
+use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
-use events::{DomainEvent, ProductEvent, RecordedEvent};
-use sqlx::SqliteConnection;
+use events::{DomainEvent, ProductEvent};
+use sqlx::AnyConnection;
 
 /// `products(product_id, name, price, stock)`.
 pub struct Catalog;
@@ -12,10 +12,14 @@ impl Projection for Catalog {
         "catalog"
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &["product"]
+    }
+
     async fn apply(
         &self,
-        tx: &mut SqliteConnection,
-        _event: &RecordedEvent,
+        tx: &mut AnyConnection,
+        _envelope: &Envelope,
         decoded: &DomainEvent,
     ) -> Result<(), ProjectionError> {
         let DomainEvent::Product(event) = decoded else {

@@ -1,13 +1,14 @@
-use crate::{Projection, ProjectionError};
+use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use events::{CouponEvent, DomainEvent, RecordedEvent};
-use sqlx::SqliteConnection;
+use events::{CouponEvent, DomainEvent};
+use sqlx::AnyConnection;
 
 /// `coupons(...)` with issued counts, and `user_coupons(...)` per issued coupon.
 pub struct Coupons;
 
-fn rfc3339(at: DateTime<Utc>) -> String {
+/// Timestamps are stored as RFC 3339 UTC text (the Redis views use the same form).
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -17,10 +18,14 @@ impl Projection for Coupons {
         "coupons"
     }
 
+    fn categories(&self) -> &'static [&'static str] {
+        &["coupon"]
+    }
+
     async fn apply(
         &self,
-        tx: &mut SqliteConnection,
-        _event: &RecordedEvent,
+        tx: &mut AnyConnection,
+        _envelope: &Envelope,
         decoded: &DomainEvent,
     ) -> Result<(), ProjectionError> {
         let DomainEvent::Coupon(event) = decoded else {

@@ -1,3 +1,5 @@
+use crate::kafka::MessageError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
     #[error("read model {operation} failed: {source}")]
@@ -8,6 +10,8 @@ pub enum ProjectionError {
     },
     #[error("read model migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported read database URL {0:?}: expected sqlite:// or mysql://")]
+    UnsupportedUrl(String),
     #[error("cannot decode event at position {position}: {source}")]
     Decode {
         position: i64,
@@ -16,11 +20,54 @@ pub enum ProjectionError {
     },
     #[error(transparent)]
     Feed(#[from] FeedError),
+    #[error("Kafka {operation} failed: {source}")]
+    Kafka {
+        operation: &'static str,
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+    #[error("message {topic}/{partition}@{offset} is not a valid event: {source}")]
+    Message {
+        topic: String,
+        partition: i32,
+        offset: i64,
+        #[source]
+        source: MessageError,
+    },
+    /// Another projector moved the stream between our read and our write (two consumers
+    /// briefly own one partition during a rebalance). The batch rolls back and is retried.
+    #[error(
+        "projection {projection} lost a race: {updated} of {expected} stream versions were \
+         where it left them"
+    )]
+    StreamsMoved {
+        projection: &'static str,
+        expected: usize,
+        updated: u64,
+    },
+    #[error("Redis {operation} failed: {source}")]
+    Redis {
+        operation: &'static str,
+        #[source]
+        source: redis::RedisError,
+    },
 }
 
 impl ProjectionError {
     pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> ProjectionError {
         move |source| ProjectionError::Database { operation, source }
+    }
+
+    pub(crate) fn kafka(
+        operation: &'static str,
+    ) -> impl FnOnce(rdkafka::error::KafkaError) -> ProjectionError {
+        move |source| ProjectionError::Kafka { operation, source }
+    }
+
+    pub(crate) fn redis(
+        operation: &'static str,
+    ) -> impl FnOnce(redis::RedisError) -> ProjectionError {
+        move |source| ProjectionError::Redis { operation, source }
     }
 }
 

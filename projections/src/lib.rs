@@ -1,38 +1,60 @@
-//! Projectors: they read the global event order from an `EventFeed`, apply each event to a
-//! read model and move their checkpoint in the same transaction, so a restart resumes
-//! where it stopped and applies nothing twice.
+//! Projectors: they apply events to read models (SQL through an `AnyPool`, SQLite or
+//! MySQL, and optionally Redis hot views), effectively once.
+//!
+//! - Embedded: `spawn_projections` reads the global order from an `EventFeed` and moves a
+//!   checkpoint per projection in the same transaction as the rows it covers.
+//! - Full: `spawn_kafka_projections` runs one Kafka consumer group per projection; each
+//!   event applies only if its stream version is above the one stored for that stream
+//!   (`projected_streams` in SQL, the hash field `v` in Redis), checked and moved
+//!   atomically with the write, and the Kafka offset is stored only after the write.
 
 mod balances;
 mod catalog;
+mod checkpoint;
 mod coupons;
-mod db;
+mod envelope;
 mod error;
 mod feed;
+mod kafka;
+mod lag;
+mod read_db;
+mod redis;
 mod runner;
+mod stream_versions;
+mod upsert;
 
-pub use db::open_read_db;
+pub use envelope::Envelope;
 pub use error::{FeedError, ProjectionError};
 pub use feed::EventFeed;
+pub use kafka::{KafkaProjectorConfig, MessageError, spawn_kafka_projections};
+pub use lag::ProjectionLag;
+pub use read_db::open_read_db;
+pub use redis::{DEFAULT_REDIS_PREFIX, RedisViews, RedisViewsError};
 pub use runner::{ProjectionHandles, spawn_projections};
 
 use async_trait::async_trait;
-use events::{DomainEvent, RecordedEvent};
-use sqlx::SqliteConnection;
+use events::DomainEvent;
+use sqlx::AnyConnection;
 
-/// One read model. `apply` runs inside the transaction that also moves the checkpoint.
+/// One SQL read model. `apply` runs inside the transaction that also records how far the
+/// projection got (a checkpoint, or the stream's version).
 #[async_trait]
 pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
+    /// The stream categories (aggregate types) whose events this projection reads; a
+    /// Kafka projector skips other streams without decoding them.
+    fn categories(&self) -> &'static [&'static str];
+
     async fn apply(
         &self,
-        tx: &mut SqliteConnection,
-        event: &RecordedEvent,
+        tx: &mut AnyConnection,
+        envelope: &Envelope,
         decoded: &DomainEvent,
     ) -> Result<(), ProjectionError>;
 }
 
-/// Every projection of the embedded read database.
+/// Every SQL projection.
 pub fn all() -> Vec<Box<dyn Projection>> {
     vec![
         Box::new(balances::Balances),

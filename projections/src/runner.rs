@@ -1,10 +1,12 @@
-//! One task per projection: read a batch after the checkpoint, apply it and move the
-//! checkpoint in one transaction, publish the new position, repeat.
+//! The embedded projector: one task per projection reads a batch after its checkpoint,
+//! applies it and moves the checkpoint in one transaction, publishes the new position,
+//! repeats.
 
 use crate::error::ProjectionError;
-use crate::{EventFeed, Projection};
+use crate::lag::{LagWatches, ProjectionLag};
+use crate::{Envelope, EventFeed, Projection, checkpoint};
 use events::DomainEvent;
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,23 +15,35 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 2_000;
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+pub(crate) const MIN_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// The running projectors of either kind.
 pub struct ProjectionHandles {
-    progress: HashMap<&'static str, watch::Receiver<i64>>,
-    tasks: Vec<JoinHandle<()>>,
+    pub(crate) progress: HashMap<&'static str, watch::Receiver<i64>>,
+    pub(crate) lag: LagWatches,
+    pub(crate) tasks: Vec<JoinHandle<()>>,
 }
 
 impl ProjectionHandles {
-    /// The applied position of each projection, by name.
+    /// The applied global position of each embedded projection, by name. Kafka
+    /// projectors have no single position (partitions move independently) and are not
+    /// listed: readers wait on `projected_streams` / the Redis `v` field instead.
     pub fn progress(&self) -> HashMap<&'static str, watch::Receiver<i64>> {
         self.progress.clone()
     }
 
+    /// Each projection's lag, by name (Kafka mode adds `redis-views` when it runs).
+    pub fn lag(&self) -> HashMap<&'static str, watch::Receiver<ProjectionLag>> {
+        self.lag.clone()
+    }
+
+    /// Waits for every task; call after cancelling the shutdown token.
     pub async fn join(self) {
         for task in self.tasks {
-            if let Err(error) = task.await {
+            if let Err(error) = task.await
+                && !error.is_cancelled()
+            {
                 tracing::error!(%error, "a projection task panicked");
             }
         }
@@ -37,31 +51,40 @@ impl ProjectionHandles {
 }
 
 pub fn spawn_projections(
-    pool: SqlitePool,
+    pool: AnyPool,
     feed: Arc<dyn EventFeed>,
     shutdown: CancellationToken,
 ) -> ProjectionHandles {
     let mut progress = HashMap::new();
+    let mut lag = HashMap::new();
     let mut tasks = Vec::new();
     for projection in crate::all() {
-        let (sender, receiver) = watch::channel(0);
-        progress.insert(projection.name(), receiver);
+        let (position_sender, position) = watch::channel(0);
+        let (lag_sender, lag_receiver) = watch::channel(ProjectionLag::default());
+        progress.insert(projection.name(), position);
+        lag.insert(projection.name(), lag_receiver);
         tasks.push(tokio::spawn(run(
             projection,
             pool.clone(),
             feed.clone(),
-            sender,
+            position_sender,
+            lag_sender,
             shutdown.clone(),
         )));
     }
-    ProjectionHandles { progress, tasks }
+    ProjectionHandles {
+        progress,
+        lag,
+        tasks,
+    }
 }
 
 async fn run(
     projection: Box<dyn Projection>,
-    pool: SqlitePool,
+    pool: AnyPool,
     feed: Arc<dyn EventFeed>,
     progress: watch::Sender<i64>,
+    lag: watch::Sender<ProjectionLag>,
     shutdown: CancellationToken,
 ) {
     let name = projection.name();
@@ -71,7 +94,7 @@ async fn run(
         let step = async {
             let position = match checkpoint {
                 Some(position) => position,
-                None => load_checkpoint(&pool, name).await?,
+                None => checkpoint::load(&pool, name).await?,
             };
             checkpoint = Some(position);
             progress.send_replace(position);
@@ -83,7 +106,11 @@ async fn run(
                 }
                 return Ok(position);
             }
-            apply_batch(&pool, projection.as_ref(), &batch).await
+            let last = apply_batch(&pool, projection.as_ref(), &batch).await?;
+            lag.send_modify(|lag| {
+                lag.record_batch(batch.len(), 0, batch.last().map(|e| e.recorded_at));
+            });
+            Ok::<_, ProjectionError>(last)
         };
         match step.await {
             Ok(position) => {
@@ -92,6 +119,7 @@ async fn run(
                 progress.send_replace(position);
             }
             Err(error) => {
+                lag.send_modify(|lag| lag.errors += 1);
                 tracing::error!(projection = name, %error, ?backoff, "projection failed; retrying");
                 checkpoint = None;
                 tokio::select! {
@@ -104,20 +132,10 @@ async fn run(
     }
 }
 
-async fn load_checkpoint(pool: &SqlitePool, name: &str) -> Result<i64, ProjectionError> {
-    let position: Option<i64> =
-        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?")
-            .bind(name)
-            .fetch_optional(pool)
-            .await
-            .map_err(ProjectionError::db("load a checkpoint"))?;
-    Ok(position.unwrap_or(0))
-}
-
 /// Applies `batch` and moves the checkpoint past it, atomically. An event that cannot be
 /// decoded fails the batch: skipping it would silently corrupt the read model.
 async fn apply_batch(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     projection: &dyn Projection,
     batch: &[events::RecordedEvent],
 ) -> Result<i64, ProjectionError> {
@@ -132,18 +150,12 @@ async fn apply_batch(
                 position: event.global_position,
                 source,
             })?;
-        projection.apply(&mut tx, event, &decoded).await?;
+        projection
+            .apply(&mut tx, &Envelope::from(event), &decoded)
+            .await?;
         last = event.global_position;
     }
-    sqlx::query(
-        "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) \
-         ON CONFLICT (name) DO UPDATE SET position = excluded.position",
-    )
-    .bind(projection.name())
-    .bind(last)
-    .execute(&mut *tx)
-    .await
-    .map_err(ProjectionError::db("move a checkpoint"))?;
+    checkpoint::save(&mut tx, projection.name(), last).await?;
     tx.commit()
         .await
         .map_err(ProjectionError::db("commit a projection batch"))?;

@@ -9,7 +9,7 @@ use events::product::{ProductRegistered, ProductRestocked, StockReserved};
 use events::wallet::PointsCharged;
 use events::*;
 use projections::{EventFeed, FeedError, open_read_db, spawn_projections};
-use sqlx::SqlitePool;
+use sqlx::AnyPool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -120,7 +120,7 @@ fn history() -> Vec<RecordedEvent> {
         .collect()
 }
 
-async fn project_all(pool: &SqlitePool, feed: Arc<VecFeed>) {
+async fn project_all(pool: &AnyPool, feed: Arc<VecFeed>) {
     let last = feed.0.last().unwrap().global_position;
     let shutdown = CancellationToken::new();
     let handles = spawn_projections(pool.clone(), feed, shutdown.clone());
@@ -134,7 +134,7 @@ async fn project_all(pool: &SqlitePool, feed: Arc<VecFeed>) {
     handles.join().await;
 }
 
-async fn read_models(pool: &SqlitePool) -> (i64, i64, i64, i64) {
+async fn read_models(pool: &AnyPool) -> (i64, i64, i64, i64) {
     let balance: i64 = sqlx::query_scalar("SELECT balance FROM balances WHERE user_id = 1")
         .fetch_one(pool)
         .await

@@ -1,0 +1,32 @@
+//! Where an event sits, as projections see it. The embedded feed hands over full
+//! `RecordedEvent`s; Kafka carries the same facts in message headers, minus the payload
+//! bytes and part of the metadata, so projections depend on this common subset only.
+
+use chrono::{DateTime, Utc};
+use events::{EventId, RecordedEvent, StreamId};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub stream_id: StreamId,
+    pub stream_version: i64,
+    /// Absent only when a producer other than the relay left the header out.
+    pub event_id: Option<EventId>,
+    /// Position in the event store's global order, when known.
+    pub global_position: Option<i64>,
+    pub correlation_id: Option<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<&RecordedEvent> for Envelope {
+    fn from(event: &RecordedEvent) -> Self {
+        Self {
+            stream_id: event.stream_id.clone(),
+            stream_version: event.stream_version,
+            event_id: Some(event.event_id),
+            global_position: Some(event.global_position),
+            correlation_id: Some(event.metadata.correlation_id),
+            recorded_at: event.recorded_at,
+        }
+    }
+}

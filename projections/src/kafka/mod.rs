@@ -1,0 +1,89 @@
+//! Projectors fed by Kafka: one consumer group per projection (`{prefix}projector.{name}`),
+//! each applying batches effectively once and storing offsets only after its write.
+
+mod consumer;
+mod message;
+mod sink;
+mod sql_sink;
+mod worker;
+
+pub(crate) use message::InboundEvent;
+pub use message::MessageError;
+pub(crate) use sink::Sink;
+
+use crate::lag::{ProjectionLag, spawn_lag_logger};
+use crate::redis::{RedisSink, RedisViews};
+use crate::runner::ProjectionHandles;
+use sql_sink::SqlSink;
+use sqlx::AnyPool;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// The stream categories the relay publishes, one topic each.
+const CATEGORIES: [&str; 4] = ["wallet", "product", "coupon", "order"];
+
+#[derive(Debug, Clone)]
+pub struct KafkaProjectorConfig {
+    /// Kafka bootstrap servers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Prepended to topic and consumer group names: `shop.` reads `shop.wallet`, ... in
+    /// groups `shop.projector.balances`, ...
+    pub topic_prefix: String,
+}
+
+impl KafkaProjectorConfig {
+    fn group_id(&self, projection: &str) -> String {
+        format!("{}projector.{projection}", self.topic_prefix)
+    }
+
+    fn topics(&self) -> Vec<String> {
+        CATEGORIES
+            .iter()
+            .map(|category| format!("{}{category}", self.topic_prefix))
+            .collect()
+    }
+}
+
+/// Starts one consumer per SQL projection, plus `redis-views` when `redis` is given. They
+/// are independent: a projection that cannot write (Redis down, say) retries with backoff
+/// and holds back no other. Each projection's lag is published (see
+/// `ProjectionHandles::lag`) and logged every 30 s.
+pub fn spawn_kafka_projections(
+    pool: AnyPool,
+    redis: Option<RedisViews>,
+    config: KafkaProjectorConfig,
+    shutdown: CancellationToken,
+) -> ProjectionHandles {
+    let mut sinks: Vec<Arc<dyn Sink>> = crate::all()
+        .into_iter()
+        .map(|projection| Arc::new(SqlSink::new(pool.clone(), projection)) as Arc<dyn Sink>)
+        .collect();
+    if let Some(views) = redis {
+        sinks.push(Arc::new(RedisSink::new(views)));
+    }
+    let mut lag = HashMap::new();
+    let mut tasks = Vec::new();
+    for sink in sinks {
+        let (sender, receiver) = watch::channel(ProjectionLag::default());
+        lag.insert(sink.name(), receiver);
+        let settings = worker::ConsumerSettings {
+            brokers: config.brokers.clone(),
+            group_id: config.group_id(sink.name()),
+            topics: config.topics(),
+        };
+        tasks.push(tokio::spawn(worker::run(
+            sink,
+            settings,
+            sender,
+            shutdown.clone(),
+        )));
+    }
+    tasks.push(spawn_lag_logger(lag.clone(), shutdown));
+    ProjectionHandles {
+        progress: HashMap::new(),
+        lag,
+        tasks,
+    }
+}

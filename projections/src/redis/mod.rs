@@ -1,0 +1,55 @@
+//! Redis hot views: one hash per balance, product and coupon, kept by the `redis-views`
+//! Kafka projector. The key and field layout is a contract with the query API:
+//!
+//! - `{p}balance:{userId}`: `balance`, `v`
+//! - `{p}product:{productId}`: `productId`, `name`, `price`, `stock`, `v`
+//! - `{p}coupon:{couponId}`: `couponId`, `name`, `discountKind`, `discountValue`,
+//!   `totalQuantity`, `issuedQuantity`, `validFrom`, `validUntil` (RFC 3339, or empty when
+//!   unbounded), `v`
+//!
+//! `v` is the last stream version applied to the hash. A view that does not exist is only
+//! created by an event that gives its whole value (a product's or coupon's registration, a
+//! wallet's first event); otherwise the event is passed over and readers fall back to SQL.
+
+mod script;
+mod sink;
+mod view_update;
+
+pub(crate) use sink::RedisSink;
+
+/// The key prefix when none is configured (`SHOP_REDIS_PREFIX`).
+pub const DEFAULT_REDIS_PREFIX: &str = "shop:";
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Redis URL {url:?}: {source}")]
+pub struct RedisViewsError {
+    url: String,
+    #[source]
+    source: ::redis::RedisError,
+}
+
+/// Where the views live: a Redis server and the key prefix. Connecting is lazy (and
+/// retried by the projector), so a Redis that is down at start-up delays only the views.
+#[derive(Debug, Clone)]
+pub struct RedisViews {
+    client: ::redis::Client,
+    prefix: String,
+}
+
+impl RedisViews {
+    /// Checks the URL; the connection is opened by the projector that uses it.
+    pub fn connect(url: &str, prefix: &str) -> Result<Self, RedisViewsError> {
+        let client = ::redis::Client::open(url).map_err(|source| RedisViewsError {
+            url: url.to_owned(),
+            source,
+        })?;
+        Ok(Self {
+            client,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
