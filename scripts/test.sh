@@ -1,11 +1,34 @@
 #!/usr/bin/env bash
-# The one test entry point (README and .ci/run call it): formatting, lints, then every
-# test of the workspace: unit, given/when/then, store contract, HTTP end-to-end and the
-# crash test that SIGKILLs a real `shop` process.
+# The one test entry point (README and .ci/run call it): starts the services the tests need
+# (MariaDB, Redis, Kafka: scripts/services.sh up, which installs them if missing), checks
+# formatting and lints, then runs every test of the workspace: unit and given/when/then
+# tests, the event-store contract on SQLite and MySQL, the relay and projectors against
+# real Kafka and Redis, HTTP end-to-end tests in-process, and end-to-end tests across real
+# `shop` processes (crash, Kafka outage, dead Redis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+echo "== services"
+scripts/services.sh up
+
+# Tests make fresh databases, topics and Redis keys per test (shop_t_*, t<id>.*, t<id>:*);
+# clear what earlier runs left so the servers do not fill up.
+echo "== clearing what earlier test runs left on the servers"
+mysql_port="${SHOP_MYSQL_PORT:-3306}"
+mariadb -ushop -pshop -h127.0.0.1 -P"$mysql_port" -N -B \
+  -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'shop\\_t\\_%'" |
+  while read -r db; do
+    mariadb -ushop -pshop -h127.0.0.1 -P"$mysql_port" -e "DROP DATABASE \`$db\`"
+  done
+redis-cli -p "${SHOP_REDIS_PORT:-6379}" --scan --pattern 't*:*' |
+  xargs -r -n 500 redis-cli -p "${SHOP_REDIS_PORT:-6379}" del >/dev/null
+if scripts/services.sh kafka-run org.apache.kafka.tools.TopicCommand \
+  --bootstrap-server "127.0.0.1:${SHOP_KAFKA_PORT:-9092}" --list 2>/dev/null | grep -qE '^t[0-9a-f]{32}\.'; then
+  scripts/services.sh kafka-run org.apache.kafka.tools.TopicCommand \
+    --bootstrap-server "127.0.0.1:${SHOP_KAFKA_PORT:-9092}" --delete --topic 't[0-9a-f]{32}\..*' >/dev/null 2>&1 || true
+fi
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,22 +1,21 @@
-//! The embedded all-in-one application: event store and read models on SQLite, the
-//! projectors fed in-process, both HTTP APIs. `build` binds the ports (0 picks free ones,
-//! which is what tests do) and returns; `run_until_stopped` serves until shutdown.
+//! `shop serve`: every role in one process. With the defaults that is the embedded mode
+//! (SQLite, the in-process event feed, moka); with `SHOP_KAFKA_BROKERS` set, events go
+//! through the relay and Kafka to the projectors exactly as between separate processes.
+//! `build` binds the ports (0 picks free ones, which is what tests do) and returns;
+//! `run_until_stopped` serves until shutdown.
 
-use crate::feed::StoreFeed;
+use crate::backend;
+use crate::roles::{self, command_api, projector, query_api};
 use crate::settings::Settings;
 use anyhow::Context;
 use api_common::AdminToken;
 use projections::ProjectionHandles;
-use read_side::{QueryState, WatchProgress};
+use read_side::{ReadProgress, WatchProgress};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use write_side::commands::CommandServices;
-use write_side::executor::ExecutorConfig;
-use write_side::store::EventStore;
-use write_side::store::sqlite::SqliteEventStore;
 
 pub struct Application {
     command_addr: SocketAddr,
@@ -24,85 +23,56 @@ pub struct Application {
     admin_token: AdminToken,
     shutdown: CancellationToken,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
+    relay: Option<JoinHandle<anyhow::Result<()>>>,
     projections: ProjectionHandles,
     services: Arc<CommandServices>,
 }
 
 impl Application {
     pub async fn build(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<Self> {
-        let events_path = settings.sqlite_path();
-        if let Some(dir) = events_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
-        }
-        let store: Arc<dyn EventStore> = Arc::new(
-            SqliteEventStore::open(&settings.database_url, settings.sqlite_sync.into())
-                .await
-                .with_context(|| {
-                    format!("cannot open the event store {}", settings.database_url)
-                })?,
-        );
-        let read_url = settings.read_model_url();
-        let read_pool = projections::open_read_db(&read_url)
-            .await
-            .with_context(|| format!("cannot open the read models {read_url}"))?;
+        let events = backend::open_event_store(&settings).await?;
+        let read_pool = backend::open_read_models(&settings).await?;
 
-        let config = ExecutorConfig {
-            strategy: settings.executor.into(),
-            ..ExecutorConfig::default()
-        };
-        let services = Arc::new(CommandServices::new(store.clone(), config));
+        let command = command_api::start(&settings, events.store.clone(), shutdown.clone()).await?;
         if settings.demo_data {
-            crate::demo::load_if_empty(&services).await?;
+            crate::demo::load_if_empty(&command.services).await?;
         }
 
-        let projections = projections::spawn_projections(
-            read_pool.clone(),
-            Arc::new(StoreFeed(store.clone())),
-            shutdown.clone(),
-        );
-        let progress = Arc::new(WatchProgress::new(projections.progress()));
+        let (relay, projections, progress): (_, _, Arc<dyn ReadProgress>) =
+            match &settings.kafka_brokers {
+                Some(brokers) => {
+                    let relay = roles::relay::spawn(&settings, &events, shutdown.clone())?;
+                    let projections = projector::spawn_from_kafka(
+                        &settings,
+                        brokers,
+                        read_pool.clone(),
+                        shutdown.clone(),
+                    )?;
+                    let progress =
+                        query_api::progress_from_other_processes(&settings, read_pool.clone());
+                    (Some(relay), projections, progress)
+                }
+                None => {
+                    let projections = projector::spawn_from_store(
+                        events.store.clone(),
+                        read_pool.clone(),
+                        shutdown.clone(),
+                    );
+                    let progress = Arc::new(WatchProgress::new(projections.progress()));
+                    (None, projections, progress)
+                }
+            };
 
-        let admin_token = match &settings.admin_token {
-            Some(token) => AdminToken::new(token.clone()),
-            None => AdminToken::random(),
-        };
-        let command_router = write_side::http::router(services.clone(), admin_token.clone());
-        let query_router = read_side::router(QueryState::new(read_pool, progress));
-
-        let command_listener = TcpListener::bind(settings.command_addr)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on SHOP_COMMAND_ADDR={}",
-                    settings.command_addr
-                )
-            })?;
-        let query_listener = TcpListener::bind(settings.query_addr)
-            .await
-            .with_context(|| format!("cannot listen on SHOP_QUERY_ADDR={}", settings.query_addr))?;
-        let command_addr = command_listener.local_addr()?;
-        let query_addr = query_listener.local_addr()?;
-        let servers = vec![
-            tokio::spawn(api_common::serve::serve(
-                command_listener,
-                command_router,
-                shutdown.clone(),
-            )),
-            tokio::spawn(api_common::serve::serve(
-                query_listener,
-                query_router,
-                shutdown.clone(),
-            )),
-        ];
+        let query = query_api::start(&settings, read_pool, progress, shutdown.clone()).await?;
         Ok(Self {
-            command_addr,
-            query_addr,
-            admin_token,
+            command_addr: command.addr,
+            query_addr: query.addr,
+            admin_token: command.admin_token,
             shutdown,
-            servers,
+            servers: vec![command.server, query.server],
+            relay,
             projections,
-            services,
+            services: command.services,
         })
     }
 
@@ -127,12 +97,15 @@ impl Application {
     }
 
     /// Serves until the shutdown token is cancelled, then lets in-flight requests finish
-    /// (their commands are decided and committed) before the projectors stop.
+    /// (their commands are decided and committed) before the relay and projectors stop.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         for server in self.servers {
             server.await.context("a server task panicked")??;
         }
         self.shutdown.cancel();
+        if let Some(relay) = self.relay {
+            roles::join("relay", relay).await?;
+        }
         self.projections.join().await;
         Ok(())
     }

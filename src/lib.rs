@@ -1,9 +1,12 @@
-//! Wiring for the `shop` binary: settings, the embedded all-in-one application, demo data
-//! and the benchmark harness. `main.rs` only parses the command line and calls in here.
+//! Wiring for the `shop` binary: settings, the stores the configuration names, one module
+//! per process role, the all-in-one application, demo data and the benchmark harness.
+//! `main.rs` only parses the command line and calls in here.
 
 pub mod app;
+pub mod backend;
 pub mod demo;
 pub mod feed;
+pub mod roles;
 pub mod settings;
 pub mod telemetry;
 

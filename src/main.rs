@@ -1,7 +1,10 @@
 //! `shop`: the CLI. Parses settings and hands over to the library.
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shop::{Application, Settings};
+use shop::roles::{self, command_api, projector, query_api};
+use shop::{Application, Settings, backend};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(name = "shop", version, about = "Event-sourced commerce backend")]
@@ -9,14 +12,22 @@ struct Cli {
     #[command(flatten)]
     settings: Settings,
     #[command(subcommand)]
-    command: Option<Command>,
+    command: Option<Role>,
 }
 
 #[derive(Subcommand)]
-enum Command {
-    /// Every role in one process on the embedded backend (the default).
+enum Role {
+    /// Every role in one process (the default): embedded unless MySQL/Kafka are configured.
     Serve,
-    /// Create or upgrade the schema, then exit.
+    /// The command HTTP API alone.
+    CommandApi,
+    /// The relay alone: publishes stored events to Kafka.
+    Relay,
+    /// The projectors alone: read models from Kafka (or the event store, embedded).
+    Projector,
+    /// The query HTTP API alone.
+    QueryApi,
+    /// Create the database if needed and migrate the schema, then exit.
     Migrate,
     /// Load the sample catalog into an empty store, then exit.
     DemoData,
@@ -27,48 +38,91 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     shop::telemetry::init(&cli.settings)?;
     let shutdown = api_common::shutdown::on_signal();
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(cli.settings, shutdown).await,
-        Command::Migrate => {
-            let mut settings = cli.settings;
-            settings.demo_data = false;
-            migrate_only(settings).await
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Role::Serve) {
+        Role::Serve => serve(settings, shutdown).await,
+        Role::CommandApi => run_command_api(settings, shutdown).await,
+        Role::Relay => run_relay(settings, shutdown).await,
+        Role::Projector => run_projector(settings, shutdown).await,
+        Role::QueryApi => run_query_api(settings, shutdown).await,
+        Role::Migrate => {
+            backend::open_event_store(&settings).await?;
+            backend::open_read_models(&settings).await?;
+            tracing::info!("schema is up to date");
+            Ok(())
         }
-        Command::DemoData => {
-            let mut settings = cli.settings;
-            settings.demo_data = true;
-            migrate_only(settings).await
+        Role::DemoData => {
+            let events = backend::open_event_store(&settings).await?;
+            let services = write_side::commands::CommandServices::new(
+                events.store,
+                write_side::executor::ExecutorConfig::default(),
+            );
+            shop::demo::load_if_empty(&services).await?;
+            Ok(())
         }
     }
 }
 
-async fn serve(
-    settings: Settings,
-    shutdown: tokio_util::sync::CancellationToken,
-) -> anyhow::Result<()> {
+async fn serve(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let token_was_given = settings.admin_token.is_some();
     let app = Application::build(settings, shutdown).await?;
     tracing::info!(url = %app.command_url(), "command API listening");
     tracing::info!(url = %app.query_url(), "query API listening");
-    if token_was_given {
-        tracing::info!("admin token taken from SHOP_ADMIN_TOKEN");
-    } else {
-        tracing::info!(
-            admin_token = app.admin_token().expose(),
-            "SHOP_ADMIN_TOKEN is unset; generated an admin token for this run"
-        );
-    }
+    log_admin_token(app.admin_token(), token_was_given);
     app.run_until_stopped().await
 }
 
-/// Opens (and so migrates) the stores, loads demo data if asked, and stops.
-async fn migrate_only(mut settings: Settings) -> anyhow::Result<()> {
-    settings.command_addr = ([127, 0, 0, 1], 0).into();
-    settings.query_addr = ([127, 0, 0, 1], 0).into();
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let app = Application::build(settings, shutdown.clone()).await?;
-    shutdown.cancel();
-    app.run_until_stopped().await?;
-    tracing::info!("schema is up to date");
+fn log_admin_token(token: &api_common::AdminToken, was_given: bool) {
+    if was_given {
+        tracing::info!("admin token taken from SHOP_ADMIN_TOKEN");
+    } else {
+        tracing::info!(
+            admin_token = token.expose(),
+            "SHOP_ADMIN_TOKEN is unset; generated an admin token for this run"
+        );
+    }
+}
+
+async fn run_command_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let events = backend::open_event_store(&settings).await?;
+    let api = command_api::start(&settings, events.store, shutdown).await?;
+    tracing::info!(url = %format!("http://{}", api.addr), "command API listening");
+    log_admin_token(&api.admin_token, settings.admin_token.is_some());
+    api.server.await.context("the command API panicked")??;
+    Ok(())
+}
+
+async fn run_relay(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let events = backend::open_event_store(&settings).await?;
+    anyhow::ensure!(
+        events.mysql.is_some(),
+        "`shop relay` runs beside other processes and needs a shared store: set SHOP_DATABASE_URL=mysql://..."
+    );
+    let relay = roles::relay::spawn(&settings, &events, shutdown)?;
+    tracing::info!("relay started");
+    roles::join("relay", relay).await
+}
+
+async fn run_projector(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = backend::open_read_models(&settings).await?;
+    let handles = match &settings.kafka_brokers {
+        Some(brokers) => projector::spawn_from_kafka(&settings, brokers, pool, shutdown.clone())?,
+        None => {
+            let events = backend::open_event_store(&settings).await?;
+            projector::spawn_from_store(events.store, pool, shutdown.clone())
+        }
+    };
+    tracing::info!("projectors started");
+    shutdown.cancelled().await;
+    handles.join().await;
+    Ok(())
+}
+
+async fn run_query_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let pool = backend::open_read_models(&settings).await?;
+    let progress = query_api::progress_from_other_processes(&settings, pool.clone());
+    let api = query_api::start(&settings, pool, progress, shutdown).await?;
+    tracing::info!(url = %format!("http://{}", api.addr), "query API listening");
+    api.server.await.context("the query API panicked")??;
     Ok(())
 }

@@ -9,10 +9,31 @@ use write_side::store::sqlite::Durability;
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// Event store URL. `sqlite://path` runs embedded; read models live beside it in
-    /// `<path stem>-read.db`.
+    /// Event store URL. `sqlite://path` runs embedded (read models live beside it in
+    /// `<path stem>-read.db`); `mysql://user:pass@host:port/db` is the full mode (event
+    /// store and read models in that database, created if missing).
     #[arg(long, env = "SHOP_DATABASE_URL", default_value = "sqlite://data/shop.db", value_parser = parse_database_url)]
     pub database_url: String,
+
+    /// Redis for hot views (`redis://host:port`); unset: in-process caches only.
+    #[arg(long, env = "SHOP_REDIS_URL", value_parser = parse_redis_url)]
+    pub redis_url: Option<String>,
+
+    /// Kafka bootstrap servers (`host:port,...`); unset: the in-process event feed.
+    #[arg(long, env = "SHOP_KAFKA_BROKERS", value_parser = parse_brokers)]
+    pub kafka_brokers: Option<String>,
+
+    /// Prefix of topic names (`{prefix}wallet`, ...) and consumer groups.
+    #[arg(long, env = "SHOP_KAFKA_TOPIC_PREFIX", default_value = "shop.", value_parser = parse_name_prefix)]
+    pub kafka_topic_prefix: String,
+
+    /// Prefix of every Redis key this deployment writes or reads.
+    #[arg(long, env = "SHOP_REDIS_PREFIX", default_value = "shop:", value_parser = parse_name_prefix)]
+    pub redis_prefix: String,
+
+    /// Connections per MySQL pool.
+    #[arg(long, env = "SHOP_DATABASE_POOL", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool: u32,
 
     #[arg(long, env = "SHOP_COMMAND_ADDR", default_value = "127.0.0.1:8080")]
     pub command_addr: SocketAddr,
@@ -82,12 +103,61 @@ impl From<SqliteSync> for Durability {
 }
 
 fn parse_database_url(raw: &str) -> Result<String, String> {
+    let database = raw
+        .strip_prefix("mysql://")
+        .and_then(|rest| rest.split_once('/'))
+        .map(|(_, db)| db.split('?').next().unwrap_or_default());
     if raw.starts_with("sqlite:") {
         Ok(raw.to_owned())
-    } else if raw.starts_with("mysql:") {
-        Err("the MySQL backend is not part of this build yet; use sqlite://path".to_owned())
+    } else if let Some(database) = database {
+        if !database.is_empty()
+            && database.len() <= 64
+            && database
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            Ok(raw.to_owned())
+        } else {
+            Err("mysql URLs name a database of letters, digits and _: mysql://user:pass@host:3306/shop".to_owned())
+        }
     } else {
-        Err("expected sqlite://path".to_owned())
+        Err("expected sqlite://path or mysql://user:pass@host:port/database".to_owned())
+    }
+}
+
+fn parse_redis_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("redis://") || raw.starts_with("rediss://") {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected redis://host:port".to_owned())
+    }
+}
+
+fn parse_brokers(raw: &str) -> Result<String, String> {
+    let valid = !raw.is_empty()
+        && raw.split(',').all(|broker| {
+            broker
+                .trim()
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        });
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected host:port[,host:port...]".to_owned())
+    }
+}
+
+/// Topic and key prefixes end up in Kafka topic names and Redis keys: keep them plain.
+fn parse_name_prefix(raw: &str) -> Result<String, String> {
+    if raw.len() <= 100
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+    {
+        Ok(raw.to_owned())
+    } else {
+        Err("use at most 100 letters, digits and . _ - :".to_owned())
     }
 }
 
@@ -98,6 +168,11 @@ impl Settings {
             database_url: format!("sqlite://{}", dir.join("shop.db").display()),
             command_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             query_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            redis_url: None,
+            kafka_brokers: None,
+            kafka_topic_prefix: "shop.".to_owned(),
+            redis_prefix: "shop:".to_owned(),
+            database_pool: 8,
             admin_token: Some("test-admin-token".to_owned()),
             demo_data: false,
             log: "warn".to_owned(),
@@ -105,6 +180,10 @@ impl Settings {
             executor: ExecutorStrategy::Mailbox,
             sqlite_sync: SqliteSync::Normal,
         }
+    }
+
+    pub fn is_mysql(&self) -> bool {
+        self.database_url.starts_with("mysql:")
     }
 
     /// The SQLite file of the event store.
@@ -116,8 +195,12 @@ impl Settings {
         PathBuf::from(path.split('?').next().unwrap_or(path))
     }
 
-    /// Read models sit in their own file so projector writes never wait on appends.
+    /// On SQLite, read models sit in their own file so projector writes never wait on
+    /// appends; on MySQL they share the event store's database.
     pub fn read_model_url(&self) -> String {
+        if self.is_mysql() {
+            return self.database_url.clone();
+        }
         let events = self.sqlite_path();
         let stem = events
             .file_stem()
@@ -140,5 +223,18 @@ mod tests {
         settings.database_url = "sqlite://data/shop.db".to_owned();
         assert_eq!(settings.sqlite_path(), PathBuf::from("data/shop.db"));
         assert_eq!(settings.read_model_url(), "sqlite://data/shop-read.db");
+    }
+
+    #[test]
+    fn bad_urls_and_prefixes_are_refused() {
+        assert!(parse_database_url("mysql://shop:shop@127.0.0.1:3306/shop").is_ok());
+        assert!(parse_database_url("mysql://shop:shop@127.0.0.1:3306/").is_err());
+        assert!(parse_database_url("mysql://h/db;drop").is_err());
+        assert!(parse_database_url("postgres://h/db").is_err());
+        assert!(parse_brokers("127.0.0.1:9092,b:9093").is_ok());
+        assert!(parse_brokers("127.0.0.1").is_err());
+        assert!(parse_redis_url("127.0.0.1:6379").is_err());
+        assert!(parse_name_prefix("t1.").is_ok());
+        assert!(parse_name_prefix("a b").is_err());
     }
 }

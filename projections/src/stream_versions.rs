@@ -94,16 +94,18 @@ impl StreamVersions {
             return false;
         }
         if version != tracked.current + 1 {
-            // The relay publishes every version in order, so a hole means events were
-            // lost upstream (or aged out of the topic). Applying what we have keeps the
-            // model as close as it can be; the log says it needs a rebuild.
+            // Earlier versions are missing. An idempotent producer can lose a message
+            // and still deliver later ones; the relay then republishes the stream from
+            // its checkpoint, in order. Waiting for that resend keeps the earlier events
+            // from being mistaken for redeliveries once this one is applied.
             tracing::warn!(
                 projection = self.projection,
                 stream_id,
                 expected = tracked.current + 1,
                 got = version,
-                "stream versions skipped a value; the read model may need a rebuild"
+                "stream version arrived before its predecessors; skipped until resent"
             );
+            return false;
         }
         tracked.current = version;
         true
@@ -228,6 +230,15 @@ mod tests {
         );
         assert_eq!(project(&pool, "wallet-2", &[1]).await, [true]);
         assert_eq!(project(&pool, "wallet-1", &[3, 4]).await, [false, true]);
+    }
+
+    #[tokio::test]
+    async fn a_version_ahead_of_its_predecessors_waits_for_them() {
+        let (_dir, pool) = pool().await;
+        assert_eq!(
+            project(&pool, "wallet-9", &[2, 1, 3, 2, 3]).await,
+            [false, true, false, true, true]
+        );
     }
 
     #[tokio::test]

@@ -7,13 +7,19 @@ use std::sync::LazyLock;
 /// event may create a missing view. ARGV[3..]: triples of (`set` | `incr`, field, value).
 ///
 /// Returns 1 if applied, 0 if the view already has this version (a redelivery), -1 if
-/// the view does not exist and this event cannot create it.
+/// the view does not exist and this event cannot create it, -2 if versions before this
+/// one are missing: the relay republishes a stream in order after a failed delivery, so
+/// the earlier ones come again and this one after them; applying it now would make the
+/// earlier ones look like redeliveries.
 const SOURCE: &str = r#"
 local version = tonumber(ARGV[1])
 local current = redis.call('HGET', KEYS[1], 'v')
 if current then
   if tonumber(current) >= version then
     return 0
+  end
+  if tonumber(current) + 1 < version then
+    return -2
   end
 elseif ARGV[2] ~= '1' then
   return -1

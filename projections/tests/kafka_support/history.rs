@@ -303,7 +303,8 @@ fn interleave(streams: Vec<Vec<(StreamId, DomainEvent)>>) -> History {
 }
 
 /// Products, coupons (issued, used, restored) and `users` wallets of `per_user` events,
-/// plus a wallet whose first four versions are missing (its Redis view cannot be built).
+/// plus a wallet whose first four versions are missing (no projection may apply it: it
+/// waits for its predecessors).
 pub fn shop_history(users: i64, per_user: i64) -> History {
     let mut streams = catalog_and_coupons();
     streams.extend(wallets(users, per_user));

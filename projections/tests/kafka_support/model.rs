@@ -59,7 +59,15 @@ fn hash(fields: &[(&str, String)]) -> Hash {
 impl Model {
     pub fn of(history: &History, redis_prefix: &str) -> Self {
         let mut model = Model::default();
+        // A version whose predecessors never came is held back by every projection (it
+        // waits for the relay's in-order resend), so the model skips it too.
+        let mut last_version = std::collections::HashMap::new();
         for recorded in &history.events {
+            let last = last_version.entry(recorded.stream.clone()).or_insert(0);
+            if recorded.version != *last + 1 {
+                continue;
+            }
+            *last = recorded.version;
             model.apply(redis_prefix, recorded.version, &recorded.event);
         }
         model

@@ -45,6 +45,10 @@ impl Publisher {
             // librdkafka's internal retries; it needs every in-sync replica's ack.
             .set("enable.idempotence", "true")
             .set("acks", "all")
+            // A message that fails must not leave a hole before later ones of its
+            // partition: librdkafka then fails the producer instead, and the relay
+            // republishes from its checkpoint, in order.
+            .set("enable.gapless.guarantee", "true")
             .set("message.timeout.ms", timeout_ms)
             // The Java client's default partitioner, so consumers and tools in other
             // languages map a stream id to the same partition we do.

@@ -50,7 +50,7 @@ pub async fn open_pool(url: &str, max_connections: u32) -> Result<MySqlPool, Sto
 
 impl MySqlEventStore {
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        Ok(Self::from_pool(open_pool(url, max_connections).await?).await?)
+        Self::from_pool(open_pool(url, max_connections).await?).await
     }
 
     /// A store on an already migrated pool.

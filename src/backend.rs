@@ -1,0 +1,49 @@
+//! Opening the stores the configuration names: SQLite files (embedded) or MySQL (full).
+
+use crate::settings::Settings;
+use anyhow::Context;
+use std::sync::Arc;
+use write_side::store::EventStore;
+use write_side::store::mysql::MySqlEventStore;
+use write_side::store::sqlite::SqliteEventStore;
+
+/// The event store, and its MySQL pool when there is one (the relay's leader lock uses it).
+pub struct EventStoreHandle {
+    pub store: Arc<dyn EventStore>,
+    pub mysql: Option<sqlx::MySqlPool>,
+}
+
+/// Opens and migrates the event store of `SHOP_DATABASE_URL`.
+pub async fn open_event_store(settings: &Settings) -> anyhow::Result<EventStoreHandle> {
+    let url = &settings.database_url;
+    if settings.is_mysql() {
+        let store = MySqlEventStore::open(url, settings.database_pool)
+            .await
+            .with_context(|| format!("cannot open the event store SHOP_DATABASE_URL={url}"))?;
+        let pool = store.pool().clone();
+        return Ok(EventStoreHandle {
+            store: Arc::new(store),
+            mysql: Some(pool),
+        });
+    }
+    let path = settings.sqlite_path();
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    let store = SqliteEventStore::open(url, settings.sqlite_sync.into())
+        .await
+        .with_context(|| format!("cannot open the event store SHOP_DATABASE_URL={url}"))?;
+    Ok(EventStoreHandle {
+        store: Arc::new(store),
+        mysql: None,
+    })
+}
+
+/// Opens and migrates the read models (beside the SQLite store, or in the MySQL database).
+pub async fn open_read_models(settings: &Settings) -> anyhow::Result<sqlx::AnyPool> {
+    let url = settings.read_model_url();
+    projections::open_read_db(&url)
+        .await
+        .with_context(|| format!("cannot open the read models at {url}"))
+}

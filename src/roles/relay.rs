@@ -1,0 +1,36 @@
+//! `shop relay`: publishes every stored event to Kafka, in order, none skipped.
+
+use crate::backend::EventStoreHandle;
+use crate::settings::Settings;
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use write_side::relay::{LeaderLock, MySqlLeaderLock, NoLeaderLock, RelayConfig};
+
+/// Starts the relay. With MySQL, relays in several processes elect one publisher through
+/// a database lock; an embedded store has one process, so it needs none.
+pub fn spawn(
+    settings: &Settings,
+    events: &EventStoreHandle,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    let brokers = settings
+        .kafka_brokers
+        .clone()
+        .context("the relay publishes to Kafka: set SHOP_KAFKA_BROKERS")?;
+    let config = RelayConfig {
+        brokers,
+        topic_prefix: settings.kafka_topic_prefix.clone(),
+        ..RelayConfig::default()
+    };
+    let lock: Box<dyn LeaderLock> = match &events.mysql {
+        Some(pool) => Box::new(MySqlLeaderLock::new(pool.clone(), &config.reader)),
+        None => Box::new(NoLeaderLock),
+    };
+    let store = events.store.clone();
+    Ok(tokio::spawn(async move {
+        write_side::relay::run(store, lock, config, shutdown)
+            .await
+            .context("the relay stopped")
+    }))
+}
