@@ -1,6 +1,7 @@
 //! Two `shop command-api` processes on one MySQL race for one coupon of 30 with 600 users:
 //! exactly 30 are issued, one per user, sequences 1..=30, and the query API (over Kafka,
-//! the projector and MySQL/Redis) shows 30.
+//! the projector and MySQL/Redis) shows 30. A consistency token carries read-your-writes
+//! across the Kafka hop.
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 mod cluster;
@@ -77,6 +78,42 @@ async fn two_command_nodes_issue_exactly_the_quantity() {
         )
         .await;
     assert_eq!(view["remaining"], 0);
+    // Read your writes across the Kafka hop: with the command's token, the first read
+    // already shows the write (no polling).
+    for (node, user) in [(0usize, 9_001i64), (1, 9_002)] {
+        let response = cluster
+            .client
+            .post(format!(
+                "{}/v1/users/{user}/points/charge",
+                nodes[node].url.as_deref().unwrap()
+            ))
+            .json(&json!({"amount": 777}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let token = response.headers()["consistency-token"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let balance: serde_json::Value = cluster
+            .client
+            .get(format!(
+                "{}/v1/users/{user}/points",
+                query.url.as_deref().unwrap()
+            ))
+            .header("Consistency-Token", token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            balance["balance"], 777,
+            "read-your-writes through Kafka: {balance}"
+        );
+    }
     for user in winners.iter().take(5) {
         let held = cluster
             .eventually(

@@ -90,8 +90,14 @@ pub(crate) fn create(
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
-        // Subscribing must work before the relay has published anything.
+        // Subscribing must work before the relay has published anything (the worker
+        // creates the topics first; a topic recreated later is noticed within seconds).
         .set("allow.auto.create.topics", "true")
+        .set("topic.metadata.refresh.interval.ms", "5000")
+        // A projector that died (SIGKILL) holds its partitions until its session times
+        // out; the broker's minimum keeps that to seconds instead of the default 45 s.
+        .set("session.timeout.ms", "6000")
+        .set("heartbeat.interval.ms", "1500")
         .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
         .create_with_context(ProjectorContext { name, lag })
         .map_err(ProjectionError::kafka("create a consumer"))?;

@@ -5,6 +5,7 @@ mod consumer;
 mod message;
 mod sink;
 mod sql_sink;
+mod topics;
 mod worker;
 
 pub(crate) use message::InboundEvent;

@@ -37,13 +37,16 @@ pub(crate) async fn run(
     let name = sink.name();
     let mut backoff = MIN_BACKOFF;
     while !shutdown.is_cancelled() {
-        let result = match consumer::create(
-            name,
-            &settings.brokers,
-            &settings.group_id,
-            &settings.topics,
-            lag.clone(),
-        ) {
+        let ready = super::topics::ensure(&settings.brokers, &settings.topics).await;
+        let result = match ready.and_then(|()| {
+            consumer::create(
+                name,
+                &settings.brokers,
+                &settings.group_id,
+                &settings.topics,
+                lag.clone(),
+            )
+        }) {
             Ok(consumer) => {
                 let result = consume(&consumer, sink.as_ref(), &lag, &shutdown).await;
                 close(consumer).await;
