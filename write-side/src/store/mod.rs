@@ -2,6 +2,7 @@
 //! readers of every stream, snapshots, and id sequences.
 
 pub mod mysql;
+mod queries;
 mod row;
 pub mod sqlite;
 

@@ -2,13 +2,14 @@
 //! the write lock up front (`BEGIN IMMEDIATE`) so a version check and its insert can never
 //! interleave with another writer's, in this process or another.
 
-use super::row::{EVENT_COLUMNS, RawEvent, conflict_or, encode_metadata, into_recorded, micros};
+use super::queries;
+use super::row::{conflict_or, encode_metadata, micros};
 use super::{Appended, EventStore, Snapshot, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
 use events::{NewEvent, RecordedEvent, StreamId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, SqlitePool};
+use sqlx::{QueryBuilder, SqlitePool};
 use std::ops::Range;
 use std::str::FromStr;
 use std::time::Duration;
@@ -77,7 +78,7 @@ impl EventStore for SqliteEventStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(StoreError::db("begin an append"))?;
-        let actual = stream_version_in(&mut tx, stream).await?;
+        let actual = queries::stream_version(&mut *tx, stream).await?;
         if actual != expected {
             return Err(StoreError::Conflict {
                 stream: stream.clone(),
@@ -145,12 +146,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(StoreError::db("read a stream version"))?;
-        stream_version_in(&mut conn, stream).await
+        queries::stream_version(&self.pool, stream).await
     }
 
     async fn read_stream(
@@ -158,62 +154,19 @@ impl EventStore for SqliteEventStore {
         stream: &StreamId,
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
-             ORDER BY stream_version"
-        );
-        let rows = sqlx::query_as::<_, RawEvent>(sqlx::AssertSqlSafe(sql))
-            .bind(stream.as_str())
-            .bind(after_version)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("read a stream"))?;
-        into_recorded(rows)
+        queries::read_stream(&self.pool, stream, after_version).await
     }
 
     async fn read_all(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? \
-             ORDER BY global_position LIMIT ?"
-        );
-        let rows = sqlx::query_as::<_, RawEvent>(sqlx::AssertSqlSafe(sql))
-            .bind(after)
-            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(StoreError::db("read all events"))?;
-        into_recorded(rows)
+        queries::read_all(&self.pool, after, limit).await
     }
 
     async fn head_position(&self) -> Result<i64, StoreError> {
-        sqlx::query_scalar("SELECT COALESCE(MAX(global_position), 0) FROM events")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(StoreError::db("read the head position"))
+        queries::head_position(&self.pool).await
     }
 
     async fn load_snapshot(&self, stream: &StreamId) -> Result<Option<Snapshot>, StoreError> {
-        let row = sqlx::query(
-            "SELECT stream_version, global_position, schema_version, payload FROM snapshots \
-             WHERE stream_id = ?",
-        )
-        .bind(stream.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(StoreError::db("load a snapshot"))?;
-        row.map(|row| {
-            let schema_version: i64 = row.get("schema_version");
-            Ok(Snapshot {
-                stream_id: stream.clone(),
-                stream_version: row.get("stream_version"),
-                global_position: row.get("global_position"),
-                schema_version: u16::try_from(schema_version).map_err(|_| {
-                    StoreError::Corrupt(format!("snapshot schema version {schema_version}"))
-                })?,
-                payload: row.get("payload"),
-            })
-        })
-        .transpose()
+        queries::load_snapshot(&self.pool, stream).await
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
@@ -252,13 +205,7 @@ impl EventStore for SqliteEventStore {
     }
 
     async fn load_checkpoint(&self, reader: &str) -> Result<i64, StoreError> {
-        let position: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM reader_checkpoints WHERE reader = ?")
-                .bind(reader)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(StoreError::db("load a reader checkpoint"))?;
-        Ok(position.unwrap_or(0))
+        queries::load_checkpoint(&self.pool, reader).await
     }
 
     async fn save_checkpoint(&self, reader: &str, position: i64) -> Result<(), StoreError> {
@@ -277,15 +224,4 @@ impl EventStore for SqliteEventStore {
     fn subscribe_head(&self) -> watch::Receiver<i64> {
         self.head.subscribe()
     }
-}
-
-async fn stream_version_in(
-    conn: &mut sqlx::SqliteConnection,
-    stream: &StreamId,
-) -> Result<i64, StoreError> {
-    sqlx::query_scalar("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?")
-        .bind(stream.as_str())
-        .fetch_one(conn)
-        .await
-        .map_err(StoreError::db("read a stream version"))
 }

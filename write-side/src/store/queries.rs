@@ -1,0 +1,147 @@
+//! The reads every SQL backend runs with the same SQL: written once, generic over the
+//! sqlx database. (Appends, snapshots upserts and id sequences differ per backend and stay
+//! in their own files.)
+
+use super::row::{EVENT_COLUMNS, RawEvent, into_recorded};
+use super::{Snapshot, StoreError};
+use events::{RecordedEvent, StreamId};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
+
+pub(crate) async fn stream_version<'c, DB: Database>(
+    executor: impl Executor<'c, Database = DB>,
+    stream: &StreamId,
+) -> Result<i64, StoreError>
+where
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let (version,): (i64,) =
+        sqlx::query_as("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?")
+            .bind(stream.as_str())
+            .fetch_one(executor)
+            .await
+            .map_err(StoreError::db("read a stream version"))?;
+    Ok(version)
+}
+
+pub(crate) async fn read_stream<'c, DB: Database>(
+    executor: impl Executor<'c, Database = DB>,
+    stream: &StreamId,
+    after_version: i64,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    RawEvent: for<'r> FromRow<'r, DB::Row>,
+{
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
+         ORDER BY stream_version"
+    );
+    let rows: Vec<RawEvent> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(stream.as_str())
+        .bind(after_version)
+        .fetch_all(executor)
+        .await
+        .map_err(StoreError::db("read a stream"))?;
+    into_recorded(rows)
+}
+
+pub(crate) async fn read_all<'c, DB: Database>(
+    executor: impl Executor<'c, Database = DB>,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    RawEvent: for<'r> FromRow<'r, DB::Row>,
+{
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? \
+         ORDER BY global_position LIMIT ?"
+    );
+    let rows: Vec<RawEvent> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(executor)
+        .await
+        .map_err(StoreError::db("read all events"))?;
+    into_recorded(rows)
+}
+
+/// The highest committed position (a counter may run ahead of it while an append is in
+/// flight, or after one rolled back).
+pub(crate) async fn head_position<'c, DB: Database>(
+    executor: impl Executor<'c, Database = DB>,
+) -> Result<i64, StoreError>
+where
+    DB::Arguments: IntoArguments<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let (head,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(global_position), 0) FROM events")
+        .fetch_one(executor)
+        .await
+        .map_err(StoreError::db("read the head position"))?;
+    Ok(head)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SnapshotRow {
+    stream_version: i64,
+    global_position: i64,
+    schema_version: i64,
+    payload: Vec<u8>,
+}
+
+pub(crate) async fn load_snapshot<'c, DB: Database>(
+    executor: impl Executor<'c, Database = DB>,
+    stream: &StreamId,
+) -> Result<Option<Snapshot>, StoreError>
+where
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    SnapshotRow: for<'r> FromRow<'r, DB::Row>,
+{
+    let row: Option<SnapshotRow> = sqlx::query_as(
+        "SELECT stream_version, global_position, schema_version, payload FROM snapshots \
+         WHERE stream_id = ?",
+    )
+    .bind(stream.as_str())
+    .fetch_optional(executor)
+    .await
+    .map_err(StoreError::db("load a snapshot"))?;
+    row.map(|row| {
+        Ok(Snapshot {
+            stream_id: stream.clone(),
+            stream_version: row.stream_version,
+            global_position: row.global_position,
+            schema_version: u16::try_from(row.schema_version).map_err(|_| {
+                StoreError::Corrupt(format!("snapshot schema version {}", row.schema_version))
+            })?,
+            payload: row.payload,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn load_checkpoint<'c, DB: Database>(
+    executor: impl Executor<'c, Database = DB>,
+    reader: &str,
+) -> Result<i64, StoreError>
+where
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    let position: Option<(i64,)> =
+        sqlx::query_as("SELECT position FROM reader_checkpoints WHERE reader = ?")
+            .bind(reader)
+            .fetch_optional(executor)
+            .await
+            .map_err(StoreError::db("load a reader checkpoint"))?;
+    Ok(position.map_or(0, |(position,)| position))
+}
