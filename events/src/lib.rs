@@ -8,6 +8,7 @@ pub mod coupon;
 pub mod envelope;
 pub mod ids;
 pub mod money;
+pub mod order;
 pub mod product;
 pub mod wallet;
 
@@ -20,5 +21,6 @@ pub use domain_event::DomainEvent;
 pub use envelope::{EventId, Metadata, NewEvent, RecordedEvent, StreamId};
 pub use ids::{CouponId, InvalidId, OrderId, ProductId, UserCouponId, UserId};
 pub use money::{InvalidAmount, Krw};
+pub use order::{CancelReason, OrderEvent, OrderLine};
 pub use product::ProductEvent;
 pub use wallet::WalletEvent;

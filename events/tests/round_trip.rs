@@ -3,6 +3,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUsed};
+use events::order::{
+    OrderCancelled, OrderCompleted, OrderCouponApplied, OrderPaid, OrderPlaced, OrderStockReserved,
+};
 use events::product::{ProductRegistered, ProductRestocked, StockReleased, StockReserved};
 use events::wallet::{PointsCharged, PointsDeducted, PointsRefunded};
 use events::*;
@@ -35,6 +38,96 @@ fn discount() -> impl Strategy<Value = Discount> {
         any::<i64>(),
     )
         .prop_map(|(kind, value)| Discount { kind, value })
+}
+
+fn line() -> impl Strategy<Value = OrderLine> {
+    (product(), any::<i64>(), krw()).prop_map(|(product_id, quantity, unit_price)| OrderLine {
+        product_id,
+        quantity,
+        unit_price,
+    })
+}
+fn lines() -> impl Strategy<Value = Vec<OrderLine>> {
+    proptest::collection::vec(line(), 0..8)
+}
+fn reason() -> impl Strategy<Value = CancelReason> {
+    prop_oneof![
+        Just(CancelReason::InsufficientStock),
+        Just(CancelReason::InsufficientBalance),
+        Just(CancelReason::CouponUnavailable),
+        Just(CancelReason::NotFound),
+    ]
+}
+
+fn any_order_event() -> impl Strategy<Value = OrderEvent> {
+    prop_oneof![
+        (
+            order(),
+            user(),
+            lines(),
+            proptest::option::of(user_coupon()),
+            krw(),
+            time()
+        )
+            .prop_map(
+                |(order_id, user_id, lines, user_coupon_id, total_amount, placed_at)| {
+                    OrderPlaced {
+                        order_id,
+                        user_id,
+                        lines,
+                        user_coupon_id,
+                        total_amount,
+                        placed_at,
+                    }
+                    .into()
+                }
+            ),
+        order().prop_map(|order_id| OrderStockReserved { order_id }.into()),
+        (order(), user_coupon(), coupon(), krw()).prop_map(
+            |(order_id, user_coupon_id, coupon_id, discount_amount)| OrderCouponApplied {
+                order_id,
+                user_coupon_id,
+                coupon_id,
+                discount_amount,
+            }
+            .into()
+        ),
+        (order(), krw()).prop_map(|(order_id, paid_amount)| OrderPaid {
+            order_id,
+            paid_amount
+        }
+        .into()),
+        (order(), user(), lines(), krw(), krw(), krw(), time()).prop_map(
+            |(
+                order_id,
+                user_id,
+                lines,
+                total_amount,
+                discount_amount,
+                paid_amount,
+                completed_at,
+            )| {
+                OrderCompleted {
+                    order_id,
+                    user_id,
+                    lines,
+                    total_amount,
+                    discount_amount,
+                    paid_amount,
+                    completed_at,
+                }
+                .into()
+            }
+        ),
+        (order(), reason(), time()).prop_map(|(order_id, reason, cancelled_at)| {
+            OrderCancelled {
+                order_id,
+                reason,
+                cancelled_at,
+            }
+            .into()
+        }),
+    ]
 }
 
 fn any_event() -> impl Strategy<Value = DomainEvent> {
@@ -161,7 +254,27 @@ fn any_event() -> impl Strategy<Value = DomainEvent> {
     ]
 }
 
+// Order events are checked through `OrderEvent` itself: `DomainEvent` gains its `Order`
+// variant together with the projections that must then handle it.
 proptest! {
+    #[test]
+    fn order_events_survive_postcard(event in any_order_event()) {
+        let encoded = event.encode().unwrap();
+        let decoded = OrderEvent::decode(encoded.event_type, encoded.schema_version, &encoded.payload).unwrap();
+        prop_assert_eq!(decoded, event);
+    }
+
+    #[test]
+    fn order_events_survive_json_in_camel_case(event in any_order_event()) {
+        let json = event.to_json().unwrap();
+        let object = json.as_object().expect("an event is a JSON object");
+        for key in object.keys() {
+            prop_assert!(!key.contains('_'), "{} is not camelCase", key);
+        }
+        let bytes = serde_json::to_vec(&json).unwrap();
+        prop_assert_eq!(OrderEvent::from_json(event.event_type(), &bytes).unwrap(), event);
+    }
+
     #[test]
     fn postcard_round_trip(event in any_event()) {
         let encoded = event.encode().unwrap();
@@ -185,9 +298,10 @@ fn every_event_type_is_covered_by_the_generator() {
         WalletEvent::EVENT_TYPES,
         ProductEvent::EVENT_TYPES,
         CouponEvent::EVENT_TYPES,
+        OrderEvent::EVENT_TYPES,
     ]
     .concat();
-    assert_eq!(all.len(), 11);
+    assert_eq!(all.len(), 17);
 }
 
 #[test]
@@ -207,6 +321,48 @@ fn coupon_issued_json_matches_the_documented_contract() {
         serde_json::json!({
             "couponId": 3, "userId": 42, "userCouponId": 1001, "sequence": 1,
             "issuedAt": "2026-11-25T01:02:03Z"
+        })
+    );
+}
+
+#[test]
+fn order_completed_json_matches_the_documented_contract() {
+    let event = OrderEvent::from(OrderCompleted {
+        order_id: OrderId::new(9001).unwrap(),
+        user_id: UserId::new(42).unwrap(),
+        lines: vec![OrderLine {
+            product_id: ProductId::new(7).unwrap(),
+            quantity: 2,
+            unit_price: Krw::new(15_000).unwrap(),
+        }],
+        total_amount: Krw::new(30_000).unwrap(),
+        discount_amount: Krw::new(3_000).unwrap(),
+        paid_amount: Krw::new(27_000).unwrap(),
+        completed_at: Utc.with_ymd_and_hms(2026, 11, 25, 1, 2, 5).unwrap(),
+    });
+    assert_eq!(
+        event.to_json().unwrap(),
+        serde_json::json!({
+            "orderId": 9001, "userId": 42,
+            "lines": [{"productId": 7, "quantity": 2, "unitPrice": 15000}],
+            "totalAmount": 30000, "discountAmount": 3000, "paidAmount": 27000,
+            "completedAt": "2026-11-25T01:02:05Z"
+        })
+    );
+}
+
+#[test]
+fn order_cancelled_json_carries_the_kebab_case_reason() {
+    let event = OrderEvent::from(OrderCancelled {
+        order_id: OrderId::new(9002).unwrap(),
+        reason: CancelReason::InsufficientStock,
+        cancelled_at: Utc.with_ymd_and_hms(2026, 11, 25, 1, 2, 5).unwrap(),
+    });
+    assert_eq!(
+        event.to_json().unwrap(),
+        serde_json::json!({
+            "orderId": 9002, "reason": "insufficient-stock",
+            "cancelledAt": "2026-11-25T01:02:05Z"
         })
     );
 }

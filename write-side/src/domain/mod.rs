@@ -2,6 +2,7 @@
 //! state, `evolve` folds an event into the state. No I/O here; the executor does that.
 
 pub mod coupon;
+pub mod order;
 pub mod product;
 pub mod wallet;
 
@@ -48,7 +49,8 @@ macro_rules! stream_event {
 stream_event!(
     events::WalletEvent,
     events::ProductEvent,
-    events::CouponEvent
+    events::CouponEvent,
+    events::OrderEvent
 );
 
 /// Folds events into a state, for loading and for tests.
