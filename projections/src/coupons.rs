@@ -1,8 +1,11 @@
+use crate::bulk;
 use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use events::coupon::CouponIssued;
 use events::{CouponEvent, DomainEvent};
 use sqlx::AnyConnection;
+use std::collections::BTreeMap;
 
 /// `coupons(...)` with issued counts, and `user_coupons(...)` per issued coupon.
 pub struct Coupons;
@@ -20,6 +23,29 @@ impl Projection for Coupons {
 
     fn categories(&self) -> &'static [&'static str] {
         &["coupon"]
+    }
+
+    /// A rush is a long run of CouponIssued: each run goes in bulk (one count update per
+    /// coupon, multi-row inserts). Every other event applies alone, in order, so it sees
+    /// exactly the rows it would have seen one event at a time.
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        events: &[(&Envelope, &DomainEvent)],
+    ) -> Result<(), ProjectionError> {
+        let mut issued = Vec::new();
+        for (envelope, decoded) in events {
+            match decoded {
+                DomainEvent::Coupon(CouponEvent::CouponIssued(e)) => issued.push(e),
+                DomainEvent::Coupon(_) => {
+                    issue(tx, &issued).await?;
+                    issued.clear();
+                    self.apply(tx, envelope, decoded).await?;
+                }
+                _ => {}
+            }
+        }
+        issue(tx, &issued).await
     }
 
     async fn apply(
@@ -49,27 +75,7 @@ impl Projection for Coupons {
                 .await
                 .map_err(ProjectionError::db("insert a coupon"))?;
             }
-            CouponEvent::CouponIssued(e) => {
-                sqlx::query(
-                    "UPDATE coupons SET issued_quantity = issued_quantity + 1 WHERE coupon_id = ?",
-                )
-                .bind(e.coupon_id.get())
-                .execute(&mut *tx)
-                .await
-                .map_err(ProjectionError::db("count an issued coupon"))?;
-                sqlx::query(
-                    "INSERT INTO user_coupons (user_coupon_id, coupon_id, user_id, sequence, \
-                     status, issued_at) VALUES (?, ?, ?, ?, 'AVAILABLE', ?)",
-                )
-                .bind(e.user_coupon_id.get())
-                .bind(e.coupon_id.get())
-                .bind(e.user_id.get())
-                .bind(e.sequence)
-                .bind(rfc3339(e.issued_at))
-                .execute(tx)
-                .await
-                .map_err(ProjectionError::db("insert a user coupon"))?;
-            }
+            CouponEvent::CouponIssued(e) => issue(tx, &[e]).await?,
             CouponEvent::CouponUsed(e) => {
                 sqlx::query(
                     "UPDATE user_coupons SET status = 'USED', order_id = ? WHERE user_coupon_id = ?",
@@ -93,4 +99,42 @@ impl Projection for Coupons {
         }
         Ok(())
     }
+}
+
+/// Counts `issued` on their coupons and inserts their user coupons.
+async fn issue(tx: &mut AnyConnection, issued: &[&CouponIssued]) -> Result<(), ProjectionError> {
+    if issued.is_empty() {
+        return Ok(());
+    }
+    // Ordered by coupon so concurrent batches would lock coupon rows in one order.
+    let mut counts = BTreeMap::<i64, i64>::new();
+    for e in issued {
+        *counts.entry(e.coupon_id.get()).or_default() += 1;
+    }
+    let counts: Vec<(i64, i64)> = counts.into_iter().collect();
+    bulk::add_by_key(
+        tx,
+        "coupons",
+        "coupon_id",
+        "issued_quantity",
+        &counts,
+        "count issued coupons",
+    )
+    .await?;
+    bulk::insert_rows(
+        tx,
+        "INSERT INTO user_coupons (user_coupon_id, coupon_id, user_id, sequence, status, \
+         issued_at) ",
+        issued,
+        |mut row, e| {
+            row.push_bind(e.user_coupon_id.get())
+                .push_bind(e.coupon_id.get())
+                .push_bind(e.user_id.get())
+                .push_bind(e.sequence)
+                .push_bind("AVAILABLE")
+                .push_bind(rfc3339(e.issued_at));
+        },
+        "insert user coupons",
+    )
+    .await
 }

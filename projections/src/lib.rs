@@ -9,6 +9,9 @@
 //!   atomically with the write, and the Kafka offset is stored only after the write.
 
 mod balances;
+#[cfg(test)]
+mod batch_tests;
+mod bulk;
 mod catalog;
 mod checkpoint;
 mod coupons;
@@ -36,8 +39,8 @@ use async_trait::async_trait;
 use events::DomainEvent;
 use sqlx::AnyConnection;
 
-/// One SQL read model. `apply` runs inside the transaction that also records how far the
-/// projection got (a checkpoint, or the stream's version).
+/// One SQL read model. `apply` and `apply_batch` run inside the transaction that also
+/// records how far the projection got (a checkpoint, or the streams' versions).
 #[async_trait]
 pub trait Projection: Send + Sync + 'static {
     fn name(&self) -> &'static str;
@@ -52,6 +55,21 @@ pub trait Projection: Send + Sync + 'static {
         envelope: &Envelope,
         decoded: &DomainEvent,
     ) -> Result<(), ProjectionError>;
+
+    /// Applies `events` in order, in one transaction; each must be applied exactly once
+    /// (callers pass only events new to this projection). Projections override it to
+    /// write many events per statement: one statement per event makes a batch thousands
+    /// of round trips.
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        events: &[(&Envelope, &DomainEvent)],
+    ) -> Result<(), ProjectionError> {
+        for (envelope, decoded) in events {
+            self.apply(tx, envelope, decoded).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Every SQL projection.

@@ -143,18 +143,19 @@ async fn apply_batch(
         .begin()
         .await
         .map_err(ProjectionError::db("begin a projection batch"))?;
-    let mut last = 0;
-    for event in batch {
-        let decoded =
+    let decoded = batch
+        .iter()
+        .map(|event| {
             DomainEvent::decode_recorded(event).map_err(|source| ProjectionError::Decode {
                 position: event.global_position,
                 source,
-            })?;
-        projection
-            .apply(&mut tx, &Envelope::from(event), &decoded)
-            .await?;
-        last = event.global_position;
-    }
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let envelopes: Vec<Envelope> = batch.iter().map(Envelope::from).collect();
+    let events: Vec<_> = envelopes.iter().zip(&decoded).collect();
+    projection.apply_batch(&mut tx, &events).await?;
+    let last = batch.last().map_or(0, |event| event.global_position);
     checkpoint::save(&mut tx, projection.name(), last).await?;
     tx.commit()
         .await

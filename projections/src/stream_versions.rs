@@ -9,27 +9,10 @@
 //! on MySQL that close (which gets no reply) stalls the next command by a delayed ACK,
 //! about 40 ms, every batch.
 
+use crate::bulk::{MAX_LIST, padded};
 use crate::error::ProjectionError;
 use sqlx::{Any, AnyConnection, QueryBuilder};
 use std::collections::HashMap;
-
-/// List lengths a statement is padded to; the last is the most streams per statement,
-/// well under SQLite's and MySQL's limits on bound parameters.
-const LIST_LENGTHS: [usize; 5] = [1, 4, 16, 64, 200];
-const MAX_LIST: usize = LIST_LENGTHS[LIST_LENGTHS.len() - 1];
-
-/// `items` padded to the next of `LIST_LENGTHS` by repeating its last element.
-fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> {
-    let length = LIST_LENGTHS
-        .iter()
-        .copied()
-        .find(|length| *length >= items.len())
-        .unwrap_or(items.len());
-    let last = items.last();
-    items
-        .iter()
-        .chain(std::iter::repeat_n(last, length - items.len()).flatten())
-}
 
 struct Tracked {
     stored: Option<i64>,
@@ -272,16 +255,5 @@ mod tests {
         project(&pool, "coupon-4", &[1]).await;
         let mut conn = pool.acquire().await.unwrap();
         assert!(stale.save(&mut conn).await.is_err());
-    }
-
-    #[test]
-    fn lists_are_padded_to_fixed_lengths_with_the_last_item() {
-        let padded_to = |n: usize| padded(&(0..n).collect::<Vec<_>>()).count();
-        assert_eq!(padded_to(1), 1);
-        assert_eq!(padded_to(3), 4);
-        assert_eq!(padded_to(17), 64);
-        assert_eq!(padded_to(200), 200);
-        let items = [7, 8, 9];
-        assert_eq!(padded(&items).copied().collect::<Vec<_>>(), [7, 8, 9, 9]);
     }
 }

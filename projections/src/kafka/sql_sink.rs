@@ -41,17 +41,16 @@ impl Sink for SqlSink {
             events.iter().map(|e| e.envelope.stream_id.as_str()),
         )
         .await?;
-        let mut duplicates = 0;
-        for inbound in events {
-            let envelope = &inbound.envelope;
-            if versions.admit(envelope.stream_id.as_str(), envelope.stream_version) {
-                self.projection
-                    .apply(&mut tx, envelope, &inbound.event)
-                    .await?;
-            } else {
-                duplicates += 1;
-            }
-        }
+        let admitted: Vec<_> = events
+            .iter()
+            .filter(|inbound| {
+                let envelope = &inbound.envelope;
+                versions.admit(envelope.stream_id.as_str(), envelope.stream_version)
+            })
+            .map(|inbound| (&inbound.envelope, &inbound.event))
+            .collect();
+        let duplicates = events.len() - admitted.len();
+        self.projection.apply_batch(&mut tx, &admitted).await?;
         versions.save(&mut tx).await?;
         tx.commit()
             .await

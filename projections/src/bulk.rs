@@ -1,0 +1,162 @@
+//! Many rows per statement, in a few fixed statement shapes.
+//!
+//! sqlx keeps prepared statements per SQL text. A statement whose text varies with the
+//! batch is prepared anew and closed right after use; on MySQL that close (which gets no
+//! reply) stalls the next command by a delayed ACK, about 40 ms. So lists are padded to
+//! fixed lengths (where repeating an item changes nothing) and inserts, which cannot
+//! repeat a row, go in chunks of fixed sizes.
+
+use crate::error::ProjectionError;
+use sqlx::query_builder::Separated;
+use sqlx::{Any, AnyConnection, QueryBuilder};
+
+/// List lengths a statement is padded to; the last is the most items per statement, well
+/// under SQLite's and MySQL's limits on bound parameters.
+const LIST_LENGTHS: [usize; 5] = [1, 4, 16, 64, 200];
+pub(crate) const MAX_LIST: usize = LIST_LENGTHS[LIST_LENGTHS.len() - 1];
+
+/// Rows per multi-row INSERT, largest first. Ends in 1, so every count splits into them;
+/// 256 rows of a few columns stay far below the bound-parameter limits.
+const INSERT_CHUNKS: [usize; 4] = [256, 64, 8, 1];
+
+/// `items` padded to the next of `LIST_LENGTHS` by repeating its last element.
+pub(crate) fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> {
+    let length = LIST_LENGTHS
+        .iter()
+        .copied()
+        .find(|length| *length >= items.len())
+        .unwrap_or(items.len());
+    let last = items.last();
+    items
+        .iter()
+        .chain(std::iter::repeat_n(last, length - items.len()).flatten())
+}
+
+/// Splits `items` into consecutive chunks whose lengths are all in `INSERT_CHUNKS`.
+pub(crate) fn insert_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
+    std::iter::from_fn(move || {
+        let size = INSERT_CHUNKS
+            .iter()
+            .copied()
+            .find(|size| *size <= items.len())?;
+        let (chunk, rest) = items.split_at(size);
+        items = rest;
+        Some(chunk)
+    })
+}
+
+/// `UPDATE {table} SET {column} = {column} + delta WHERE {key} = id` for every
+/// `(id, delta)`, a list per statement. Ids must be distinct (sum deltas first); an id
+/// without a row changes nothing, as a single-row UPDATE would.
+pub(crate) async fn add_by_key(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    key: &'static str,
+    column: &'static str,
+    deltas: &[(i64, i64)],
+    operation: &'static str,
+) -> Result<(), ProjectionError> {
+    for chunk in deltas.chunks(MAX_LIST) {
+        let mut query = QueryBuilder::<Any>::new(format!(
+            "UPDATE {table} SET {column} = {column} + CASE {key}"
+        ));
+        // A padded pair repeats the last one; CASE takes the first match, so it adds once.
+        for (id, delta) in padded(chunk) {
+            query
+                .push(" WHEN ")
+                .push_bind(*id)
+                .push(" THEN ")
+                .push_bind(*delta);
+        }
+        query.push(format!(" END WHERE {key} IN ("));
+        let mut list = query.separated(", ");
+        for (id, _) in padded(chunk) {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        query
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(ProjectionError::db(operation))?;
+    }
+    Ok(())
+}
+
+/// Which of `ids` (distinct) have a row in `table`.
+pub(crate) async fn existing_keys(
+    conn: &mut AnyConnection,
+    table: &'static str,
+    key: &'static str,
+    ids: &[i64],
+    operation: &'static str,
+) -> Result<Vec<i64>, ProjectionError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(MAX_LIST) {
+        let mut query =
+            QueryBuilder::<Any>::new(format!("SELECT {key} FROM {table} WHERE {key} IN ("));
+        let mut list = query.separated(", ");
+        for id in padded(chunk) {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        let rows: Vec<(i64,)> = query
+            .build_query_as()
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(ProjectionError::db(operation))?;
+        found.extend(rows.into_iter().map(|(id,)| id));
+    }
+    Ok(found)
+}
+
+/// Inserts `rows` with `head` (`INSERT INTO t (a, b) `) in fixed-size chunks; `bind`
+/// pushes one row's values, which must be the same number of binds for every row.
+pub(crate) async fn insert_rows<T>(
+    conn: &mut AnyConnection,
+    head: &'static str,
+    rows: &[T],
+    mut bind: impl FnMut(Separated<'_, Any, &'static str>, &T),
+    operation: &'static str,
+) -> Result<(), ProjectionError> {
+    for chunk in insert_chunks(rows) {
+        let mut query = QueryBuilder::<Any>::new(head);
+        query.push_values(chunk, &mut bind);
+        query
+            .build()
+            .execute(&mut *conn)
+            .await
+            .map_err(ProjectionError::db(operation))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_are_padded_to_fixed_lengths_with_the_last_item() {
+        let padded_to = |n: usize| padded(&(0..n).collect::<Vec<_>>()).count();
+        assert_eq!(padded_to(1), 1);
+        assert_eq!(padded_to(3), 4);
+        assert_eq!(padded_to(17), 64);
+        assert_eq!(padded_to(200), 200);
+        let items = [7, 8, 9];
+        assert_eq!(padded(&items).copied().collect::<Vec<_>>(), [7, 8, 9, 9]);
+    }
+
+    #[test]
+    fn inserts_split_into_fixed_chunk_sizes_in_order() {
+        let sizes = |n: usize| {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks: Vec<&[usize]> = insert_chunks(&items).collect();
+            assert_eq!(chunks.concat(), items);
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(75), [64, 8, 1, 1, 1]);
+        assert_eq!(sizes(1000), [256, 256, 256, 64, 64, 64, 8, 8, 8, 8, 8]);
+    }
+}
