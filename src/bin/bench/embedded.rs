@@ -45,7 +45,8 @@ pub async fn run(
     .await?;
 
     let url = format!("{query}/v1/coupons/{coupon}");
-    let (status, body) = rush::get(&http, &url, Some(outcome.last_position)).await?;
+    let token = outcome.last_position.to_string();
+    let (status, body) = rush::get(&http, &url, Some(&token)).await?;
     anyhow::ensure!(
         status.is_success(),
         "cannot read the coupon back: {status} {body}"

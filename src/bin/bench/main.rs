@@ -167,7 +167,7 @@ fn print_table(results: &[(&str, Outcome)]) {
     }
     if results.iter().any(|(_, r)| !r.rush.lag.is_empty()) {
         println!(
-            "(lag: from a win's 201 to the query API showing it, ms, sampled every 100th win)"
+            "(lag: from a win's 201 to the query API showing it when asked with the win's consistency token, ms, every 100th win)"
         );
     }
 }

@@ -74,13 +74,16 @@ pub async fn run(http: &HttpClient, target: Target<'_>) -> anyhow::Result<Rush> 
                     continue;
                 };
                 let status = response.status();
-                if let Some(token) = response
+                let token = response
                     .headers()
                     .get("consistency-token")
                     .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                if let Some(parsed) = token
+                    .as_deref()
                     .and_then(|v| v.parse::<events::ConsistencyToken>().ok())
                 {
-                    rush.last_position = rush.last_position.max(token.position);
+                    rush.last_position = rush.last_position.max(parsed.position);
                 }
                 let _ = response.into_body().collect().await;
                 let acked = Instant::now();
@@ -90,10 +93,13 @@ pub async fn run(http: &HttpClient, target: Target<'_>) -> anyhow::Result<Rush> 
                 match status {
                     StatusCode::CREATED => {
                         rush.created += 1;
-                        if lag_every > 0 && rush.created % lag_every == 0 {
+                        if lag_every > 0
+                            && rush.created % lag_every == 0
+                            && let Some(token) = token
+                        {
                             let http = http.clone();
                             let url = format!("{query}/v1/users/{user}/coupons");
-                            lag_probes.push(tokio::spawn(visible_after(http, url, acked)));
+                            lag_probes.push(tokio::spawn(visible_after(http, url, token, acked)));
                         }
                     }
                     StatusCode::CONFLICT => rush.sold_out += 1,
@@ -117,10 +123,17 @@ pub async fn run(http: &HttpClient, target: Target<'_>) -> anyhow::Result<Rush> 
     Ok(total)
 }
 
-/// Polls a user's coupons until the issued one shows; None if it never does within 30 s.
-async fn visible_after(http: HttpClient, url: String, acked: Instant) -> Option<Duration> {
+/// Reads a user's coupons with the win's consistency token (the query API waits until its
+/// read model has applied the write, and then bypasses its short-lived caches) until the
+/// coupon shows; None if it never does within 30 s.
+async fn visible_after(
+    http: HttpClient,
+    url: String,
+    token: String,
+    acked: Instant,
+) -> Option<Duration> {
     while acked.elapsed() < Duration::from_secs(30) {
-        let (status, body) = get(&http, &url, None).await.ok()?;
+        let (status, body) = get(&http, &url, Some(&token)).await.ok()?;
         if status == StatusCode::OK && body.contains("userCouponId") {
             return Some(acked.elapsed());
         }
@@ -181,7 +194,7 @@ pub async fn post(
 pub async fn get(
     http: &HttpClient,
     url: &str,
-    consistency_token: Option<i64>,
+    consistency_token: Option<&str>,
 ) -> anyhow::Result<(StatusCode, String)> {
     let mut request = Request::builder().method(Method::GET).uri(url);
     if let Some(token) = consistency_token {
