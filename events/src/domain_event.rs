@@ -3,6 +3,7 @@
 use crate::codec::{CodecError, EncodedEvent};
 use crate::coupon::CouponEvent;
 use crate::envelope::RecordedEvent;
+use crate::order::OrderEvent;
 use crate::product::ProductEvent;
 use crate::wallet::WalletEvent;
 
@@ -11,6 +12,7 @@ pub enum DomainEvent {
     Wallet(WalletEvent),
     Product(ProductEvent),
     Coupon(CouponEvent),
+    Order(OrderEvent),
 }
 
 impl DomainEvent {
@@ -21,6 +23,8 @@ impl DomainEvent {
             ProductEvent::decode(event_type, version, bytes).map(Self::Product)
         } else if CouponEvent::EVENT_TYPES.contains(&event_type) {
             CouponEvent::decode(event_type, version, bytes).map(Self::Coupon)
+        } else if OrderEvent::EVENT_TYPES.contains(&event_type) {
+            OrderEvent::decode(event_type, version, bytes).map(Self::Order)
         } else {
             Err(CodecError::UnknownType(event_type.to_owned()))
         }
@@ -38,6 +42,8 @@ impl DomainEvent {
             ProductEvent::from_json(event_type, bytes).map(Self::Product)
         } else if CouponEvent::EVENT_TYPES.contains(&event_type) {
             CouponEvent::from_json(event_type, bytes).map(Self::Coupon)
+        } else if OrderEvent::EVENT_TYPES.contains(&event_type) {
+            OrderEvent::from_json(event_type, bytes).map(Self::Order)
         } else {
             Err(CodecError::UnknownType(event_type.to_owned()))
         }
@@ -48,6 +54,7 @@ impl DomainEvent {
             Self::Wallet(e) => e.event_type(),
             Self::Product(e) => e.event_type(),
             Self::Coupon(e) => e.event_type(),
+            Self::Order(e) => e.event_type(),
         }
     }
 
@@ -58,6 +65,7 @@ impl DomainEvent {
             Self::Wallet(e) => e.schema_version(),
             Self::Product(e) => e.schema_version(),
             Self::Coupon(e) => e.schema_version(),
+            Self::Order(e) => e.schema_version(),
         }
     }
 
@@ -66,6 +74,7 @@ impl DomainEvent {
             Self::Wallet(e) => e.encode(),
             Self::Product(e) => e.encode(),
             Self::Coupon(e) => e.encode(),
+            Self::Order(e) => e.encode(),
         }
     }
 
@@ -74,6 +83,7 @@ impl DomainEvent {
             Self::Wallet(e) => e.to_json(),
             Self::Product(e) => e.to_json(),
             Self::Coupon(e) => e.to_json(),
+            Self::Order(e) => e.to_json(),
         }
     }
 }

@@ -251,6 +251,7 @@ fn any_event() -> impl Strategy<Value = DomainEvent> {
                 .into(),
             )
         }),
+        any_order_event().prop_map(DomainEvent::Order),
     ]
 }
 

@@ -64,14 +64,23 @@ impl Sink for RedisSink {
     async fn apply(&self, events: &[InboundEvent]) -> Result<usize, ProjectionError> {
         let mut connection = self.connection().await?;
         let mut pipeline = ::redis::pipe();
+        let mut updates = 0;
         for inbound in events {
-            let update = ViewUpdate::of(&self.views.prefix, &inbound.envelope, &inbound.event);
+            let Some(update) =
+                ViewUpdate::of(&self.views.prefix, &inbound.envelope, &inbound.event)
+            else {
+                continue;
+            };
             pipeline
                 .cmd("EVALSHA")
                 .arg(APPLY.get_hash())
                 .arg(1)
                 .arg(&update.key)
                 .arg(update.args());
+            updates += 1;
+        }
+        if updates == 0 {
+            return Ok(0);
         }
         let outcomes: Vec<i64> = match pipeline.query_async(&mut connection).await {
             Ok(outcomes) => outcomes,

@@ -21,9 +21,10 @@ pub(super) struct ViewUpdate {
 }
 
 impl ViewUpdate {
-    pub(super) fn of(prefix: &str, envelope: &Envelope, event: &DomainEvent) -> Self {
+    /// The update an event makes to its hot view; None for events with no view (orders).
+    pub(super) fn of(prefix: &str, envelope: &Envelope, event: &DomainEvent) -> Option<Self> {
         let version = envelope.stream_version;
-        match event {
+        let update = match event {
             DomainEvent::Wallet(event) => {
                 let (user_id, delta) = match event {
                     WalletEvent::PointsCharged(e) => (e.user_id, e.amount.won()),
@@ -98,7 +99,9 @@ impl ViewUpdate {
                     ops,
                 }
             }
-        }
+            DomainEvent::Order(_) => return None,
+        };
+        Some(update)
     }
 
     /// The script's ARGV (see `script.rs`).
@@ -147,10 +150,10 @@ mod tests {
             }
             .into(),
         );
-        let first = ViewUpdate::of("p:", &envelope(1), &event);
+        let first = ViewUpdate::of("p:", &envelope(1), &event).unwrap();
         assert_eq!(first.key, "p:balance:42");
         assert!(first.create);
         assert_eq!(first.args(), ["1", "1", "incr", "balance", "-700"]);
-        assert!(!ViewUpdate::of("p:", &envelope(2), &event).create);
+        assert!(!ViewUpdate::of("p:", &envelope(2), &event).unwrap().create);
     }
 }

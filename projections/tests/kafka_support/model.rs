@@ -129,6 +129,8 @@ impl Model {
                 });
             }
             DomainEvent::Coupon(e) => self.apply_coupon(p, version, e),
+            // No read model here reads orders yet.
+            DomainEvent::Order(_) => {}
         }
     }
 
