@@ -47,6 +47,35 @@ macro_rules! positive_id {
 
 positive_id!(UserId, ProductId, CouponId, OrderId, UserCouponId);
 
+/// A user coupon id is `couponId * USER_COUPON_ID_SPAN + sequence`: it names its coupon, so
+/// an order that presents one finds the coupon's stream without a lookup table, and it is
+/// decided by the coupon's own stream (the sequence is unique there) with no id round trip.
+/// The span is above any coupon's total quantity, and ids stay below 2^53 (exact in
+/// JavaScript) for coupon ids up to 90 million.
+pub const USER_COUPON_ID_SPAN: i64 = 100_000_000;
+
+impl UserCouponId {
+    /// `None` if the sequence is outside `1..USER_COUPON_ID_SPAN` or the id overflows.
+    pub fn compose(coupon_id: CouponId, sequence: i64) -> Option<Self> {
+        if !(1..USER_COUPON_ID_SPAN).contains(&sequence) {
+            return None;
+        }
+        coupon_id
+            .get()
+            .checked_mul(USER_COUPON_ID_SPAN)
+            .and_then(|base| base.checked_add(sequence))
+            .map(Self)
+    }
+
+    /// The coupon this id was issued from, if it is a composed id at all.
+    pub fn coupon_id(self) -> Option<CouponId> {
+        if self.0 % USER_COUPON_ID_SPAN == 0 {
+            return None;
+        }
+        CouponId::new(self.0 / USER_COUPON_ID_SPAN).ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +85,22 @@ mod tests {
         assert_eq!(UserId::new(0), Err(InvalidId(0)));
         assert_eq!(ProductId::new(-3), Err(InvalidId(-3)));
         assert_eq!(CouponId::new(7).map(CouponId::get), Ok(7));
+    }
+
+    #[test]
+    fn a_user_coupon_id_names_its_coupon() {
+        let coupon = CouponId::new(42).unwrap();
+        let id = UserCouponId::compose(coupon, 7).unwrap();
+        assert_eq!(id.get(), 4_200_000_007);
+        assert_eq!(id.coupon_id(), Some(coupon));
+        assert_eq!(UserCouponId::compose(coupon, 0), None);
+        assert_eq!(UserCouponId::compose(coupon, USER_COUPON_ID_SPAN), None);
+        assert_eq!(UserCouponId::new(5).unwrap().coupon_id(), None);
+        assert_eq!(UserCouponId::new(4_200_000_000).unwrap().coupon_id(), None);
+        assert_eq!(
+            UserCouponId::compose(CouponId::new(i64::MAX / 10).unwrap(), 1),
+            None
+        );
     }
 
     #[test]

@@ -13,7 +13,6 @@ pub enum IdSequence {
     Product,
     Coupon,
     Order,
-    UserCoupon,
 }
 
 impl IdSequence {
@@ -22,7 +21,6 @@ impl IdSequence {
             IdSequence::Product => "product",
             IdSequence::Coupon => "coupon",
             IdSequence::Order => "order",
-            IdSequence::UserCoupon => "user-coupon",
         }
     }
 
@@ -30,7 +28,7 @@ impl IdSequence {
     fn block_size(self) -> i64 {
         match self {
             IdSequence::Product | IdSequence::Coupon => 1,
-            IdSequence::Order | IdSequence::UserCoupon => 256,
+            IdSequence::Order => 256,
         }
     }
 }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 use chrono::Utc;
-use events::{CouponId, Discount, DiscountKind, Krw, Metadata, StreamId, UserCouponId, UserId};
+use events::{CouponId, Discount, DiscountKind, Krw, Metadata, StreamId, UserId};
 use futures::future::join_all;
 use std::sync::Arc;
 use write_side::domain::coupon::{Coupon, CouponCommand, CouponError};
@@ -54,7 +54,6 @@ async fn register(executor: &Executor<Coupon>, total_quantity: i64) {
 fn issue(user: i64) -> CouponCommand {
     CouponCommand::Issue {
         user_id: UserId::new(user).unwrap(),
-        user_coupon_id: UserCouponId::new(user).unwrap(),
         now: Utc::now(),
     }
 }

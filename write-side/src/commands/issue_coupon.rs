@@ -1,10 +1,8 @@
-use super::register_product::corrupt_id;
-use super::{CommandServices, id_error};
+use super::CommandServices;
 use crate::domain::coupon::{Coupon, CouponCommand};
 use crate::executor::ExecuteResult;
-use crate::ids::IdSequence;
 use chrono::Utc;
-use events::{CouponId, Metadata, StreamId, UserCouponId, UserId};
+use events::{CouponId, Metadata, StreamId, UserId};
 
 impl CommandServices {
     /// First come, first served: the coupon's mailbox decides in arrival order.
@@ -14,15 +12,8 @@ impl CommandServices {
         user_id: UserId,
         metadata: Metadata,
     ) -> ExecuteResult<Coupon> {
-        let id = self
-            .ids
-            .next(IdSequence::UserCoupon)
-            .await
-            .map_err(id_error)?;
-        let user_coupon_id = UserCouponId::new(id).map_err(|e| id_error(corrupt_id(e)))?;
         let command = CouponCommand::Issue {
             user_id,
-            user_coupon_id,
             now: Utc::now(),
         };
         self.coupons

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUsed};
 use events::{CouponEvent, CouponId, Discount, DiscountKind, OrderId, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_FIXED_DISCOUNT: i64 = 1_000_000_000;
@@ -25,6 +25,9 @@ pub struct Coupon {
     /// Which user coupon each user holds (at most one per user).
     by_user: BTreeMap<UserId, UserCouponId>,
     user_coupons: BTreeMap<UserCouponId, UserCoupon>,
+    /// Orders whose use of a coupon here was restored. A saga step for such an order that
+    /// arrives late (a second driver after a crash) must not take the coupon again.
+    compensated: BTreeSet<OrderId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,10 +71,10 @@ pub enum CouponCommand {
         valid_from: Option<DateTime<Utc>>,
         valid_until: Option<DateTime<Utc>>,
     },
-    /// `user_coupon_id` is allocated by the caller beforehand; unused if the issue fails.
+    /// The user coupon id is composed from the coupon id and the issue's sequence
+    /// (`UserCouponId::compose`), so it needs no allocation and names its coupon.
     Issue {
         user_id: UserId,
-        user_coupon_id: UserCouponId,
         now: DateTime<Utc>,
     },
     Use {
@@ -108,8 +111,8 @@ pub enum CouponError {
     AlreadyIssued,
     #[error("coupon is sold out")]
     SoldOut,
-    #[error("user coupon id {0} is already taken")]
-    UserCouponIdTaken(UserCouponId),
+    #[error("this coupon's id is too large to compose user coupon ids")]
+    IdSpaceExhausted,
     #[error("coupon is not available for this order")]
     Unavailable,
 }
@@ -188,7 +191,6 @@ impl Coupon {
     fn issue(
         &self,
         user_id: UserId,
-        user_coupon_id: UserCouponId,
         now: DateTime<Utc>,
     ) -> Result<Vec<CouponEvent>, CouponError> {
         let info = self.registered()?;
@@ -203,16 +205,14 @@ impl Coupon {
         if self.issued_quantity >= info.total_quantity {
             return Err(CouponError::SoldOut);
         }
-        // Ids are allocated uniquely upstream; reusing one would make two users share a
-        // coupon, so refuse rather than overwrite.
-        if self.user_coupons.contains_key(&user_coupon_id) {
-            return Err(CouponError::UserCouponIdTaken(user_coupon_id));
-        }
+        let sequence = self.issued_quantity + 1;
+        let user_coupon_id = UserCouponId::compose(info.coupon_id, sequence)
+            .ok_or(CouponError::IdSpaceExhausted)?;
         Ok(vec![CouponEvent::CouponIssued(CouponIssued {
             coupon_id: info.coupon_id,
             user_id,
             user_coupon_id,
-            sequence: self.issued_quantity + 1,
+            sequence,
             issued_at: now,
         })])
     }
@@ -236,7 +236,7 @@ impl Coupon {
             Some(_) => return Err(CouponError::Unavailable),
             None => {}
         }
-        if !info.is_active_at(now) {
+        if self.compensated.contains(&order_id) || !info.is_active_at(now) {
             return Err(CouponError::Unavailable);
         }
         Ok(vec![CouponEvent::CouponUsed(CouponUsed {
@@ -274,7 +274,7 @@ impl Aggregate for Coupon {
     type Error = CouponError;
     type Reply = CouponReply;
 
-    const SNAPSHOT_VERSION: u16 = 1;
+    const SNAPSHOT_VERSION: u16 = 2;
 
     fn decide(&self, command: &CouponCommand) -> Result<Vec<CouponEvent>, CouponError> {
         match command {
@@ -293,11 +293,7 @@ impl Aggregate for Coupon {
                 valid_from: *valid_from,
                 valid_until: *valid_until,
             }),
-            CouponCommand::Issue {
-                user_id,
-                user_coupon_id,
-                now,
-            } => self.issue(*user_id, *user_coupon_id, *now),
+            CouponCommand::Issue { user_id, now } => self.issue(*user_id, *now),
             CouponCommand::Use {
                 user_coupon_id,
                 user_id,
@@ -352,6 +348,7 @@ impl Aggregate for Coupon {
                 if let Some(held) = self.user_coupons.get_mut(&restored.user_coupon_id) {
                     held.used_by = None;
                 }
+                self.compensated.insert(restored.order_id);
             }
         }
         self
@@ -389,8 +386,9 @@ mod tests {
         UserId::new(n).expect("positive id")
     }
 
-    fn uc(n: i64) -> UserCouponId {
-        UserCouponId::new(n).expect("positive id")
+    /// The user coupon of this test coupon's `sequence`-th issue.
+    fn uc(sequence: i64) -> UserCouponId {
+        UserCouponId::compose(cid(), sequence).expect("composable id")
     }
 
     fn order(n: i64) -> OrderId {
@@ -451,19 +449,18 @@ mod tests {
         registered_with(fixed(1_000), total)
     }
 
-    fn issue(user_id: i64, user_coupon_id: i64, now: i64) -> CouponCommand {
+    fn issue(user_id: i64, now: i64) -> CouponCommand {
         CouponCommand::Issue {
             user_id: user(user_id),
-            user_coupon_id: uc(user_coupon_id),
             now: at(now),
         }
     }
 
-    fn issued(user_id: i64, user_coupon_id: i64, sequence: i64, now: i64) -> CouponEvent {
+    fn issued(user_id: i64, sequence: i64, now: i64) -> CouponEvent {
         CouponEvent::CouponIssued(CouponIssued {
             coupon_id: cid(),
             user_id: user(user_id),
-            user_coupon_id: uc(user_coupon_id),
+            user_coupon_id: uc(sequence),
             sequence,
             issued_at: at(now),
         })
@@ -600,7 +597,7 @@ mod tests {
 
     #[test]
     fn commands_on_an_unregistered_coupon_are_not_found() {
-        for command in [issue(1, 1, FROM), use_cmd(1, 1, 1, FROM), restore_cmd(1, 1)] {
+        for command in [issue(1, FROM), use_cmd(1, 1, 1, FROM), restore_cmd(1, 1)] {
             given::<Coupon>([])
                 .when(command)
                 .then_error(CouponError::NotFound);
@@ -610,13 +607,13 @@ mod tests {
     #[test]
     fn issuing_answers_the_users_coupon_and_what_remains() {
         let then = given::<Coupon>([registered(3)])
-            .when(issue(1, 11, FROM))
-            .then([issued(1, 11, 1, FROM)]);
+            .when(issue(1, FROM))
+            .then([issued(1, 1, FROM)]);
         let reply = then.reply();
         assert_eq!(
             reply.user_coupon,
             Some(UserCoupon {
-                user_coupon_id: uc(11),
+                user_coupon_id: uc(1),
                 user_id: user(1),
                 sequence: 1,
                 used_by: None,
@@ -628,16 +625,16 @@ mod tests {
     #[test]
     fn issuing_is_allowed_from_valid_from_inclusive_to_valid_until_exclusive() {
         given::<Coupon>([registered(10)])
-            .when(issue(1, 11, FROM - 1))
+            .when(issue(1, FROM - 1))
             .then_error(CouponError::NotActive);
         given::<Coupon>([registered(10)])
-            .when(issue(1, 11, FROM))
-            .then([issued(1, 11, 1, FROM)]);
+            .when(issue(1, FROM))
+            .then([issued(1, 1, FROM)]);
         given::<Coupon>([registered(10)])
-            .when(issue(1, 11, UNTIL - 1))
-            .then([issued(1, 11, 1, UNTIL - 1)]);
+            .when(issue(1, UNTIL - 1))
+            .then([issued(1, 1, UNTIL - 1)]);
         given::<Coupon>([registered(10)])
-            .when(issue(1, 11, UNTIL))
+            .when(issue(1, UNTIL))
             .then_error(CouponError::NotActive);
     }
 
@@ -647,42 +644,35 @@ mod tests {
         let mut history = vec![registered(TOTAL)];
         for n in 1..=TOTAL {
             let then = given::<Coupon>(history.clone())
-                .when(issue(n, 100 + n, FROM))
-                .then([issued(n, 100 + n, n, FROM)]);
+                .when(issue(n, FROM))
+                .then([issued(n, n, FROM)]);
             assert_eq!(then.reply().remaining, TOTAL - n);
-            history.push(issued(n, 100 + n, n, FROM));
+            history.push(issued(n, n, FROM));
         }
         given::<Coupon>(history)
-            .when(issue(TOTAL + 1, 100 + TOTAL + 1, FROM))
+            .when(issue(TOTAL + 1, FROM))
             .then_error(CouponError::SoldOut);
     }
 
     #[test]
     fn one_coupon_per_user() {
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-            .when(issue(1, 12, FROM))
+        given::<Coupon>([registered(10), issued(1, 1, FROM)])
+            .when(issue(1, FROM))
             .then_error(CouponError::AlreadyIssued);
     }
 
     #[test]
     fn a_winner_asking_again_after_sell_out_hears_already_issued() {
-        given::<Coupon>([registered(1), issued(1, 11, 1, FROM)])
-            .when(issue(1, 12, FROM))
+        given::<Coupon>([registered(1), issued(1, 1, FROM)])
+            .when(issue(1, FROM))
             .then_error(CouponError::AlreadyIssued);
     }
 
     #[test]
-    fn a_user_coupon_id_is_never_given_twice() {
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-            .when(issue(2, 11, FROM))
-            .then_error(CouponError::UserCouponIdTaken(uc(11)));
-    }
-
-    #[test]
     fn the_holder_can_use_it_inside_the_window() {
-        let then = given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-            .when(use_cmd(11, 1, 50, FROM + 1))
-            .then([used(11, 50)]);
+        let then = given::<Coupon>([registered(10), issued(1, 1, FROM)])
+            .when(use_cmd(1, 1, 50, FROM + 1))
+            .then([used(1, 50)]);
         assert_eq!(
             then.reply().user_coupon.and_then(|c| c.used_by),
             Some(order(50))
@@ -691,66 +681,66 @@ mod tests {
 
     #[test]
     fn an_unknown_or_someone_elses_coupon_is_unavailable() {
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-            .when(use_cmd(12, 1, 50, FROM))
+        given::<Coupon>([registered(10), issued(1, 1, FROM)])
+            .when(use_cmd(2, 1, 50, FROM))
             .then_error(CouponError::Unavailable);
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-            .when(use_cmd(11, 2, 50, FROM))
+        given::<Coupon>([registered(10), issued(1, 1, FROM)])
+            .when(use_cmd(1, 2, 50, FROM))
             .then_error(CouponError::Unavailable);
     }
 
     #[test]
     fn a_coupon_outside_its_window_is_unavailable() {
         for now in [FROM - 1, UNTIL] {
-            given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-                .when(use_cmd(11, 1, 50, now))
+            given::<Coupon>([registered(10), issued(1, 1, FROM)])
+                .when(use_cmd(1, 1, 50, now))
                 .then_error(CouponError::Unavailable);
         }
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-            .when(use_cmd(11, 1, 50, UNTIL - 1))
-            .then([used(11, 50)]);
+        given::<Coupon>([registered(10), issued(1, 1, FROM)])
+            .when(use_cmd(1, 1, 50, UNTIL - 1))
+            .then([used(1, 50)]);
     }
 
     #[test]
     fn a_used_coupon_cannot_be_used_by_another_order() {
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM), used(11, 50)])
-            .when(use_cmd(11, 1, 51, FROM))
+        given::<Coupon>([registered(10), issued(1, 1, FROM), used(1, 50)])
+            .when(use_cmd(1, 1, 51, FROM))
             .then_error(CouponError::Unavailable);
     }
 
     #[test]
     fn using_again_for_the_same_order_is_a_no_op_even_after_the_window() {
         for now in [FROM, UNTIL + 1] {
-            given::<Coupon>([registered(10), issued(1, 11, 1, FROM), used(11, 50)])
-                .when(use_cmd(11, 1, 50, now))
+            given::<Coupon>([registered(10), issued(1, 1, FROM), used(1, 50)])
+                .when(use_cmd(1, 1, 50, now))
                 .then([]);
         }
     }
 
     #[test]
     fn restore_frees_the_coupon_once() {
-        let then = given::<Coupon>([registered(10), issued(1, 11, 1, FROM), used(11, 50)])
-            .when(restore_cmd(11, 50))
-            .then([restored(11, 50)]);
+        let then = given::<Coupon>([registered(10), issued(1, 1, FROM), used(1, 50)])
+            .when(restore_cmd(1, 50))
+            .then([restored(1, 50)]);
         assert_eq!(then.reply().user_coupon.and_then(|c| c.used_by), None);
 
         given::<Coupon>([
             registered(10),
-            issued(1, 11, 1, FROM),
-            used(11, 50),
-            restored(11, 50),
+            issued(1, 1, FROM),
+            used(1, 50),
+            restored(1, 50),
         ])
-        .when(restore_cmd(11, 50))
+        .when(restore_cmd(1, 50))
         .then([]);
     }
 
     #[test]
     fn restore_for_another_order_or_an_unused_coupon_is_a_no_op() {
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM), used(11, 50)])
-            .when(restore_cmd(11, 51))
+        given::<Coupon>([registered(10), issued(1, 1, FROM), used(1, 50)])
+            .when(restore_cmd(1, 51))
             .then([]);
-        given::<Coupon>([registered(10), issued(1, 11, 1, FROM)])
-            .when(restore_cmd(11, 50))
+        given::<Coupon>([registered(10), issued(1, 1, FROM)])
+            .when(restore_cmd(1, 50))
             .then([]);
         given::<Coupon>([registered(10)])
             .when(restore_cmd(99, 50))
@@ -761,17 +751,39 @@ mod tests {
     fn a_restored_coupon_can_be_used_by_another_order() {
         given::<Coupon>([
             registered(10),
-            issued(1, 11, 1, FROM),
-            used(11, 50),
-            restored(11, 50),
+            issued(1, 1, FROM),
+            used(1, 50),
+            restored(1, 50),
         ])
-        .when(use_cmd(11, 1, 51, FROM))
-        .then([used(11, 51)]);
+        .when(use_cmd(1, 1, 51, FROM))
+        .then([used(1, 51)]);
+    }
+
+    #[test]
+    fn issued_ids_name_the_coupon_and_the_sequence() {
+        let then = given::<Coupon>([registered(10), issued(1, 1, FROM)])
+            .when(issue(2, FROM))
+            .then([issued(2, 2, FROM)]);
+        let held = then.reply().user_coupon.expect("issued");
+        assert_eq!(held.user_coupon_id.get(), 900_000_002);
+        assert_eq!(held.user_coupon_id.coupon_id(), Some(cid()));
+    }
+
+    #[test]
+    fn the_order_a_coupon_was_restored_from_cannot_take_it_again() {
+        given::<Coupon>([
+            registered(10),
+            issued(1, 1, FROM),
+            used(1, 50),
+            restored(1, 50),
+        ])
+        .when(use_cmd(1, 1, 50, FROM))
+        .then_error(CouponError::Unavailable);
     }
 
     #[test]
     fn events_before_registration_are_ignored() {
-        let state = replay(Coupon::default(), &[issued(1, 11, 1, FROM), used(11, 50)]);
+        let state = replay(Coupon::default(), &[issued(1, 1, FROM), used(1, 50)]);
         assert_eq!(state, Coupon::default());
     }
 
@@ -781,9 +793,9 @@ mod tests {
             Coupon::default(),
             &[
                 registered_with(percent(15), 10),
-                issued(1, 11, 1, FROM),
-                issued(2, 12, 2, FROM + 5),
-                used(11, 50),
+                issued(1, 1, FROM),
+                issued(2, 2, FROM + 5),
+                used(1, 50),
             ],
         );
         let bytes = postcard::to_stdvec(&state).expect("encodes");

@@ -100,6 +100,17 @@ impl PlacedOrder {
         }
     }
 
+    pub fn view(&self) -> OrderView {
+        OrderView {
+            order_id: self.order_id,
+            status: self.status(),
+            total_amount: self.total_amount,
+            discount_amount: self.discount_amount,
+            paid_amount: self.paid_amount,
+            reason: self.cancelled.map(|cancelled| cancelled.reason),
+        }
+    }
+
     /// What the user pays: the total less the applied discount (never negative,
     /// because the discount is capped at the total).
     pub fn amount_due(&self) -> Krw {
@@ -241,14 +252,7 @@ impl Order {
     }
 
     pub fn view(&self) -> Option<OrderView> {
-        self.placed.as_ref().map(|order| OrderView {
-            order_id: order.order_id,
-            status: order.status(),
-            total_amount: order.total_amount,
-            discount_amount: order.discount_amount,
-            paid_amount: order.paid_amount,
-            reason: order.cancelled.map(|cancelled| cancelled.reason),
-        })
+        self.placed.as_ref().map(PlacedOrder::view)
     }
 
     fn existing(&self) -> Result<&PlacedOrder, OrderError> {
@@ -402,8 +406,9 @@ impl Aggregate for Order {
     type Command = OrderCommand;
     type Event = OrderEvent;
     type Error = OrderError;
-    /// `None` only for an order never placed, which no successful command leaves behind.
-    type Reply = Option<OrderView>;
+    /// The whole order (the saga drives on from it); `None` only for an order never
+    /// placed, which no successful command leaves behind.
+    type Reply = Option<PlacedOrder>;
 
     const SNAPSHOT_VERSION: u16 = 1;
 
@@ -480,7 +485,7 @@ impl Aggregate for Order {
         self
     }
 
-    fn reply(&self, _command: &OrderCommand) -> Option<OrderView> {
-        self.view()
+    fn reply(&self, _command: &OrderCommand) -> Option<PlacedOrder> {
+        self.placed.clone()
     }
 }

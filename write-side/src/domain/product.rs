@@ -59,6 +59,8 @@ pub enum ProductCommand {
     Release {
         order_id: OrderId,
     },
+    /// Reads the price and stock (what an order is priced at) without changing anything.
+    Quote,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -215,6 +217,7 @@ impl Aggregate for Product {
             ProductCommand::Restock { quantity } => self.restock(*quantity),
             ProductCommand::Reserve { order_id, quantity } => self.reserve(*order_id, *quantity),
             ProductCommand::Release { order_id } => self.release(*order_id),
+            ProductCommand::Quote => self.registered().map(|_| Vec::new()),
         }
     }
 
@@ -555,6 +558,17 @@ mod tests {
     fn events_before_registration_are_ignored() {
         let state = super::super::replay(Product::default(), &[restocked(5), reserved(1, 1)]);
         assert_eq!(state, Product::default());
+    }
+
+    #[test]
+    fn a_quote_reads_the_price_and_changes_nothing() {
+        let then = given::<Product>([registered(10)])
+            .when(ProductCommand::Quote)
+            .then([]);
+        assert_eq!(then.reply().product_id, Some(pid()));
+        given::<Product>([])
+            .when(ProductCommand::Quote)
+            .then_error(ProductError::NotFound);
     }
 
     #[test]
