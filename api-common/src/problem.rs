@@ -69,6 +69,8 @@ pub struct Problem {
     pub code: ErrorCode,
     pub detail: String,
     pub retry_after_secs: Option<u64>,
+    /// RFC 9457 extension members, e.g. the order a cancelled order's problem is about.
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -80,6 +82,8 @@ struct ProblemBody<'a> {
     status: u16,
     detail: &'a str,
     code: &'a str,
+    #[serde(flatten)]
+    extensions: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -89,7 +93,16 @@ impl Problem {
             code,
             detail: detail.into(),
             retry_after_secs: None,
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    /// Adds the members of `value` (a JSON object; anything else adds nothing).
+    pub fn with_extensions(mut self, value: impl Serialize) -> Self {
+        if let Ok(serde_json::Value::Object(members)) = serde_json::to_value(value) {
+            self.extensions.extend(members);
+        }
+        self
     }
 
     pub fn validation(detail: impl Into<String>) -> Self {
@@ -142,6 +155,7 @@ impl IntoResponse for Problem {
             status: self.status.as_u16(),
             detail: &self.detail,
             code: self.code.as_str(),
+            extensions: &self.extensions,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (self.status, bytes).into_response();

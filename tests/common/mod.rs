@@ -98,6 +98,44 @@ impl TestApp {
         (body["productId"].as_i64().expect("productId"), token)
     }
 
+    pub async fn charge(&self, user: i64, amount: i64) {
+        let response = self
+            .post(
+                &format!("/v1/users/{user}/points/charge"),
+                json!({"amount": amount}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "charge {amount} to {user}");
+    }
+
+    /// Issues `coupon` to `user` and answers the user coupon id.
+    pub async fn issue(&self, coupon: i64, user: i64) -> i64 {
+        let response = self
+            .post(
+                &format!("/v1/coupons/{coupon}/issue"),
+                json!({"userId": user}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "issue to {user}");
+        let body: Value = response.json().await.expect("json");
+        body["userCouponId"].as_i64().expect("userCouponId")
+    }
+
+    /// Places an order; answers the status and the body (an order or a problem).
+    pub async fn order(&self, body: Value) -> (StatusCode, Value) {
+        let response = self.post("/v1/orders", body).await;
+        let status = response.status();
+        (status, response.json().await.expect("json body"))
+    }
+
+    /// A query-API GET that waits until the read models caught up with every write so far.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let head = self.head().await;
+        let response = self.get(path, Some(head)).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
+    }
+
     /// The event store's head: unchanged means no event was written.
     pub async fn head(&self) -> i64 {
         self.services

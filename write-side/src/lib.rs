@@ -6,5 +6,7 @@ pub mod domain;
 pub mod executor;
 pub mod http;
 pub mod ids;
+pub mod leader;
 pub mod relay;
+pub mod saga;
 pub mod store;

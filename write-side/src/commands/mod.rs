@@ -11,6 +11,7 @@ pub use register_coupon::NewCoupon;
 pub use register_product::NewProduct;
 
 use crate::domain::coupon::Coupon;
+use crate::domain::order::Order;
 use crate::domain::product::Product;
 use crate::domain::wallet::Wallet;
 use crate::executor::{ExecuteError, Executor, ExecutorConfig};
@@ -22,6 +23,7 @@ pub struct CommandServices {
     pub wallets: Executor<Wallet>,
     pub products: Executor<Product>,
     pub coupons: Executor<Coupon>,
+    pub orders: Executor<Order>,
     pub ids: IdAllocator,
 }
 
@@ -30,7 +32,8 @@ impl CommandServices {
         Self {
             wallets: Executor::new(store.clone(), config.clone()),
             products: Executor::new(store.clone(), config.clone()),
-            coupons: Executor::new(store.clone(), config),
+            coupons: Executor::new(store.clone(), config.clone()),
+            orders: Executor::new(store.clone(), config),
             ids: IdAllocator::new(store),
         }
     }

@@ -217,7 +217,7 @@ fn is_valid_discount(discount: &Discount) -> bool {
 }
 
 /// Checks the lines and returns their total.
-fn validate_lines(lines: &[OrderLine]) -> Result<Krw, OrderError> {
+pub fn validate_lines(lines: &[OrderLine]) -> Result<Krw, OrderError> {
     if !(1..=MAX_LINES).contains(&lines.len()) {
         return Err(OrderError::InvalidLineCount(lines.len()));
     }

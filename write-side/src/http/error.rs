@@ -4,6 +4,7 @@ use crate::domain::coupon::CouponError;
 use crate::domain::product::ProductError;
 use crate::domain::wallet::WalletError;
 use crate::executor::ExecuteError;
+use crate::saga::SagaError;
 use crate::store::StoreError;
 use api_common::{ErrorCode, Problem};
 use axum::http::StatusCode;
@@ -18,6 +19,7 @@ pub enum ApiError {
     Overloaded,
     ShuttingDown,
     Store(Arc<StoreError>),
+    Saga(SagaError),
     Problem(Problem),
 }
 
@@ -83,6 +85,15 @@ impl IntoResponse for ApiError {
                 "the service is shutting down",
             ),
             ApiError::Store(e) => Problem::internal(&*e),
+            ApiError::Saga(e) => match e {
+                SagaError::Overloaded => Problem::overloaded("too many concurrent commands", 1),
+                SagaError::ShuttingDown => Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Code::Overloaded,
+                    "the service is shutting down",
+                ),
+                _ => Problem::internal(&e),
+            },
         };
         problem.into_response()
     }

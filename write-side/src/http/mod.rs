@@ -5,12 +5,14 @@
 mod coupons;
 mod error;
 mod metadata;
+mod orders;
 mod points;
 mod products;
 
 pub use error::ApiError;
 
 use crate::commands::CommandServices;
+use crate::saga::OrderSaga;
 use api_common::AdminToken;
 use api_common::auth::require_admin;
 use axum::Router;
@@ -25,10 +27,14 @@ pub const CONSISTENCY_TOKEN: HeaderName = HeaderName::from_static("consistency-t
 #[derive(Clone)]
 pub struct CommandState {
     pub services: Arc<CommandServices>,
+    pub saga: OrderSaga,
 }
 
-pub fn router(services: Arc<CommandServices>, admin_token: AdminToken) -> Router {
-    let state = CommandState { services };
+pub fn router(saga: OrderSaga, admin_token: AdminToken) -> Router {
+    let state = CommandState {
+        services: saga.services().clone(),
+        saga,
+    };
     let admin = Router::new()
         .route("/v1/products", post(products::register))
         .route("/v1/products/{product_id}/restock", post(products::restock))
@@ -36,7 +42,8 @@ pub fn router(services: Arc<CommandServices>, admin_token: AdminToken) -> Router
         .route_layer(from_fn_with_state(admin_token, require_admin));
     let user = Router::new()
         .route("/v1/coupons/{coupon_id}/issue", post(coupons::issue))
-        .route("/v1/users/{user_id}/points/charge", post(points::charge));
+        .route("/v1/users/{user_id}/points/charge", post(points::charge))
+        .route("/v1/orders", post(orders::place));
     api_common::layers::with_common_layers(admin.merge(user).with_state(state))
 }
 

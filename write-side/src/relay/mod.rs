@@ -10,13 +10,12 @@
 //! ```
 
 mod config;
-mod leader;
 mod message;
 mod publisher;
 mod runner;
 
 pub use config::RelayConfig;
-pub use leader::{LeaderLock, LockError, MySqlLeaderLock, NoLeaderLock};
+pub use crate::leader::{LeaderLock, LockError, MySqlLeaderLock, NoLeaderLock};
 pub use message::{MessageError, OutgoingMessage};
 pub use publisher::PublishError;
 pub use runner::{Relay, RelayProgress};

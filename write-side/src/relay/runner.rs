@@ -6,7 +6,7 @@
 
 use super::RelayError;
 use super::config::RelayConfig;
-use super::leader::LeaderLock;
+use crate::leader::LeaderLock;
 use super::message::OutgoingMessage;
 use super::publisher::Publisher;
 use crate::store::EventStore;

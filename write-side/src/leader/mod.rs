@@ -1,8 +1,9 @@
-//! Who may publish. Several relay processes may run for availability; only the holder of
-//! the leader lock publishes, so Kafka does not get every event once per process. The lock
-//! is an optimisation, not what makes the relay correct: each leader publishes in order
-//! from the durable checkpoint, so two leaders at once (one that has not yet noticed it
-//! lost the lock) only cause duplicates, which consumers drop by stream version.
+//! Who leads a singleton background job (the relay, the order saga's recovery scan).
+//! Several processes may run one for availability; only the holder of the leader lock
+//! works. The lock is an optimisation, not what makes either job correct: two relay
+//! leaders at once (one that has not yet noticed it lost the lock) only publish
+//! duplicates, which consumers drop by stream version, and two recovery scans only send
+//! idempotent saga steps twice.
 
 mod mysql;
 

@@ -1,0 +1,146 @@
+//! Driving one order from wherever its stream says it is to COMPLETED, or to CANCELLED
+//! with everything compensated.
+
+use super::error::verdict_with_token;
+use super::failpoint::crash_point;
+use super::{OrderSaga, SagaError};
+use crate::domain::order::{OrderCommand, OrderError, OrderStatus, PlacedOrder, Progress};
+use chrono::Utc;
+use events::{CancelReason, ConsistencyToken, Metadata, OrderId, StreamId};
+
+/// An order as a driver left it, and the token of the last step that driver recorded
+/// (`None` if it recorded none), for reading the order back on the query side.
+#[derive(Debug, Clone)]
+pub struct Driven {
+    pub order: PlacedOrder,
+    pub token: Option<ConsistencyToken>,
+}
+
+impl OrderSaga {
+    /// Drives `order` as far as it goes and answers it as it ends up. An error leaves the
+    /// order where its stream says (pending), for the recovery scan to drive again.
+    pub async fn drive(&self, order: Driven, metadata: Metadata) -> Result<Driven, SagaError> {
+        let order_id = order.order.order_id;
+        self.lock_in_flight().insert(order_id);
+        let driven = self.drive_steps(order, metadata).await;
+        self.lock_in_flight().remove(&order_id);
+        if driven
+            .as_ref()
+            .is_ok_and(|driven| driven.order.status() != OrderStatus::Pending)
+        {
+            self.inner.settled.insert(order_id, ());
+        }
+        driven
+    }
+
+    async fn drive_steps(
+        &self,
+        mut driven: Driven,
+        metadata: Metadata,
+    ) -> Result<Driven, SagaError> {
+        loop {
+            let order = &driven.order;
+            if order.cancelled.is_some() {
+                self.compensate(order, metadata).await?;
+                return Ok(driven);
+            }
+            let next = match order.progress {
+                Progress::Completed => return Ok(driven),
+                Progress::Placed => match self.reserve_stock(order, metadata).await? {
+                    Ok(()) => {
+                        crash_point("saga-after-reserve");
+                        OrderCommand::MarkStockReserved
+                    }
+                    Err(reason) => cancel(reason),
+                },
+                Progress::StockReserved | Progress::CouponApplied => {
+                    match (order.progress, order.user_coupon_id) {
+                        (Progress::StockReserved, Some(user_coupon_id)) => {
+                            match self.use_coupon(order, metadata).await? {
+                                Ok((coupon_id, discount)) => {
+                                    crash_point("saga-after-coupon-used");
+                                    OrderCommand::ApplyCoupon {
+                                        user_coupon_id,
+                                        coupon_id,
+                                        discount,
+                                    }
+                                }
+                                Err(reason) => cancel(reason),
+                            }
+                        }
+                        _ => match self.deduct_points(order, metadata).await? {
+                            Ok(()) => {
+                                crash_point("saga-after-deduct");
+                                OrderCommand::MarkPaid
+                            }
+                            Err(reason) => cancel(reason),
+                        },
+                    }
+                }
+                Progress::Paid => OrderCommand::Complete { at: Utc::now() },
+            };
+            let order_id = order.order_id;
+            driven = self.record(order_id, next, metadata).await?;
+            crash_point(recorded_failpoint(&driven.order));
+        }
+    }
+
+    /// Records a step on the order. If another driver finished or cancelled the order
+    /// meanwhile, answers the order as that driver left it, so the loop goes on from there.
+    async fn record(
+        &self,
+        order_id: OrderId,
+        command: OrderCommand,
+        metadata: Metadata,
+    ) -> Result<Driven, SagaError> {
+        let orders = &self.services().orders;
+        let answer = self
+            .with_retries(|| {
+                let command = command.clone();
+                async move {
+                    verdict_with_token(
+                        orders
+                            .execute(StreamId::order(order_id), command, metadata)
+                            .await,
+                    )
+                }
+            })
+            .await?;
+        match answer {
+            Ok((Some(order), token)) => Ok(Driven {
+                order,
+                token: Some(token),
+            }),
+            Ok((None, _)) | Err(OrderError::NotFound) => Err(SagaError::NotPlaced(order_id)),
+            Err(OrderError::Cancelled(_) | OrderError::AlreadyCompleted) => {
+                let order = self
+                    .load(order_id)
+                    .await?
+                    .ok_or(SagaError::NotPlaced(order_id))?;
+                Ok(Driven { order, token: None })
+            }
+            Err(error) => Err(SagaError::Order { order_id, error }),
+        }
+    }
+}
+
+fn cancel(reason: CancelReason) -> OrderCommand {
+    OrderCommand::Cancel {
+        reason,
+        at: Utc::now(),
+    }
+}
+
+/// The failpoint right after a step is recorded, named for the step.
+fn recorded_failpoint(order: &PlacedOrder) -> &'static str {
+    if order.cancelled.is_some() {
+        return "saga-after-cancelled";
+    }
+    match order.progress {
+        Progress::Placed => "saga-after-placed",
+        Progress::StockReserved => "saga-after-stock-reserved",
+        Progress::CouponApplied => "saga-after-coupon-applied",
+        Progress::Paid => "saga-after-paid",
+        Progress::Completed => "saga-after-completed",
+    }
+}

@@ -1,0 +1,15 @@
+//! Crash injection for the saga's crash tests. Built with the `failpoints` feature,
+//! `FAILPOINTS=<name>=return` makes the process abort at that point, as a power cut or a
+//! SIGKILL would; `FAILPOINTS` is read once at start-up (`fail::FailScenario::setup`).
+//! Without the feature this is nothing at all.
+
+#[cfg(feature = "failpoints")]
+pub(super) fn crash_point(name: &str) {
+    fail::fail_point!(name, |_| {
+        tracing::warn!(failpoint = name, "failpoint: aborting the process");
+        std::process::abort()
+    });
+}
+
+#[cfg(not(feature = "failpoints"))]
+pub(super) fn crash_point(_name: &str) {}

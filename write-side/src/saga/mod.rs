@@ -1,0 +1,134 @@
+//! The order saga. An order is placed (`OrderPlaced`), then stock is reserved for every
+//! line (all or nothing), the user's coupon is used, the points are deducted, and the order
+//! completes. Any refusal cancels the order with a reason and compensates what was done:
+//! stock released, coupon restored, points refunded.
+//!
+//! The Order stream is the saga's durable progress: every finished step is recorded there
+//! before the next starts, and a cancel is recorded before compensating, so a driver that
+//! reads the order knows where to go on. Every participant step is idempotent by order id,
+//! so sending one again after a crash does nothing twice. Orders nobody settled (a crash,
+//! a store outage) are found by the recovery scan (`recovery`) and driven again.
+
+mod compensate;
+mod driver;
+mod error;
+mod failpoint;
+mod participants;
+mod place;
+mod recovery;
+
+pub use driver::Driven;
+pub use error::SagaError;
+pub use place::{PlaceError, PlaceOrder, PlaceOutcome};
+pub use recovery::{RECOVERY_READER, run_recovery};
+
+use crate::commands::CommandServices;
+use crate::domain::order::PlacedOrder;
+use events::{OrderId, StreamId};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct SagaConfig {
+    /// How long `POST /v1/orders` waits for the outcome before answering 202 PENDING.
+    pub answer_within: Duration,
+    /// Attempts per participant step when it fails for a passing reason (contention, a
+    /// store error); after that the order is left to the recovery scan.
+    pub step_attempts: usize,
+    /// The recovery scan drives an unsettled order only once it has seen it open for
+    /// this long, so it does not race a live driver in another process.
+    pub recover_after: Duration,
+    /// How often the recovery scan reads new order events and looks for stuck orders.
+    pub scan_interval: Duration,
+    /// Most orders the recovery scan drives at once.
+    pub recovery_concurrency: usize,
+}
+
+impl Default for SagaConfig {
+    fn default() -> Self {
+        Self {
+            answer_within: Duration::from_secs(3),
+            step_attempts: 8,
+            recover_after: Duration::from_secs(5),
+            scan_interval: Duration::from_millis(500),
+            recovery_concurrency: 32,
+        }
+    }
+}
+
+/// Drives orders; cheap to clone.
+#[derive(Clone)]
+pub struct OrderSaga {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    services: Arc<CommandServices>,
+    config: SagaConfig,
+    /// Orders a driver in this process is working on; the recovery scan leaves them be.
+    in_flight: Mutex<HashSet<OrderId>>,
+    /// Orders a driver in this process settled (completed, or cancelled and compensated),
+    /// so the recovery scan need not check their compensation again.
+    settled: moka::sync::Cache<OrderId, ()>,
+}
+
+impl OrderSaga {
+    pub fn new(services: Arc<CommandServices>, config: SagaConfig) -> Self {
+        let settled = moka::sync::Cache::builder()
+            .max_capacity(1_000_000)
+            .time_to_live(Duration::from_secs(600))
+            .build();
+        Self {
+            inner: Arc::new(Inner {
+                services,
+                config,
+                in_flight: Mutex::default(),
+                settled,
+            }),
+        }
+    }
+
+    pub fn services(&self) -> &Arc<CommandServices> {
+        &self.inner.services
+    }
+
+    fn config(&self) -> &SagaConfig {
+        &self.inner.config
+    }
+
+    /// Reads an order from its stream (not through its mailbox), e.g. after another driver
+    /// moved it or when the recovery scan picks it up.
+    pub async fn load(&self, order_id: OrderId) -> Result<Option<PlacedOrder>, SagaError> {
+        use crate::domain::{order::Order, replay};
+        let recorded = self
+            .services()
+            .store()
+            .read_stream(&StreamId::order(order_id), 0)
+            .await
+            .map_err(|e| SagaError::Store(Arc::new(e)))?;
+        let mut events = Vec::with_capacity(recorded.len());
+        for event in recorded {
+            let decoded =
+                events::OrderEvent::decode(&event.event_type, event.schema_version, &event.payload)
+                    .map_err(|e| SagaError::Corrupt {
+                        order_id,
+                        reason: e.to_string(),
+                    })?;
+            events.push(decoded);
+        }
+        Ok(replay(Order::default(), &events).placed().cloned())
+    }
+
+    fn is_in_flight(&self, order_id: OrderId) -> bool {
+        self.lock_in_flight().contains(&order_id)
+    }
+
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<OrderId>> {
+        // The set holds plain ids; a panic while holding it cannot leave it inconsistent.
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

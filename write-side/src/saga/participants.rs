@@ -1,0 +1,150 @@
+//! The forward steps the saga asks other aggregates to take, each keyed by the order id so
+//! that sending it again changes nothing. Each answers `Ok(Err(reason))` when the
+//! participant refused (the order must be cancelled with that reason) and `Err` when the
+//! step could not run at all.
+
+use super::error::verdict;
+use super::{OrderSaga, SagaError};
+use crate::domain::coupon::{CouponCommand, CouponError};
+use crate::domain::order::PlacedOrder;
+use crate::domain::product::{ProductCommand, ProductError};
+use crate::domain::wallet::{WalletCommand, WalletError};
+use backon::{ExponentialBuilder, Retryable};
+use chrono::Utc;
+use events::{CancelReason, CouponId, Discount, Metadata, StreamId};
+use futures::future::join_all;
+use std::future::Future;
+use std::time::Duration;
+
+pub(super) type Step<T> = Result<Result<T, CancelReason>, SagaError>;
+
+impl OrderSaga {
+    /// Sends `attempt` again while it fails for a passing reason.
+    pub(super) async fn with_retries<T, F, Fut>(&self, attempt: F) -> Result<T, SagaError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SagaError>>,
+    {
+        attempt
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(5))
+                    .with_max_delay(Duration::from_millis(500))
+                    .with_max_times(self.config().step_attempts)
+                    .with_jitter(),
+            )
+            .when(SagaError::is_transient)
+            .await
+    }
+
+    /// Reserves every line; the first refusal decides the reason. Lines that were reserved
+    /// before another refused are released by the compensation that follows the cancel.
+    pub(super) async fn reserve_stock(&self, order: &PlacedOrder, metadata: Metadata) -> Step<()> {
+        let products = &self.services().products;
+        let answers = join_all(order.lines.iter().map(|line| {
+            self.with_retries(move || async move {
+                let command = ProductCommand::Reserve {
+                    order_id: order.order_id,
+                    quantity: line.quantity,
+                };
+                verdict(
+                    products
+                        .execute(StreamId::product(line.product_id), command, metadata)
+                        .await,
+                )
+            })
+        }))
+        .await;
+        let mut unavailable = None;
+        for answer in answers {
+            match answer {
+                Ok(Ok(_)) => {}
+                Ok(Err(ProductError::NotFound)) => return Ok(Err(CancelReason::NotFound)),
+                Ok(Err(ProductError::InsufficientStock { .. })) => {
+                    return Ok(Err(CancelReason::InsufficientStock));
+                }
+                Ok(Err(error)) => {
+                    return Err(SagaError::Product {
+                        order_id: order.order_id,
+                        error,
+                    });
+                }
+                Err(error) => unavailable = Some(error),
+            }
+        }
+        unavailable.map_or(Ok(Ok(())), Err)
+    }
+
+    /// Uses the order's coupon; answers the coupon and its registered discount.
+    pub(super) async fn use_coupon(
+        &self,
+        order: &PlacedOrder,
+        metadata: Metadata,
+    ) -> Step<(CouponId, Discount)> {
+        let Some(user_coupon_id) = order.user_coupon_id else {
+            return Ok(Err(CancelReason::CouponUnavailable));
+        };
+        // A user coupon id names its coupon; one that names none was never issued.
+        let Some(coupon_id) = user_coupon_id.coupon_id() else {
+            return Ok(Err(CancelReason::CouponUnavailable));
+        };
+        let coupons = &self.services().coupons;
+        let answer = self
+            .with_retries(|| async {
+                let command = CouponCommand::Use {
+                    user_coupon_id,
+                    user_id: order.user_id,
+                    order_id: order.order_id,
+                    now: Utc::now(),
+                };
+                verdict(
+                    coupons
+                        .execute(StreamId::coupon(coupon_id), command, metadata)
+                        .await,
+                )
+            })
+            .await?;
+        match answer {
+            Ok(reply) => match reply.coupon {
+                Some(info) => Ok(Ok((coupon_id, info.discount))),
+                None => Ok(Err(CancelReason::CouponUnavailable)),
+            },
+            Err(CouponError::NotFound | CouponError::Unavailable) => {
+                Ok(Err(CancelReason::CouponUnavailable))
+            }
+            Err(error) => Err(SagaError::Coupon {
+                order_id: order.order_id,
+                error,
+            }),
+        }
+    }
+
+    /// Deducts what the order costs after its discount.
+    pub(super) async fn deduct_points(&self, order: &PlacedOrder, metadata: Metadata) -> Step<()> {
+        let wallets = &self.services().wallets;
+        let answer = self
+            .with_retries(|| async {
+                let command = WalletCommand::Deduct {
+                    user_id: order.user_id,
+                    order_id: order.order_id,
+                    amount: order.amount_due(),
+                };
+                verdict(
+                    wallets
+                        .execute(StreamId::wallet(order.user_id), command, metadata)
+                        .await,
+                )
+            })
+            .await?;
+        match answer {
+            Ok(_) => Ok(Ok(())),
+            Err(WalletError::InsufficientBalance { .. }) => {
+                Ok(Err(CancelReason::InsufficientBalance))
+            }
+            Err(error) => Err(SagaError::Wallet {
+                order_id: order.order_id,
+                error,
+            }),
+        }
+    }
+}
