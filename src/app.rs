@@ -56,6 +56,7 @@ impl Application {
                     let projections = projector::spawn_from_store(
                         events.store.clone(),
                         read_pool.clone(),
+                        settings.timezone,
                         shutdown.clone(),
                     );
                     let progress = Arc::new(WatchProgress::new(projections.progress()));

@@ -20,6 +20,10 @@ impl EventFeed for StoreFeed {
         self.0.read_all(after, limit).await.map_err(FeedError::new)
     }
 
+    async fn head(&self) -> Option<i64> {
+        self.0.head_position().await.ok()
+    }
+
     async fn wait_past(&self, after: i64) {
         let mut head = self.0.subscribe_head();
         let _ =

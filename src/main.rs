@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use shop::roles::{self, command_api, projector, query_api};
+use shop::rebuild::RebuildTarget;
 use shop::{Application, Settings, backend};
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +32,11 @@ enum Role {
     Migrate,
     /// Load the sample catalog into an empty store, then exit.
     DemoData,
+    /// Replay the event store into a fresh copy of a read model and swap it in.
+    Rebuild {
+        #[arg(value_enum)]
+        projection: RebuildTarget,
+    },
 }
 
 #[tokio::main]
@@ -51,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("schema is up to date");
             Ok(())
         }
+        Role::Rebuild { projection } => shop::rebuild::run(&settings, projection).await,
         Role::DemoData => {
             let events = backend::open_event_store(&settings).await?;
             let services = write_side::commands::CommandServices::new(
@@ -109,7 +116,7 @@ async fn run_projector(settings: Settings, shutdown: CancellationToken) -> anyho
         Some(brokers) => projector::spawn_from_kafka(&settings, brokers, pool, shutdown.clone())?,
         None => {
             let events = backend::open_event_store(&settings).await?;
-            projector::spawn_from_store(events.store, pool, shutdown.clone())
+            projector::spawn_from_store(events.store, pool, settings.timezone, shutdown.clone())
         }
     };
     tracing::info!("projectors started");

@@ -1,6 +1,7 @@
 //! Typed settings: every `SHOP_*` variable, overridable by a flag, parsed once at start-up.
 //! A bad value stops the process with a message naming the variable.
 
+use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,6 +31,11 @@ pub struct Settings {
     /// Prefix of every Redis key this deployment writes or reads.
     #[arg(long, env = "SHOP_REDIS_PREFIX", default_value = "shop:", value_parser = parse_name_prefix)]
     pub redis_prefix: String,
+
+    /// IANA time zone whose calendar days the sales ranking counts in (`Asia/Seoul`,
+    /// `UTC`, ...): an order completed at 15:00 UTC sold "tomorrow" in Seoul.
+    #[arg(long, env = "SHOP_TIMEZONE", default_value = "Asia/Seoul", value_parser = parse_timezone)]
+    pub timezone: Tz,
 
     /// Connections per MySQL pool.
     #[arg(long, env = "SHOP_DATABASE_POOL", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -148,6 +154,11 @@ fn parse_brokers(raw: &str) -> Result<String, String> {
     }
 }
 
+fn parse_timezone(raw: &str) -> Result<Tz, String> {
+    raw.parse::<Tz>()
+        .map_err(|_| "expected an IANA time zone name such as Asia/Seoul or UTC".to_owned())
+}
+
 /// Topic and key prefixes end up in Kafka topic names and Redis keys: keep them plain.
 fn parse_name_prefix(raw: &str) -> Result<String, String> {
     if raw.len() <= 100
@@ -172,6 +183,7 @@ impl Settings {
             kafka_brokers: None,
             kafka_topic_prefix: "shop.".to_owned(),
             redis_prefix: "shop:".to_owned(),
+            timezone: chrono_tz::Asia::Seoul,
             database_pool: 8,
             admin_token: Some("test-admin-token".to_owned()),
             demo_data: false,
@@ -236,5 +248,7 @@ mod tests {
         assert!(parse_redis_url("127.0.0.1:6379").is_err());
         assert!(parse_name_prefix("t1.").is_ok());
         assert!(parse_name_prefix("a b").is_err());
+        assert_eq!(parse_timezone("Asia/Seoul"), Ok(chrono_tz::Asia::Seoul));
+        assert!(parse_timezone("Mars/Olympus").is_err());
     }
 }

@@ -157,6 +157,86 @@ fn history() -> Vec<DomainEvent> {
         events.push(used(coupon, user_coupon, 900 + round, true));
         events.push(used(coupon, user_coupon - 1, 950 + round, false));
     }
+    events.extend(order_sagas());
+    events
+}
+
+/// Sixty orders' sagas interleaved (as concurrent sagas append): every third cancelled,
+/// the rest completed across several Seoul days.
+fn order_sagas() -> Vec<DomainEvent> {
+    use events::order::*;
+    let sagas: Vec<Vec<OrderEvent>> = (1..=60_i64)
+        .map(|id| {
+            let order_id = OrderId::new(id).unwrap();
+            let lines = vec![OrderLine {
+                product_id: ProductId::new(id % 7 + 1).unwrap(),
+                quantity: id % 4 + 1,
+                unit_price: krw(1_000),
+            }];
+            let total = krw((id % 4 + 1) * 1_000);
+            let at = Utc.timestamp_opt(1_700_000_000 + id * 7_200, 0).unwrap();
+            let mut saga: Vec<OrderEvent> = vec![
+                OrderPlaced {
+                    order_id,
+                    user_id: UserId::new(id % 5 + 1).unwrap(),
+                    lines: lines.clone(),
+                    user_coupon_id: None,
+                    total_amount: total,
+                    placed_at: at,
+                }
+                .into(),
+                OrderStockReserved { order_id }.into(),
+            ];
+            if id % 3 == 0 {
+                saga.push(
+                    OrderCancelled {
+                        order_id,
+                        reason: CancelReason::InsufficientBalance,
+                        cancelled_at: at,
+                    }
+                    .into(),
+                );
+            } else {
+                saga.push(
+                    OrderCouponApplied {
+                        order_id,
+                        user_coupon_id: UserCouponId::new(id).unwrap(),
+                        coupon_id: CouponId::new(1).unwrap(),
+                        discount_amount: krw(100),
+                    }
+                    .into(),
+                );
+                saga.push(
+                    OrderPaid {
+                        order_id,
+                        paid_amount: krw(total.won() - 100),
+                    }
+                    .into(),
+                );
+                saga.push(
+                    OrderCompleted {
+                        order_id,
+                        user_id: UserId::new(id % 5 + 1).unwrap(),
+                        lines,
+                        total_amount: total,
+                        discount_amount: krw(100),
+                        paid_amount: krw(total.won() - 100),
+                        completed_at: at,
+                    }
+                    .into(),
+                );
+            }
+            saga
+        })
+        .collect();
+    let mut events = Vec::new();
+    for step in 0..5 {
+        for saga in &sagas {
+            if let Some(event) = saga.get(step) {
+                events.push(DomainEvent::Order(event.clone()));
+            }
+        }
+    }
     events
 }
 
@@ -176,7 +256,7 @@ async fn project(pool: &AnyPool, events: &[DomainEvent], batch: usize) {
         recorded_at: Utc::now(),
     };
     let mut conn = pool.acquire().await.unwrap();
-    for projection in crate::all() {
+    for projection in crate::all(chrono_tz::Asia::Seoul) {
         let mut tx = conn.begin().await.unwrap();
         if batch == 0 {
             for event in events {
@@ -203,6 +283,13 @@ async fn dump(pool: &AnyPool) -> Vec<Vec<String>> {
         "SELECT user_coupon_id || ':' || coupon_id || ':' || user_id || ':' || sequence || ':' \
          || status || ':' || issued_at || ':' || COALESCE(order_id, '-') FROM user_coupons \
          ORDER BY user_coupon_id",
+        "SELECT order_id || ':' || user_id || ':' || status || ':' || total_amount || ':' \
+         || discount_amount || ':' || paid_amount || ':' || COALESCE(reason, '-') || ':' \
+         || placed_at FROM orders ORDER BY order_id",
+        "SELECT order_id || ':' || product_id || ':' || quantity || ':' || unit_price \
+         FROM order_lines ORDER BY order_id, product_id",
+        "SELECT sold_date || ':' || product_id || ':' || sold_quantity FROM daily_sales \
+         ORDER BY sold_date, product_id",
     ];
     let mut tables = Vec::new();
     for query in queries {
@@ -220,6 +307,23 @@ async fn batches_of_any_size_match_one_event_at_a_time() {
     let expected = dump(&one_by_one).await;
     assert!(expected.iter().all(|table| !table.is_empty()));
     assert_eq!(expected[3].len(), 75 + 135 + 195 + 255);
+    assert_eq!(expected[4].len(), 60);
+    assert_eq!(
+        expected[4]
+            .iter()
+            .filter(|r| r.contains(":CANCELLED:"))
+            .count(),
+        20
+    );
+    let sold: i64 = expected[6]
+        .iter()
+        .map(|row| row.rsplit(':').next().unwrap().parse::<i64>().unwrap())
+        .sum();
+    let completed: i64 = (1..=60_i64)
+        .filter(|id| id % 3 != 0)
+        .map(|id| id % 4 + 1)
+        .sum();
+    assert_eq!(sold, completed);
     assert!(expected[3].iter().any(|row| row.contains(":USED:")));
     // Both paths share the issue code, so check its counts against the rows directly.
     let miscounted: i64 = sqlx::query_scalar(

@@ -45,6 +45,21 @@ pub enum ProjectionError {
         expected: usize,
         updated: u64,
     },
+    /// The embedded checkpoint moved under the projector (a rebuild swapped its copy in);
+    /// the batch rolls back and the projector goes on from the new checkpoint.
+    #[error("the checkpoint of {projection} is no longer at {expected}")]
+    CheckpointMoved {
+        projection: &'static str,
+        expected: i64,
+    },
+    /// `shop rebuild ranking` is swapping the Redis sales keys; order events wait for it.
+    #[error("the Redis sales ranking is being rebuilt; order events wait for it")]
+    RankingRebuildInProgress,
+    #[error("rebuilding {projection} failed: {reason}")]
+    Rebuild {
+        projection: &'static str,
+        reason: String,
+    },
     #[error("Redis {operation} failed: {source}")]
     Redis {
         operation: &'static str,

@@ -11,4 +11,9 @@ pub trait EventFeed: Send + Sync + 'static {
 
     /// Returns when events past `after` may exist (or after a bounded wait).
     async fn wait_past(&self, after: i64);
+
+    /// The newest position, if the source can tell (for progress reports only).
+    async fn head(&self) -> Option<i64> {
+        None
+    }
 }

@@ -20,9 +20,14 @@ mod error;
 mod feed;
 mod kafka;
 mod lag;
+mod order_fold;
+mod orders;
 mod read_db;
+mod rebuild;
 mod redis;
 mod runner;
+mod sales;
+mod sold_day;
 mod stream_versions;
 mod upsert;
 
@@ -32,10 +37,13 @@ pub use feed::EventFeed;
 pub use kafka::{KafkaProjectorConfig, MessageError, spawn_kafka_projections};
 pub use lag::ProjectionLag;
 pub use read_db::open_read_db;
+pub use rebuild::{RebuildProgress, RebuildReport, rebuild_ranking};
 pub use redis::{DEFAULT_REDIS_PREFIX, RedisViews, RedisViewsError};
 pub use runner::{ProjectionHandles, spawn_projections};
+pub use sold_day::SALES_RETENTION_DAYS;
 
 use async_trait::async_trait;
+use chrono_tz::Tz;
 use events::DomainEvent;
 use sqlx::AnyConnection;
 
@@ -72,11 +80,14 @@ pub trait Projection: Send + Sync + 'static {
     }
 }
 
-/// Every SQL projection.
-pub fn all() -> Vec<Box<dyn Projection>> {
+/// Every SQL projection. `timezone` (`SHOP_TIMEZONE`) decides which calendar day a sale
+/// counts on.
+pub fn all(timezone: Tz) -> Vec<Box<dyn Projection>> {
     vec![
         Box::new(balances::Balances),
         Box::new(catalog::Catalog),
         Box::new(coupons::Coupons),
+        Box::new(orders::Orders),
+        Box::new(sales::Sales::new(timezone)),
     ]
 }

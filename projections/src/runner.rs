@@ -5,6 +5,7 @@
 use crate::error::ProjectionError;
 use crate::lag::{LagWatches, ProjectionLag};
 use crate::{Envelope, EventFeed, Projection, checkpoint};
+use chrono_tz::Tz;
 use events::DomainEvent;
 use sqlx::AnyPool;
 use std::collections::HashMap;
@@ -50,15 +51,17 @@ impl ProjectionHandles {
     }
 }
 
+/// Starts one task per projection of `crate::all(timezone)`, each following `feed`.
 pub fn spawn_projections(
     pool: AnyPool,
     feed: Arc<dyn EventFeed>,
+    timezone: Tz,
     shutdown: CancellationToken,
 ) -> ProjectionHandles {
     let mut progress = HashMap::new();
     let mut lag = HashMap::new();
     let mut tasks = Vec::new();
-    for projection in crate::all() {
+    for projection in crate::all(timezone) {
         let (position_sender, position) = watch::channel(0);
         let (lag_sender, lag_receiver) = watch::channel(ProjectionLag::default());
         progress.insert(projection.name(), position);
@@ -106,7 +109,7 @@ async fn run(
                 }
                 return Ok(position);
             }
-            let last = apply_batch(&pool, projection.as_ref(), &batch).await?;
+            let last = apply_batch(&pool, projection.as_ref(), position, &batch).await?;
             lag.send_modify(|lag| {
                 lag.record_batch(batch.len(), 0, batch.last().map(|e| e.recorded_at));
             });
@@ -132,11 +135,14 @@ async fn run(
     }
 }
 
-/// Applies `batch` and moves the checkpoint past it, atomically. An event that cannot be
-/// decoded fails the batch: skipping it would silently corrupt the read model.
+/// Applies `batch` and moves the checkpoint from `from` past it, atomically. An event
+/// that cannot be decoded fails the batch: skipping it would silently corrupt the read
+/// model. So does a checkpoint that is no longer at `from` (`shop rebuild` swapped the
+/// read model in under this task): the task then reloads it and goes on from there.
 async fn apply_batch(
     pool: &AnyPool,
     projection: &dyn Projection,
+    from: i64,
     batch: &[events::RecordedEvent],
 ) -> Result<i64, ProjectionError> {
     let mut tx = pool
@@ -156,7 +162,7 @@ async fn apply_batch(
     let events: Vec<_> = envelopes.iter().zip(&decoded).collect();
     projection.apply_batch(&mut tx, &events).await?;
     let last = batch.last().map_or(0, |event| event.global_position);
-    checkpoint::save(&mut tx, projection.name(), last).await?;
+    checkpoint::advance(&mut tx, projection.name(), from, last).await?;
     tx.commit()
         .await
         .map_err(ProjectionError::db("commit a projection batch"))?;

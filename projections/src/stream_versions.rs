@@ -9,10 +9,10 @@
 //! on MySQL that close (which gets no reply) stalls the next command by a delayed ACK,
 //! about 40 ms, every batch.
 
-use crate::bulk::{MAX_LIST, padded};
+use crate::bulk::{self, MAX_LIST, padded};
 use crate::error::ProjectionError;
 use sqlx::{Any, AnyConnection, QueryBuilder};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 struct Tracked {
     stored: Option<i64>,
@@ -127,6 +127,28 @@ impl StreamVersions {
         }
         Ok(())
     }
+}
+
+/// Records `versions` (stream -> version) for `projection`, which must have no rows yet
+/// (a rebuild cleared them in the same transaction).
+pub(crate) async fn insert_versions(
+    tx: &mut AnyConnection,
+    projection: &'static str,
+    versions: &BTreeMap<String, i64>,
+) -> Result<(), ProjectionError> {
+    let rows: Vec<(&String, &i64)> = versions.iter().collect();
+    bulk::insert_rows(
+        tx,
+        "INSERT INTO projected_streams (projection, stream_id, version) ",
+        &rows,
+        |mut row, (stream_id, version)| {
+            row.push_bind(projection)
+                .push_bind((*stream_id).clone())
+                .push_bind(**version);
+        },
+        "record stream versions",
+    )
+    .await
 }
 
 /// Moves each `(stream, stored, new)` from `stored` to `new` in one statement; every row

@@ -87,7 +87,14 @@ async fn read_models_are_exact_and_a_redelivered_history_changes_nothing() {
     let names: BTreeSet<&str> = lag.keys().copied().collect();
     assert_eq!(
         names,
-        BTreeSet::from(["balances", "catalog", "coupons", "redis-views"])
+        BTreeSet::from([
+            "balances",
+            "catalog",
+            "coupons",
+            "orders",
+            "sales",
+            "redis-views"
+        ])
     );
     for (name, lag) in &lag {
         let lag = lag.borrow().clone();

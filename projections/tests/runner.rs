@@ -123,7 +123,7 @@ fn history() -> Vec<RecordedEvent> {
 async fn project_all(pool: &AnyPool, feed: Arc<VecFeed>) {
     let last = feed.0.last().unwrap().global_position;
     let shutdown = CancellationToken::new();
-    let handles = spawn_projections(pool.clone(), feed, shutdown.clone());
+    let handles = spawn_projections(pool.clone(), feed, chrono_tz::Asia::Seoul, shutdown.clone());
     for (_, mut progress) in handles.progress() {
         tokio::time::timeout(Duration::from_secs(10), progress.wait_for(|p| *p >= last))
             .await
@@ -180,7 +180,12 @@ async fn an_undecodable_event_stops_the_projection_instead_of_being_skipped() {
     events[1].payload = vec![0xff; 3];
     let pool = open_read_db(&url).await.unwrap();
     let shutdown = CancellationToken::new();
-    let handles = spawn_projections(pool.clone(), Arc::new(VecFeed(events)), shutdown.clone());
+    let handles = spawn_projections(
+        pool.clone(),
+        Arc::new(VecFeed(events)),
+        chrono_tz::Asia::Seoul,
+        shutdown.clone(),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let catalog = *handles.progress()["catalog"].borrow();
     assert_eq!(

@@ -3,7 +3,10 @@
 //! requests miss it at once (`try_get_with`).
 
 use crate::coupons::CouponView;
+use crate::orders::OrderView;
 use crate::products::{ProductPage, ProductView};
+use crate::ranking_window::Window;
+use crate::rankings::RankedWindow;
 use crate::user_coupons::UserCouponRow;
 use moka::Expiry;
 use moka::future::Cache;
@@ -17,6 +20,12 @@ pub const DEFAULT_CACHE_TTL: (Duration, Duration) =
 
 const CAPACITY: u64 = 100_000;
 const PAGE_CAPACITY: u64 = 1_000;
+/// A window is today and up to 29 days before it: a few dozen entries at most.
+const RANKING_CAPACITY: u64 = 64;
+/// Rankings change with every completed order but nobody needs them to the millisecond;
+/// about a second turns a read storm into one Redis (or SQL) load per window per second.
+const RANKING_TTL: (Duration, Duration) =
+    (Duration::from_millis(800), Duration::from_millis(1_200));
 
 pub(crate) struct Caches {
     pub(crate) balances: Cache<i64, i64>,
@@ -26,6 +35,8 @@ pub(crate) struct Caches {
     pub(crate) coupons: Cache<i64, Option<CouponView>>,
     pub(crate) product_pages: Cache<(i64, i64), ProductPage>,
     pub(crate) user_coupons: Cache<i64, Arc<Vec<UserCouponRow>>>,
+    pub(crate) orders: Cache<i64, Option<OrderView>>,
+    pub(crate) rankings: Cache<Window, RankedWindow>,
 }
 
 impl Caches {
@@ -37,6 +48,8 @@ impl Caches {
             coupons: build(CAPACITY, jitter),
             product_pages: build(PAGE_CAPACITY, jitter),
             user_coupons: build(CAPACITY, jitter),
+            orders: build(CAPACITY, jitter),
+            rankings: build(RANKING_CAPACITY, Jitter::new(RANKING_TTL.0, RANKING_TTL.1)),
         }
     }
 }

@@ -17,12 +17,16 @@ pub struct Consistent<const PROJECTION: u8> {
 pub const BALANCES: u8 = 0;
 pub const CATALOG: u8 = 1;
 pub const COUPONS: u8 = 2;
+pub const ORDERS: u8 = 3;
+pub const SALES: u8 = 4;
 
 /// The projection names progress is published under.
 pub(crate) fn projection_name(projection: u8) -> &'static str {
     match projection {
         BALANCES => "balances",
         CATALOG => "catalog",
+        ORDERS => "orders",
+        SALES => "sales",
         _ => "coupons",
     }
 }

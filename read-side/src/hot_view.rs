@@ -8,6 +8,8 @@ pub(crate) enum MalformedView {
     Missing(&'static str),
     #[error("field `{0}` is not an integer")]
     NotInteger(&'static str),
+    #[error("field `{0}` is not the JSON expected")]
+    NotJson(&'static str),
 }
 
 pub(crate) struct Fields<'a>(pub(crate) &'a HashMap<String, String>);
@@ -27,6 +29,15 @@ impl Fields<'_> {
             .trim()
             .parse()
             .map_err(|_| MalformedView::NotInteger(name))
+    }
+
+    /// A field holding JSON (an order's items).
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &'static str,
+    ) -> Result<T, MalformedView> {
+        let raw = self.0.get(name).ok_or(MalformedView::Missing(name))?;
+        serde_json::from_str(raw).map_err(|_| MalformedView::NotJson(name))
     }
 
     /// Absent bounds are written as empty strings (a hash cannot hold a null).

@@ -8,9 +8,12 @@ mod coupons;
 mod hot_view;
 mod layered;
 mod log_limit;
+mod orders;
 mod points;
 mod products;
 mod progress;
+mod ranking_window;
+mod rankings;
 mod redis_reader;
 mod stats;
 mod stream_progress;
@@ -25,6 +28,8 @@ pub use stream_progress::StreamProgress;
 use axum::Router;
 use axum::routing::get;
 use caches::Caches;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use sqlx::AnyPool;
 use stats::CacheStats;
 use std::sync::Arc;
@@ -32,6 +37,12 @@ use std::time::Duration;
 
 /// How long a query with a consistency token waits for its read model by default.
 pub const DEFAULT_CONSISTENCY_WAIT: Duration = Duration::from_secs(2);
+
+/// The zone rankings count days in when none is configured (`SHOP_TIMEZONE`).
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Asia::Seoul;
+
+/// Where "now" comes from (the ranking's "today"); tests pin it.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct QueryState {
@@ -41,6 +52,8 @@ pub struct QueryState {
     redis: Option<RedisReader>,
     caches: Arc<Caches>,
     stats: Arc<CacheStats>,
+    timezone: Tz,
+    clock: Clock,
 }
 
 impl QueryState {
@@ -53,7 +66,21 @@ impl QueryState {
             redis: None,
             caches: Arc::new(Caches::new(min_ttl, max_ttl)),
             stats: Arc::new(CacheStats::default()),
+            timezone: DEFAULT_TIMEZONE,
+            clock: Arc::new(Utc::now),
         }
+    }
+
+    /// The zone whose calendar days rankings cover (default [`DEFAULT_TIMEZONE`]).
+    pub fn with_timezone(mut self, timezone: Tz) -> Self {
+        self.timezone = timezone;
+        self
+    }
+
+    /// Replaces the wall clock (tests pin "today").
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     pub fn with_consistency_wait(mut self, wait: Duration) -> Self {
@@ -87,6 +114,8 @@ pub fn router(state: QueryState) -> Router {
         .route("/v1/products/{product_id}", get(products::one))
         .route("/v1/coupons/{coupon_id}", get(coupons::one))
         .route("/v1/users/{user_id}/coupons", get(user_coupons::of_user))
+        .route("/v1/orders/{order_id}", get(orders::one))
+        .route("/v1/rankings/top-products", get(rankings::top_products))
         .with_state(state);
     api_common::layers::with_common_layers(routes)
 }

@@ -9,14 +9,20 @@
 //!   `totalQuantity`, `issuedQuantity`, `validFrom`, `validUntil` (RFC 3339, or empty for no
 //!   bound), `v`
 //!
+//! - `{prefix}order:{orderId}`: `orderId`, `userId`, `status`, `items` (JSON), `totalAmount`,
+//!   `discountAmount`, `paidAmount`, `reason` (empty unless cancelled), `v`
+//!
 //! `v` is the last version of the entity's stream the view reflects; a request whose
 //! consistency token names that stream is answered from the view only if `v` has reached it.
+//!
+//! The sales ranking: `{prefix}sales:{YYYY-MM-DD}` sorted sets (product id -> units sold
+//! that day), trusted only while `{prefix}sales:ready` exists.
 
 use crate::log_limit::LogLimiter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, LazyLock, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// The key prefix the projector writes under when `SHOP_REDIS_PREFIX` is unset.
@@ -43,6 +49,50 @@ pub enum RedisSetupError {
     InvalidUrl(#[source] redis::RedisError),
     #[error("the Redis reader must be created inside a Tokio runtime")]
     NoRuntime,
+}
+
+/// Ranks the union of a window's day keys, caching the union briefly under its own key so
+/// a burst of readers (on every query node) unions once. Returns nil when the day keys
+/// are not known to be complete (no ready marker): the caller ranks from SQL. Returns the
+/// top ARGV[1] members with scores, plus every member tied with the last of them, so the
+/// caller can break ties by product id.
+///
+/// KEYS[1]: ready marker, KEYS[2]: the window's cache key, KEYS[3..]: the day keys.
+/// ARGV[1]: how many, ARGV[2]: cache lifetime in ms.
+const TOP_SALES: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return false
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('ZUNIONSTORE', KEYS[2], #KEYS - 2, unpack(KEYS, 3))
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+local n = tonumber(ARGV[1])
+local top = redis.call('ZREVRANGE', KEYS[2], 0, n - 1, 'WITHSCORES')
+if #top < 2 * n then
+  return top
+end
+local last = top[#top]
+local tied = redis.call('ZRANGEBYSCORE', KEYS[2], last, last, 'WITHSCORES')
+for i = 1, #tied do
+  top[#top + 1] = tied[i]
+end
+return top
+"#;
+
+static TOP_SALES_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(TOP_SALES));
+
+/// How long the union of a window lives in Redis.
+const WINDOW_CACHE_MS: u64 = 1_000;
+
+/// What a ranking lookup found.
+pub(crate) enum RankingLookup {
+    /// (product id, units) pairs, unordered, possibly more than asked for (ties).
+    Found(Vec<(i64, i64)>),
+    /// Redis answered, but its day keys are not known to be complete.
+    NotReady,
+    Skipped,
+    Failed,
 }
 
 /// What a hot-view lookup found.
@@ -132,6 +182,50 @@ impl RedisReader {
         }
     }
 
+    /// The best sellers over `days` (`YYYY-MM-DD`, the window `from..=to`), at least `n`
+    /// of them when there are that many.
+    pub(crate) async fn top_sales(&self, days: &[String], n: usize) -> RankingLookup {
+        let inner = &self.inner;
+        let Some(manager) = inner.manager.get() else {
+            return RankingLookup::Skipped;
+        };
+        if inner.now_ms() < inner.skip_until_ms.load(Ordering::Relaxed) {
+            return RankingLookup::Skipped;
+        }
+        let (Some(from), Some(to)) = (days.first(), days.last()) else {
+            return RankingLookup::Found(Vec::new());
+        };
+        let prefix = &inner.prefix;
+        let mut invocation = TOP_SALES_SCRIPT.prepare_invoke();
+        invocation
+            .key(format!("{prefix}sales:ready"))
+            .key(format!("{prefix}sales:top:{from}:{to}"));
+        for day in days {
+            invocation.key(format!("{prefix}sales:{day}"));
+        }
+        invocation.arg(n).arg(WINDOW_CACHE_MS);
+        let mut connection = manager.clone();
+        let read = invocation.invoke_async::<Option<Vec<String>>>(&mut connection);
+        match tokio::time::timeout(self.timeout, read).await {
+            Ok(Ok(None)) => RankingLookup::NotReady,
+            Ok(Ok(Some(flat))) => match pairs(&flat) {
+                Some(sold) => RankingLookup::Found(sold),
+                None => {
+                    inner.failed("Redis ranking holds a member that is not a product id");
+                    RankingLookup::Failed
+                }
+            },
+            Ok(Err(error)) => {
+                inner.failed(&format!("Redis ranking read failed: {error}"));
+                RankingLookup::Failed
+            }
+            Err(_) => {
+                inner.failed(&format!("Redis ranking read took over {:?}", self.timeout));
+                RankingLookup::Failed
+            }
+        }
+    }
+
     /// A hot view that does not parse is the projector's bug, not the reader's: log it
     /// (rate-limited) and let SQL answer.
     pub(crate) fn malformed(&self, kind: &str, id: i64, error: &dyn std::error::Error) {
@@ -158,6 +252,18 @@ impl Inner {
             None => tracing::debug!("{message}"),
         }
     }
+}
+
+/// `[member, score, member, score, ...]` as (product id, units).
+fn pairs(flat: &[String]) -> Option<Vec<(i64, i64)>> {
+    flat.chunks_exact(2)
+        .map(|pair| {
+            let product: i64 = pair[0].parse().ok()?;
+            // Scores are whole units; Redis prints them as floats only when they are not.
+            let units: f64 = pair[1].parse().ok()?;
+            Some((product, units as i64))
+        })
+        .collect()
 }
 
 fn millis(duration: Duration) -> u64 {

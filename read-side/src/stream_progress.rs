@@ -63,7 +63,11 @@ impl StreamProgress {
 fn consumes(projection: &str, category: &str) -> bool {
     matches!(
         (projection, category),
-        ("balances", "wallet") | ("catalog", "product") | ("coupons", "coupon")
+        ("balances", "wallet")
+            | ("catalog", "product")
+            | ("coupons", "coupon")
+            | ("orders", "order")
+            | ("sales", "order")
     )
 }
 
@@ -111,5 +115,8 @@ mod tests {
         assert!(consumes("coupons", "coupon"));
         assert!(!consumes("balances", "order"));
         assert!(!consumes("catalog", "coupon"));
+        assert!(consumes("orders", "order"));
+        assert!(consumes("sales", "order"));
+        assert!(!consumes("sales", "wallet"));
     }
 }

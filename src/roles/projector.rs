@@ -4,6 +4,7 @@
 use crate::feed::StoreFeed;
 use crate::settings::Settings;
 use anyhow::Context;
+use chrono_tz::Tz;
 use projections::{KafkaProjectorConfig, ProjectionHandles, RedisViews};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -26,17 +27,20 @@ pub fn spawn_from_kafka(
     let config = KafkaProjectorConfig {
         brokers: brokers.to_owned(),
         topic_prefix: settings.kafka_topic_prefix.clone(),
+        timezone: settings.timezone,
     };
     Ok(projections::spawn_kafka_projections(
         pool, redis, config, shutdown,
     ))
 }
 
-/// Projectors that follow the event store's global order in-process.
+/// Projectors that follow the event store's global order in-process. `timezone`
+/// (`SHOP_TIMEZONE`) decides which day a sale counts on.
 pub fn spawn_from_store(
     store: Arc<dyn EventStore>,
     pool: sqlx::AnyPool,
+    timezone: Tz,
     shutdown: CancellationToken,
 ) -> ProjectionHandles {
-    projections::spawn_projections(pool, Arc::new(StoreFeed(store)), shutdown)
+    projections::spawn_projections(pool, Arc::new(StoreFeed(store)), timezone, shutdown)
 }

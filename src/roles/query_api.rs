@@ -20,7 +20,7 @@ pub async fn start(
     progress: Arc<dyn ReadProgress>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<QueryApi> {
-    let mut state = QueryState::new(pool, progress);
+    let mut state = QueryState::new(pool, progress).with_timezone(settings.timezone);
     if let Some(url) = &settings.redis_url {
         let reader = RedisReader::new(url, &settings.redis_prefix)
             .with_context(|| format!("SHOP_REDIS_URL={url} is not usable"))?;

@@ -15,6 +15,7 @@ pub(crate) use sink::Sink;
 use crate::lag::{ProjectionLag, spawn_lag_logger};
 use crate::redis::{RedisSink, RedisViews};
 use crate::runner::ProjectionHandles;
+use chrono_tz::Tz;
 use sql_sink::SqlSink;
 use sqlx::AnyPool;
 use std::collections::HashMap;
@@ -32,6 +33,8 @@ pub struct KafkaProjectorConfig {
     /// Prepended to topic and consumer group names: `shop.` reads `shop.wallet`, ... in
     /// groups `shop.projector.balances`, ...
     pub topic_prefix: String,
+    /// `SHOP_TIMEZONE`: the calendar a sale's day is counted in (SQL and Redis).
+    pub timezone: Tz,
 }
 
 impl KafkaProjectorConfig {
@@ -57,12 +60,12 @@ pub fn spawn_kafka_projections(
     config: KafkaProjectorConfig,
     shutdown: CancellationToken,
 ) -> ProjectionHandles {
-    let mut sinks: Vec<Arc<dyn Sink>> = crate::all()
+    let mut sinks: Vec<Arc<dyn Sink>> = crate::all(config.timezone)
         .into_iter()
         .map(|projection| Arc::new(SqlSink::new(pool.clone(), projection)) as Arc<dyn Sink>)
         .collect();
     if let Some(views) = redis {
-        sinks.push(Arc::new(RedisSink::new(views)));
+        sinks.push(Arc::new(RedisSink::new(views, config.timezone)));
     }
     let mut lag = HashMap::new();
     let mut tasks = Vec::new();

@@ -6,15 +6,26 @@
 //! - `{p}coupon:{couponId}`: `couponId`, `name`, `discountKind`, `discountValue`,
 //!   `totalQuantity`, `issuedQuantity`, `validFrom`, `validUntil` (RFC 3339, or empty when
 //!   unbounded), `v`
+//! - `{p}order:{orderId}`: `orderId`, `userId`, `status`, `items` (JSON array of
+//!   `{productId, quantity, unitPrice}`), `totalAmount`, `discountAmount`, `paidAmount`,
+//!   `reason` (empty unless cancelled), `v`
+//! - `{p}sales:{YYYY-MM-DD}`: sorted set, product id -> units sold that day in
+//!   `SHOP_TIMEZONE`, added by the order's completion in the same script step that moves
+//!   the order view's `v`; expires `SALES_RETENTION_DAYS` after the day
+//! - `{p}sales:ready`: the day keys are complete (see `keys.rs`); `{p}sales:rebuilding`:
+//!   a rebuild is swapping them
 //!
 //! `v` is the last stream version applied to the hash. A view that does not exist is only
 //! created by an event that gives its whole value (a product's or coupon's registration, a
 //! wallet's first event); otherwise the event is passed over and readers fall back to SQL.
 
+pub(crate) mod keys;
+mod rebuild;
 mod script;
 mod sink;
 mod view_update;
 
+pub(crate) use rebuild::swap_ranking;
 pub(crate) use sink::RedisSink;
 
 /// The key prefix when none is configured (`SHOP_REDIS_PREFIX`).
@@ -51,5 +62,9 @@ impl RedisViews {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    pub(crate) fn client(&self) -> &::redis::Client {
+        &self.client
     }
 }

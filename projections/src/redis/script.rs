@@ -1,17 +1,30 @@
 //! The one Lua script every view update goes through, so the version check and the write
-//! are a single atomic step in Redis.
+//! (including a completed order's sales) are a single atomic step in Redis.
 
 use std::sync::LazyLock;
 
-/// KEYS[1]: the view's hash. ARGV[1]: the event's stream version. ARGV[2]: "1" if this
-/// event may create a missing view. ARGV[3..]: triples of (`set` | `incr`, field, value).
+/// KEYS[1]: the view's hash. Order events add KEYS[2], the rebuild's pause flag, and
+/// KEYS[3], the ranking's ready marker; a completion adds KEYS[4], its day's sorted set.
+/// ARGV[1]: the event's stream version. ARGV[2]: "1" if this event may create a missing
+/// view. ARGV[3..]: triples of (`set` | `incr`, field, value) on the hash, or (`zincr`,
+/// member, delta) and (`expireat`, "", unix seconds) on the sorted set. The sales count
+/// moves in the same step as the order view's `v`, so a redelivered completion finds
+/// `v` already there and counts nothing.
 ///
 /// Returns 1 if applied, 0 if the view already has this version (a redelivery), -1 if
 /// the view does not exist and this event cannot create it, -2 if versions before this
 /// one are missing: the relay republishes a stream in order after a failed delivery, so
 /// the earlier ones come again and this one after them; applying it now would make the
-/// earlier ones look like redeliveries.
+/// earlier ones look like redeliveries. -3 if a ranking rebuild is swapping keys: the
+/// batch is retried once it is done.
+///
+/// A completion whose order view is missing means Redis lost data (a restart without
+/// persistence): its sale cannot be counted safely, so the ready marker goes and the query
+/// API ranks from SQL until `shop rebuild ranking` refills Redis.
 const SOURCE: &str = r#"
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then
+  return -3
+end
 local version = tonumber(ARGV[1])
 local current = redis.call('HGET', KEYS[1], 'v')
 if current then
@@ -22,11 +35,19 @@ if current then
     return -2
   end
 elseif ARGV[2] ~= '1' then
+  if KEYS[4] then
+    redis.call('DEL', KEYS[3])
+  end
   return -1
 end
 for i = 3, #ARGV, 3 do
-  if ARGV[i] == 'incr' then
+  local op = ARGV[i]
+  if op == 'incr' then
     redis.call('HINCRBY', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+  elseif op == 'zincr' then
+    redis.call('ZINCRBY', KEYS[4], ARGV[i + 2], ARGV[i + 1])
+  elseif op == 'expireat' then
+    redis.call('EXPIREAT', KEYS[4], ARGV[i + 2])
   else
     redis.call('HSET', KEYS[1], ARGV[i + 1], ARGV[i + 2])
   end

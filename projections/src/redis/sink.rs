@@ -2,6 +2,7 @@
 //! versioned script, all sent in one pipeline.
 
 use super::RedisViews;
+use super::keys;
 use super::script::APPLY;
 use super::view_update::ViewUpdate;
 use crate::error::ProjectionError;
@@ -9,6 +10,7 @@ use crate::kafka::{InboundEvent, Sink};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{ErrorKind, ServerErrorKind};
 use async_trait::async_trait;
+use chrono_tz::Tz;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
@@ -17,16 +19,21 @@ use tokio::sync::OnceCell;
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The script's answer while a ranking rebuild swaps keys (see `script.rs`).
+const PAUSED: i64 = -3;
+
 pub(crate) struct RedisSink {
     views: RedisViews,
+    timezone: Tz,
     /// Opened on first use, then reconnects by itself.
     connection: OnceCell<ConnectionManager>,
 }
 
 impl RedisSink {
-    pub(crate) fn new(views: RedisViews) -> Self {
+    pub(crate) fn new(views: RedisViews, timezone: Tz) -> Self {
         Self {
             views,
+            timezone,
             connection: OnceCell::new(),
         }
     }
@@ -42,9 +49,20 @@ impl RedisSink {
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
                     .set_number_of_retries(2)
                     .set_max_delay(Duration::from_secs(1));
-                ConnectionManager::new_with_config(self.views.client.clone(), config)
+                let mut connection =
+                    ConnectionManager::new_with_config(self.views.client.clone(), config)
+                        .await
+                        .map_err(ProjectionError::redis("connect"))?;
+                // This projector keeps the day keys from here on: readers may rank from
+                // them. (The script takes the marker away again if it finds Redis lost
+                // data.)
+                ::redis::cmd("SET")
+                    .arg(keys::ready(&self.views.prefix))
+                    .arg(1)
+                    .query_async::<()>(&mut connection)
                     .await
-                    .map_err(ProjectionError::redis("connect"))
+                    .map_err(ProjectionError::redis("mark the ranking ready"))?;
+                Ok::<_, ProjectionError>(connection)
             })
             .await?;
         Ok(connection.clone())
@@ -58,7 +76,7 @@ impl Sink for RedisSink {
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["wallet", "product", "coupon"]
+        &["wallet", "product", "coupon", "order"]
     }
 
     async fn apply(&self, events: &[InboundEvent]) -> Result<usize, ProjectionError> {
@@ -66,16 +84,20 @@ impl Sink for RedisSink {
         let mut pipeline = ::redis::pipe();
         let mut updates = 0;
         for inbound in events {
-            let Some(update) =
-                ViewUpdate::of(&self.views.prefix, &inbound.envelope, &inbound.event)
-            else {
+            let Some(update) = ViewUpdate::of(
+                &self.views.prefix,
+                self.timezone,
+                &inbound.envelope,
+                &inbound.event,
+            ) else {
                 continue;
             };
             pipeline
                 .cmd("EVALSHA")
                 .arg(APPLY.get_hash())
-                .arg(1)
+                .arg(1 + update.extra_keys.len())
                 .arg(&update.key)
+                .arg(&update.extra_keys)
                 .arg(update.args());
             updates += 1;
         }
@@ -98,6 +120,11 @@ impl Sink for RedisSink {
             }
             Err(error) => return Err(ProjectionError::redis("update views")(error)),
         };
+        // What ran before the pause flag stays applied (version-guarded); the whole batch
+        // is retried after the rebuild and those events then count as redeliveries.
+        if outcomes.contains(&PAUSED) {
+            return Err(ProjectionError::RankingRebuildInProgress);
+        }
         let passed_over = outcomes.iter().filter(|outcome| **outcome < 0).count();
         if passed_over > 0 {
             tracing::debug!(

@@ -1,19 +1,30 @@
 //! What one event does to its Redis view, as data: which hash, at which version, whether
-//! it may create the hash, and which fields it sets or increments.
+//! it may create the hash, and which fields it sets or increments; for a completed order
+//! also which day's sales it adds to.
 
+use super::keys;
 use crate::Envelope;
 use crate::coupons::rfc3339;
-use events::{CouponEvent, DomainEvent, ProductEvent, WalletEvent};
+use crate::sold_day::{expire_at, sold_date};
+use chrono_tz::Tz;
+use events::{CouponEvent, DomainEvent, OrderEvent, ProductEvent, WalletEvent};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Op {
     Set(&'static str, String),
     Incr(&'static str, i64),
+    /// Adds units to a product on the day's sorted set.
+    ZIncr(i64, i64),
+    /// When the day's sorted set expires (Unix seconds).
+    ExpireAt(i64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ViewUpdate {
     pub key: String,
+    /// KEYS[2..] of the script (see `script.rs`): for order events the pause flag and the
+    /// ready marker, then for a completion the day's sorted set.
+    pub extra_keys: Vec<String>,
     pub version: i64,
     /// The event gives the view's whole value, so it may create a missing hash.
     pub create: bool,
@@ -21,8 +32,13 @@ pub(super) struct ViewUpdate {
 }
 
 impl ViewUpdate {
-    /// The update an event makes to its hot view; None for events with no view (orders).
-    pub(super) fn of(prefix: &str, envelope: &Envelope, event: &DomainEvent) -> Option<Self> {
+    /// The update an event makes to its hot view. `timezone` decides a sale's day.
+    pub(super) fn of(
+        prefix: &str,
+        timezone: Tz,
+        envelope: &Envelope,
+        event: &DomainEvent,
+    ) -> Option<Self> {
         let version = envelope.stream_version;
         let update = match event {
             DomainEvent::Wallet(event) => {
@@ -33,6 +49,7 @@ impl ViewUpdate {
                 };
                 Self {
                     key: format!("{prefix}balance:{user_id}"),
+                    extra_keys: Vec::new(),
                     version,
                     // A wallet starts at 0, so its first event gives the whole balance.
                     create: version == 1,
@@ -63,6 +80,7 @@ impl ViewUpdate {
                 };
                 Self {
                     key: format!("{prefix}product:{product_id}"),
+                    extra_keys: Vec::new(),
                     version,
                     create,
                     ops,
@@ -94,12 +112,13 @@ impl ViewUpdate {
                 };
                 Self {
                     key: format!("{prefix}coupon:{coupon_id}"),
+                    extra_keys: Vec::new(),
                     version,
                     create,
                     ops,
                 }
             }
-            DomainEvent::Order(_) => return None,
+            DomainEvent::Order(event) => order_update(prefix, timezone, version, event),
         };
         Some(update)
     }
@@ -111,14 +130,85 @@ impl ViewUpdate {
         args.push(if self.create { "1" } else { "0" }.to_owned());
         for op in &self.ops {
             let (kind, field, value) = match op {
-                Op::Set(field, value) => ("set", field, value.clone()),
-                Op::Incr(field, delta) => ("incr", field, delta.to_string()),
+                Op::Set(field, value) => ("set", (*field).to_owned(), value.clone()),
+                Op::Incr(field, delta) => ("incr", (*field).to_owned(), delta.to_string()),
+                Op::ZIncr(member, delta) => ("zincr", member.to_string(), delta.to_string()),
+                Op::ExpireAt(at) => ("expireat", String::new(), at.to_string()),
             };
             args.push(kind.to_owned());
-            args.push((*field).to_owned());
+            args.push(field);
             args.push(value);
         }
         args
+    }
+}
+
+/// `{p}order:{orderId}`: the order as GET /v1/orders/{id} shows it, and, through `v`, the
+/// guard that lets its completion count once in `{p}sales:{day}`.
+fn order_update(prefix: &str, timezone: Tz, version: i64, event: &OrderEvent) -> ViewUpdate {
+    let (order_id, create, ops) = match event {
+        OrderEvent::OrderPlaced(e) => (
+            e.order_id,
+            true,
+            vec![
+                Op::Set("orderId", e.order_id.to_string()),
+                Op::Set("userId", e.user_id.to_string()),
+                Op::Set("status", "PENDING".to_owned()),
+                Op::Set("items", serde_json::to_string(&e.lines).unwrap_or_default()),
+                Op::Set("totalAmount", e.total_amount.won().to_string()),
+                Op::Set("discountAmount", "0".to_owned()),
+                Op::Set("paidAmount", "0".to_owned()),
+                Op::Set("reason", String::new()),
+            ],
+        ),
+        OrderEvent::OrderStockReserved(e) => (e.order_id, false, Vec::new()),
+        OrderEvent::OrderCouponApplied(e) => (
+            e.order_id,
+            false,
+            vec![Op::Set(
+                "discountAmount",
+                e.discount_amount.won().to_string(),
+            )],
+        ),
+        OrderEvent::OrderPaid(e) => (
+            e.order_id,
+            false,
+            vec![Op::Set("paidAmount", e.paid_amount.won().to_string())],
+        ),
+        OrderEvent::OrderCompleted(e) => {
+            let mut ops = vec![
+                Op::Set("status", "COMPLETED".to_owned()),
+                Op::Set("discountAmount", e.discount_amount.won().to_string()),
+                Op::Set("paidAmount", e.paid_amount.won().to_string()),
+            ];
+            ops.extend(
+                e.lines
+                    .iter()
+                    .map(|line| Op::ZIncr(line.product_id.get(), line.quantity)),
+            );
+            let day = sold_date(e.completed_at, timezone);
+            ops.push(Op::ExpireAt(expire_at(day, timezone)));
+            (e.order_id, false, ops)
+        }
+        OrderEvent::OrderCancelled(e) => (
+            e.order_id,
+            false,
+            vec![
+                Op::Set("status", "CANCELLED".to_owned()),
+                Op::Set("reason", e.reason.as_str().to_owned()),
+            ],
+        ),
+    };
+    let mut extra_keys = vec![keys::rebuilding(prefix), keys::ready(prefix)];
+    if let OrderEvent::OrderCompleted(e) = event {
+        extra_keys.push(keys::day(prefix, sold_date(e.completed_at, timezone)));
+    }
+    ViewUpdate {
+        key: format!("{prefix}order:{order_id}"),
+        extra_keys,
+        version,
+        create,
+        ops,
     }
 }
 
@@ -126,8 +216,9 @@ impl ViewUpdate {
 mod tests {
     use super::*;
     use chrono::Utc;
+    use events::order::OrderCompleted;
     use events::wallet::PointsDeducted;
-    use events::{Krw, OrderId, StreamId, UserId};
+    use events::{Krw, OrderId, OrderLine, ProductId, StreamId, UserId};
 
     fn envelope(version: i64) -> Envelope {
         Envelope {
@@ -150,10 +241,51 @@ mod tests {
             }
             .into(),
         );
-        let first = ViewUpdate::of("p:", &envelope(1), &event).unwrap();
+        let seoul = chrono_tz::Asia::Seoul;
+        let first = ViewUpdate::of("p:", seoul, &envelope(1), &event).unwrap();
         assert_eq!(first.key, "p:balance:42");
         assert!(first.create);
         assert_eq!(first.args(), ["1", "1", "incr", "balance", "-700"]);
-        assert!(!ViewUpdate::of("p:", &envelope(2), &event).unwrap().create);
+        assert!(
+            !ViewUpdate::of("p:", seoul, &envelope(2), &event)
+                .unwrap()
+                .create
+        );
+    }
+
+    #[test]
+    fn a_completion_adds_its_lines_to_its_day_in_the_zone_beside_the_order_view() {
+        let completed_at =
+            chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 24, 15, 0, 0).unwrap();
+        let event = DomainEvent::Order(
+            OrderCompleted {
+                order_id: OrderId::new(9).unwrap(),
+                user_id: UserId::new(42).unwrap(),
+                lines: vec![OrderLine {
+                    product_id: ProductId::new(7).unwrap(),
+                    quantity: 2,
+                    unit_price: Krw::new(100).unwrap(),
+                }],
+                total_amount: Krw::new(200).unwrap(),
+                discount_amount: Krw::ZERO,
+                paid_amount: Krw::new(200).unwrap(),
+                completed_at,
+            }
+            .into(),
+        );
+        let update = ViewUpdate::of("p:", chrono_tz::Asia::Seoul, &envelope(5), &event).unwrap();
+        assert_eq!(update.key, "p:order:9");
+        assert_eq!(
+            update.extra_keys,
+            ["p:sales:rebuilding", "p:sales:ready", "p:sales:2026-11-25"]
+        );
+        assert!(!update.create);
+        let args = update.args();
+        assert_eq!(args[..2], ["5", "0"]);
+        assert!(
+            args.windows(3).any(|op| op == ["zincr", "7", "2"]),
+            "{args:?}"
+        );
+        assert!(args.windows(3).any(|op| op[0] == "expireat"), "{args:?}");
     }
 }

@@ -82,13 +82,16 @@ fn message(recorded: &Recorded) -> Message {
     }
 }
 
-/// A message of an aggregate this crate has no events for (orders): projectors must pass
+/// An order placed, on the order topic: the projections of other aggregates must pass
 /// over it, not stop at it.
 pub fn order_message(order: i64) -> Message {
     Message {
         category: "order".to_owned(),
         key: format!("order-{order}"),
-        value: format!(r#"{{"orderId":{order},"userId":1}}"#).into_bytes(),
+        value: format!(
+            r#"{{"orderId":{order},"userId":1,"lines":[{{"productId":1,"quantity":1,"unitPrice":100}}],"userCouponId":null,"totalAmount":100,"placedAt":"2026-11-25T01:02:04Z"}}"#
+        )
+        .into_bytes(),
         headers: vec![
             ("event-type", "OrderPlaced".to_owned()),
             ("schema-version", "1".to_owned()),
