@@ -24,11 +24,15 @@ async fn fixture() -> Fixture {
     sqlx::any::install_default_drivers();
     let url = format!("sqlite://{}/read.db?mode=rwc", dir.path().display());
     let pool = AnyPool::connect(&url).await.unwrap();
-    let schema = include_str!("../../migrations/sqlite/read/0001_read_models.sql");
-    sqlx::raw_sql(AssertSqlSafe(schema))
-        .execute(&pool)
-        .await
-        .unwrap();
+    for schema in [
+        include_str!("../../migrations/sqlite/read/0001_read_models.sql"),
+        include_str!("../../migrations/sqlite/read/0003_orders_and_sales.sql"),
+    ] {
+        sqlx::raw_sql(AssertSqlSafe(schema))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
     for sql in [
         "INSERT INTO balances VALUES (1, 5000)",
         "INSERT INTO products VALUES (1, 'Americano', 4500, 10), (2, 'Latte', 5000, 0), (3, 'Cake', 6500, 3)",
@@ -37,10 +41,15 @@ async fn fixture() -> Fixture {
         "INSERT INTO user_coupons VALUES (10, 1, 1, 1, 'AVAILABLE', '2026-11-25T00:00:00Z', NULL), \
          (11, 2, 1, 1, 'AVAILABLE', '2019-12-01T00:00:00Z', NULL), \
          (12, 1, 2, 2, 'USED', '2026-11-25T00:00:01Z', 77)",
+        "INSERT INTO orders VALUES (5, 1, 'COMPLETED', 9000, 0, 9000, NULL, \
+         '2026-11-25T00:00:00Z', '2026-11-25T00:00:01Z')",
+        "INSERT INTO order_lines VALUES (5, 1, 2, 4500)",
+        "INSERT INTO daily_sales VALUES ('2026-11-20', 1, 50), ('2026-11-24', 1, 2), \
+         ('2026-11-24', 3, 7), ('2026-11-25', 2, 2), ('2026-11-25', 1, 3)",
     ] {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
-    let progress = ["balances", "catalog", "coupons"]
+    let progress = ["balances", "catalog", "coupons", "orders", "sales"]
         .into_iter()
         .map(|name| (name, Arc::new(watch::Sender::new(10))))
         .collect();
@@ -58,8 +67,11 @@ impl Fixture {
             .iter()
             .map(|(name, sender)| (*name, sender.subscribe()))
             .collect::<HashMap<_, _>>();
+        // "Today" is 2026-11-25 in Seoul.
+        let now = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 25, 3, 0, 0).unwrap();
         let state = QueryState::new(self.pool.clone(), Arc::new(WatchProgress::new(receivers)))
-            .with_consistency_wait(Duration::from_millis(200));
+            .with_consistency_wait(Duration::from_millis(200))
+            .with_clock(Arc::new(move || now));
         let mut request = Request::get(uri);
         if let Some(token) = token {
             request = request.header("consistency-token", token);
@@ -206,4 +218,41 @@ async fn a_token_ahead_of_the_read_model_waits_then_gives_up() {
     let (status, _, _) = f.get("/v1/users/1/points?consistencyToken=11", None).await;
     assert_eq!(status, StatusCode::OK);
     catch_up.await.unwrap();
+}
+
+#[tokio::test]
+async fn rankings_and_orders_read_from_sqlite() {
+    let f = fixture().await;
+    let (status, _, body) = f
+        .get("/v1/rankings/top-products?days=2&limit=2", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"from": "2026-11-24", "to": "2026-11-25", "items": [
+            {"rank": 1, "productId": 3, "name": "Cake", "soldQuantity": 7},
+            {"rank": 2, "productId": 1, "name": "Americano", "soldQuantity": 5}
+        ]})
+    );
+    let (status, _, body) = f
+        .get("/v1/rankings/top-products", Some("9:order-5:5"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"][2]["productId"], 2);
+
+    let (status, _, body) = f.get("/v1/orders/5", Some("10:order-5:5")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"orderId": 5, "userId": 1, "status": "COMPLETED",
+               "items": [{"productId": 1, "quantity": 2, "unitPrice": 4500}],
+               "totalAmount": 9000, "discountAmount": 0, "paidAmount": 9000})
+    );
+    let (status, _, body) = f.get("/v1/orders/6", None).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("not-found"))
+    );
+    let (status, _, _) = f.get("/v1/rankings/top-products?limit=0", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

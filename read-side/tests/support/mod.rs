@@ -71,17 +71,16 @@ impl FullStack {
             database,
             redis,
         };
-        let schema_path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../migrations/mysql/0002_read_models.sql"
-        );
-        let schema = std::fs::read_to_string(schema_path)
-            .unwrap_or_else(|e| panic!("the MySQL read-model schema {schema_path}: {e}"));
         let mut setup = MySqlConnection::connect(&stack.database_url).await.unwrap();
-        sqlx::raw_sql(AssertSqlSafe(schema))
-            .execute(&mut setup)
-            .await
-            .unwrap();
+        for file in ["0002_read_models.sql", "0003_orders_and_sales.sql"] {
+            let schema_path = format!("{}/../migrations/mysql/{file}", env!("CARGO_MANIFEST_DIR"));
+            let schema = std::fs::read_to_string(&schema_path)
+                .unwrap_or_else(|e| panic!("the MySQL read-model schema {schema_path}: {e}"));
+            sqlx::raw_sql(AssertSqlSafe(schema))
+                .execute(&mut setup)
+                .await
+                .unwrap();
+        }
         stack
     }
 
@@ -90,6 +89,17 @@ impl FullStack {
             .execute(&self.pool)
             .await
             .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+
+    /// Runs a raw Redis command under the test's prefix: `key` is prefixed.
+    pub async fn redis_command(&self, name: &str, key: &str, args: &[&str]) {
+        let mut redis = self.redis.clone();
+        let mut command = redis::cmd(name);
+        command.arg(format!("{}{key}", self.prefix));
+        for arg in args {
+            command.arg(*arg);
+        }
+        command.query_async::<()>(&mut redis).await.unwrap();
     }
 
     /// Writes a hot view the way the projector does: one `HSET` of every field.
