@@ -1,6 +1,6 @@
 //! `GET /v1/rankings/top-products?days=3&limit=5`: best sellers over the last `days`
-//! calendar days in `SHOP_TIMEZONE`, today included. Redis (the union of the per-day
-//! sorted sets) when its day keys are complete, SQL (`daily_sales`) otherwise or when
+//! calendar days in `SHOP_TIMEZONE`, today included. Redis (the per-day sorted sets, top
+//! products summed over the window by a threshold algorithm) when its day keys are complete, SQL (`daily_sales`) otherwise or when
 //! Redis is down; either way the result is cached in-process for about a second per
 //! window, and both give the same answer.
 
@@ -13,7 +13,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyPool, QueryBuilder};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -113,9 +113,7 @@ async fn load(
         match redis.top_sales(&days, MAX_LIMIT as usize).await {
             RankingLookup::Found(sold) => {
                 state.stats.redis_hits.inc();
-                // Ties at the cut come back beside the top ones; keep each product once.
-                let unique: BTreeMap<i64, i64> = sold.into_iter().collect();
-                return Ok((rank(unique.into_iter().collect()), "redis"));
+                return Ok((rank(sold), "redis"));
             }
             RankingLookup::NotReady => state.stats.redis_misses.inc(),
             RankingLookup::Skipped => state.stats.redis_skipped.inc(),

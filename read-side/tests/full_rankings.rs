@@ -274,3 +274,51 @@ async fn an_order_reads_from_its_hot_view_or_sql_and_unknown_ones_are_404() {
     let (status, body) = get(&impatient, "/v1/orders/7", Some("11:order-7:4")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 }
+
+#[tokio::test]
+async fn redis_ranks_a_large_window_exactly_as_sql_does() {
+    let stack = FullStack::new().await;
+    seed(&stack).await;
+    // 1,000 products over 30 days, skewed and full of ties: the threshold algorithm must
+    // read several pages per day and still agree with SQL, ties included.
+    let mut values = Vec::new();
+    for day in 1..=30 {
+        let date = format!("2026-11-{day:02}");
+        let mut members = Vec::new();
+        for product in 1..=1_000_i64 {
+            let units = (product * 7 + day * 13) % 50 + if product % 37 == 0 { 60 } else { 0 };
+            if units == 0 {
+                continue;
+            }
+            values.push(format!("('{date}', {product}, {units})"));
+            members.push(units.to_string());
+            members.push(product.to_string());
+        }
+        let members: Vec<&str> = members.iter().map(String::as_str).collect();
+        stack
+            .redis_command("ZADD", &format!("sales:{date}"), &members)
+            .await;
+    }
+    for chunk in values.chunks(1_000) {
+        stack
+            .sql(&format!(
+                "INSERT INTO daily_sales VALUES {}",
+                chunk.join(", ")
+            ))
+            .await;
+    }
+    stack.redis_command("SET", "sales:ready", &["1"]).await;
+    let sql_only = pinned(QueryState::new(
+        stack.pool.clone(),
+        Arc::new(StreamProgress::new(stack.pool.clone())),
+    ));
+    let with_redis = pinned(stack.state().await);
+    for days in [1, 3, 7, 30] {
+        let uri = format!("/v1/rankings/top-products?days={days}&limit=100");
+        let (_, from_sql) = get(&sql_only, &uri, None).await;
+        let (_, from_redis) = get(&with_redis, &uri, None).await;
+        assert_eq!(from_sql["items"].as_array().unwrap().len(), 100, "{days}");
+        assert_eq!(from_redis, from_sql, "days={days}");
+    }
+    assert_eq!(with_redis.cache_stats().redis_hits, 4);
+}
