@@ -19,7 +19,7 @@ pub use consistency::{ConsistencyToken, InvalidToken};
 pub use coupon::{CouponEvent, Discount, DiscountKind};
 pub use domain_event::DomainEvent;
 pub use envelope::{EventId, Metadata, NewEvent, RecordedEvent, StreamId};
-pub use ids::{CouponId, InvalidId, OrderId, ProductId, UserCouponId, UserId};
+pub use ids::{CouponId, InvalidId, OrderId, ProductId, USER_COUPON_ID_SPAN, UserCouponId, UserId};
 pub use money::{InvalidAmount, Krw};
 pub use order::{CancelReason, OrderEvent, OrderLine};
 pub use product::ProductEvent;

@@ -1,6 +1,7 @@
 //! The event store: append-only streams with optimistic versions, a global order for
 //! readers of every stream, snapshots, and id sequences.
 
+mod group_commit;
 pub mod mysql;
 mod queries;
 mod row;
@@ -29,6 +30,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The group commit this append was part of failed; nothing of it was written.
+    #[error("the append batch failed: {0}")]
+    Batch(std::sync::Arc<StoreError>),
+    #[error("the event store's writer has stopped")]
+    WriterStopped,
 }
 
 impl StoreError {

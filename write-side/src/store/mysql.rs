@@ -1,8 +1,11 @@
-//! The event store on MySQL/MariaDB. Every append bumps the one-row `event_head` counter
-//! first and holds its row lock until commit, so global positions are handed out in commit
-//! order: a reader of "position > n" never skips a transaction that commits late. It
-//! serializes appends across streams, which group commit in the executor makes cheap.
+//! The event store on MySQL/MariaDB. Every append transaction locks the one-row
+//! `event_head` counter first and holds it until commit, so global positions are handed
+//! out in commit order: a reader of "position > n" never skips a transaction that commits
+//! late. That serializes appends across streams and processes, which group commit makes
+//! cheap: each process commits all its queued appends, of any streams, in one transaction
+//! (`group_commit`).
 
+use super::group_commit::{AppendAnswer, AppendRequest, BatchAppender, GroupCommit};
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
 use super::{Appended, EventStore, Snapshot, StoreError};
@@ -12,8 +15,10 @@ use events::{NewEvent, RecordedEvent, StreamId};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{MySql, MySqlPool, QueryBuilder};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -22,7 +27,8 @@ const ROWS_PER_INSERT: usize = 500;
 
 pub struct MySqlEventStore {
     pool: MySqlPool,
-    head: watch::Sender<i64>,
+    head: Arc<watch::Sender<i64>>,
+    writer: GroupCommit,
 }
 
 /// Opens a pool on `url`, creating the database it names if it does not exist, and runs
@@ -56,18 +62,142 @@ impl MySqlEventStore {
 
     /// A store on an already migrated pool.
     pub async fn from_pool(pool: MySqlPool) -> Result<Self, StoreError> {
-        let store = Self {
-            pool,
-            head: watch::Sender::new(0),
-        };
-        let head = store.head_position().await?;
-        store.head.send_replace(head);
-        Ok(store)
+        let head = Arc::new(watch::Sender::new(queries::head_position(&pool).await?));
+        let writer = GroupCommit::spawn(MySqlAppender {
+            pool: pool.clone(),
+            head: head.clone(),
+        });
+        Ok(Self { pool, head, writer })
     }
 
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
     }
+}
+
+/// The writer side of the store: commits batches of appends for `GroupCommit`.
+struct MySqlAppender {
+    pool: MySqlPool,
+    head: Arc<watch::Sender<i64>>,
+}
+
+#[async_trait]
+impl BatchAppender for MySqlAppender {
+    async fn append_batch(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Vec<AppendAnswer>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("begin an append"))?;
+        // Taking the counter's row lock first makes the version reads below see every
+        // append committed before ours, and holds off every other writer until we commit.
+        let head: i64 =
+            sqlx::query_scalar("SELECT position FROM event_head WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(StoreError::db("lock the event head"))?;
+        let recorded_at = micros(Utc::now());
+        let mut versions: HashMap<&StreamId, i64> = HashMap::new();
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut last_position = head;
+        for request in requests {
+            let stream = &request.stream;
+            let actual = match versions.get(stream) {
+                Some(&version) => version,
+                None => queries::stream_version(&mut *tx, stream).await?,
+            };
+            versions.insert(stream, actual);
+            if actual != request.expected {
+                answers.push(Err(StoreError::Conflict {
+                    stream: stream.clone(),
+                    expected: request.expected,
+                    actual,
+                }));
+                continue;
+            }
+            if request.events.is_empty() {
+                answers.push(Ok(Appended {
+                    stream_version: actual,
+                    first_position: 0,
+                    last_position: 0,
+                }));
+                continue;
+            }
+            let first_position = last_position + 1;
+            insert_events(&mut tx, request, first_position, recorded_at).await?;
+            let appended = Appended {
+                stream_version: request.expected + request.events.len() as i64,
+                first_position,
+                last_position: first_position + request.events.len() as i64 - 1,
+            };
+            versions.insert(stream, appended.stream_version);
+            last_position = appended.last_position;
+            answers.push(Ok(appended));
+        }
+        if last_position > head {
+            sqlx::query("UPDATE event_head SET position = ? WHERE id = 1")
+                .bind(last_position)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("advance the event head"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit an append batch"))?;
+        self.head.send_if_modified(|head| {
+            let moved = last_position > *head;
+            if moved {
+                *head = last_position;
+            }
+            moved
+        });
+        Ok(answers)
+    }
+}
+
+/// Inserts one request's events (its version already checked) at consecutive positions.
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'_, MySql>,
+    request: &AppendRequest,
+    first_position: i64,
+    recorded_at: i64,
+) -> Result<(), StoreError> {
+    let (stream, expected) = (&request.stream, request.expected);
+    for (chunk_index, chunk) in request.events.chunks(ROWS_PER_INSERT).enumerate() {
+        let offset = (chunk_index * ROWS_PER_INSERT) as i64;
+        let metadata = chunk
+            .iter()
+            .map(|event| encode_metadata(&event.metadata))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO events (global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, metadata, recorded_at) ",
+        );
+        insert.push_values(
+            chunk.iter().zip(metadata).enumerate(),
+            |mut row, (i, (event, metadata))| {
+                let index = offset + i as i64;
+                row.push_bind(first_position + index)
+                    .push_bind(event.event_id.0.as_bytes().to_vec())
+                    .push_bind(stream.as_str())
+                    .push_bind(expected + 1 + index)
+                    .push_bind(event.event_type.as_str())
+                    .push_bind(i64::from(event.schema_version))
+                    .push_bind(event.payload.as_slice())
+                    .push_bind(metadata)
+                    .push_bind(recorded_at);
+            },
+        );
+        insert
+            .build()
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| conflict_or(e, stream, expected))?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -78,85 +208,7 @@ impl EventStore for MySqlEventStore {
         expected: i64,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(StoreError::db("begin an append"))?;
-        let count = events.len() as i64;
-        // Taking the counter's row lock first makes the version read below see every
-        // append committed before ours.
-        let last_position = sqlx::query(
-            "UPDATE event_head SET position = LAST_INSERT_ID(position + ?) WHERE id = 1",
-        )
-        .bind(count)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::db("advance the event head"))?
-        .last_insert_id() as i64;
-        let actual = queries::stream_version(&mut *tx, stream).await?;
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                stream: stream.clone(),
-                expected,
-                actual,
-            });
-        }
-        if events.is_empty() {
-            return Ok(Appended {
-                stream_version: actual,
-                first_position: 0,
-                last_position: 0,
-            });
-        }
-        let first_position = last_position - count + 1;
-        let recorded_at = micros(Utc::now());
-        for (chunk_index, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
-            let offset = (chunk_index * ROWS_PER_INSERT) as i64;
-            let metadata = chunk
-                .iter()
-                .map(|event| encode_metadata(&event.metadata))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO events (global_position, event_id, stream_id, stream_version, \
-                 event_type, schema_version, payload, metadata, recorded_at) ",
-            );
-            insert.push_values(
-                chunk.iter().zip(metadata).enumerate(),
-                |mut row, (i, (event, metadata))| {
-                    let index = offset + i as i64;
-                    row.push_bind(first_position + index)
-                        .push_bind(event.event_id.0.as_bytes().to_vec())
-                        .push_bind(stream.as_str())
-                        .push_bind(expected + 1 + index)
-                        .push_bind(event.event_type.as_str())
-                        .push_bind(i64::from(event.schema_version))
-                        .push_bind(event.payload.as_slice())
-                        .push_bind(metadata)
-                        .push_bind(recorded_at);
-                },
-            );
-            insert
-                .build()
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, stream, expected))?;
-        }
-        tx.commit()
-            .await
-            .map_err(|e| conflict_or(e, stream, expected))?;
-        self.head.send_if_modified(|head| {
-            let moved = last_position > *head;
-            if moved {
-                *head = last_position;
-            }
-            moved
-        });
-        Ok(Appended {
-            stream_version: expected + count,
-            first_position,
-            last_position,
-        })
+        self.writer.append(stream, expected, events).await
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError> {

@@ -1,7 +1,10 @@
-//! The event store on SQLite (WAL). One writer at a time is SQLite's rule; appends take
-//! the write lock up front (`BEGIN IMMEDIATE`) so a version check and its insert can never
-//! interleave with another writer's, in this process or another.
+//! The event store on SQLite (WAL). One writer at a time is SQLite's rule, so appends go
+//! through one writer task that commits every append queued meanwhile in one transaction
+//! (`group_commit`); it takes the write lock up front (`BEGIN IMMEDIATE`) so the version
+//! checks and inserts can never interleave with another writer's, in this process or
+//! another.
 
+use super::group_commit::{AppendAnswer, AppendRequest, BatchAppender, GroupCommit};
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
 use super::{Appended, EventStore, Snapshot, StoreError};
@@ -10,8 +13,10 @@ use chrono::Utc;
 use events::{NewEvent, RecordedEvent, StreamId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, SqlitePool};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -28,7 +33,8 @@ pub enum Durability {
 
 pub struct SqliteEventStore {
     pool: SqlitePool,
-    head: watch::Sender<i64>,
+    head: Arc<watch::Sender<i64>>,
+    writer: GroupCommit,
 }
 
 impl SqliteEventStore {
@@ -51,18 +57,127 @@ impl SqliteEventStore {
         sqlx::migrate!("../migrations/sqlite/events")
             .run(&pool)
             .await?;
-        let store = Self {
-            pool,
-            head: watch::Sender::new(0),
-        };
-        let head = store.head_position().await?;
-        store.head.send_replace(head);
-        Ok(store)
+        let head = Arc::new(watch::Sender::new(queries::head_position(&pool).await?));
+        let writer = GroupCommit::spawn(SqliteAppender {
+            pool: pool.clone(),
+            head: head.clone(),
+        });
+        Ok(Self { pool, head, writer })
     }
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// The writer side of the store: commits batches of appends for `GroupCommit`.
+struct SqliteAppender {
+    pool: SqlitePool,
+    head: Arc<watch::Sender<i64>>,
+}
+
+#[async_trait]
+impl BatchAppender for SqliteAppender {
+    async fn append_batch(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Vec<AppendAnswer>, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(StoreError::db("begin an append"))?;
+        let recorded_at = micros(Utc::now());
+        let mut versions: HashMap<&StreamId, i64> = HashMap::new();
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut last_position = 0;
+        for request in requests {
+            let stream = &request.stream;
+            let actual = match versions.get(stream) {
+                Some(&version) => version,
+                None => queries::stream_version(&mut *tx, stream).await?,
+            };
+            versions.insert(stream, actual);
+            if actual != request.expected {
+                answers.push(Err(StoreError::Conflict {
+                    stream: stream.clone(),
+                    expected: request.expected,
+                    actual,
+                }));
+                continue;
+            }
+            if request.events.is_empty() {
+                answers.push(Ok(Appended {
+                    stream_version: actual,
+                    first_position: 0,
+                    last_position: 0,
+                }));
+                continue;
+            }
+            let positions = insert_events(&mut tx, request, recorded_at).await?;
+            let appended = Appended {
+                stream_version: request.expected + request.events.len() as i64,
+                first_position: positions.iter().copied().min().unwrap_or(0),
+                last_position: positions.iter().copied().max().unwrap_or(0),
+            };
+            versions.insert(stream, appended.stream_version);
+            last_position = last_position.max(appended.last_position);
+            answers.push(Ok(appended));
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit an append batch"))?;
+        self.head.send_if_modified(|head| {
+            let moved = last_position > *head;
+            if moved {
+                *head = last_position;
+            }
+            moved
+        });
+        Ok(answers)
+    }
+}
+
+/// Inserts one request's events (its version already checked) and answers their positions.
+async fn insert_events(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    request: &AppendRequest,
+    recorded_at: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let (stream, expected) = (&request.stream, request.expected);
+    let mut positions = Vec::with_capacity(request.events.len());
+    for (chunk_index, chunk) in request.events.chunks(ROWS_PER_INSERT).enumerate() {
+        let first_version = expected + 1 + (chunk_index * ROWS_PER_INSERT) as i64;
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
+             schema_version, payload, metadata, recorded_at) ",
+        );
+        let metadata = chunk
+            .iter()
+            .map(|event| encode_metadata(&event.metadata))
+            .collect::<Result<Vec<_>, _>>()?;
+        insert.push_values(
+            chunk.iter().zip(metadata).enumerate(),
+            |mut row, (i, (event, metadata))| {
+                row.push_bind(event.event_id.0.as_bytes().to_vec())
+                    .push_bind(stream.as_str())
+                    .push_bind(first_version + i as i64)
+                    .push_bind(event.event_type.as_str())
+                    .push_bind(i64::from(event.schema_version))
+                    .push_bind(event.payload.as_slice())
+                    .push_bind(metadata)
+                    .push_bind(recorded_at);
+            },
+        );
+        insert.push(" RETURNING global_position");
+        let rows: Vec<i64> = insert
+            .build_query_scalar()
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|e| conflict_or(e, stream, expected))?;
+        positions.extend(rows);
+    }
+    Ok(positions)
 }
 
 #[async_trait]
@@ -73,76 +188,7 @@ impl EventStore for SqliteEventStore {
         expected: i64,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::db("begin an append"))?;
-        let actual = queries::stream_version(&mut *tx, stream).await?;
-        if actual != expected {
-            return Err(StoreError::Conflict {
-                stream: stream.clone(),
-                expected,
-                actual,
-            });
-        }
-        if events.is_empty() {
-            return Ok(Appended {
-                stream_version: actual,
-                first_position: 0,
-                last_position: 0,
-            });
-        }
-        let recorded_at = micros(Utc::now());
-        let mut positions = Vec::with_capacity(events.len());
-        for (chunk_index, chunk) in events.chunks(ROWS_PER_INSERT).enumerate() {
-            let first_version = expected + 1 + (chunk_index * ROWS_PER_INSERT) as i64;
-            let mut insert = QueryBuilder::new(
-                "INSERT INTO events (event_id, stream_id, stream_version, event_type, \
-                 schema_version, payload, metadata, recorded_at) ",
-            );
-            let metadata = chunk
-                .iter()
-                .map(|event| encode_metadata(&event.metadata))
-                .collect::<Result<Vec<_>, _>>()?;
-            insert.push_values(
-                chunk.iter().zip(metadata).enumerate(),
-                |mut row, (i, (event, metadata))| {
-                    row.push_bind(event.event_id.0.as_bytes().to_vec())
-                        .push_bind(stream.as_str())
-                        .push_bind(first_version + i as i64)
-                        .push_bind(event.event_type.as_str())
-                        .push_bind(i64::from(event.schema_version))
-                        .push_bind(event.payload.as_slice())
-                        .push_bind(metadata)
-                        .push_bind(recorded_at);
-                },
-            );
-            insert.push(" RETURNING global_position");
-            let rows: Vec<i64> = insert
-                .build_query_scalar()
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(|e| conflict_or(e, stream, expected))?;
-            positions.extend(rows);
-        }
-        tx.commit()
-            .await
-            .map_err(|e| conflict_or(e, stream, expected))?;
-        let first_position = positions.iter().copied().min().unwrap_or(0);
-        let last_position = positions.iter().copied().max().unwrap_or(0);
-        self.head.send_if_modified(|head| {
-            let moved = last_position > *head;
-            if moved {
-                *head = last_position;
-            }
-            moved
-        });
-        Ok(Appended {
-            stream_version: expected + events.len() as i64,
-            first_position,
-            last_position,
-        })
+        self.writer.append(stream, expected, events).await
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError> {

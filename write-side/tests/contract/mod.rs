@@ -90,6 +90,51 @@ pub async fn concurrent_appends_at_one_version_admit_exactly_one(store: Arc<dyn 
     assert_eq!(store.stream_version(&stream).await.unwrap(), 1);
 }
 
+/// Appends to many streams at once (committed together by group commit where the backend
+/// has it): each stream admits exactly one of two appends at the same version, and the
+/// winners' positions are distinct and cover the head without gaps.
+pub async fn concurrent_appends_to_many_streams_each_keep_their_version(
+    store: Arc<dyn EventStore>,
+) {
+    let attempts = (1..=100).flat_map(|user| (0..2).map(move |attempt| (user, attempt)));
+    let tasks = attempts.map(|(user, attempt)| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let result = store
+                .append(
+                    &wallet(user),
+                    0,
+                    &[charge(user, attempt + 1), charge(user, 5)],
+                )
+                .await;
+            (user, result)
+        })
+    });
+    let results = futures::future::join_all(tasks).await;
+    let mut winners = HashSet::new();
+    let mut positions = Vec::new();
+    for joined in results {
+        let (user, result) = joined.unwrap();
+        match result {
+            Ok(appended) => {
+                assert!(
+                    winners.insert(user),
+                    "stream {user} admitted two appends at version 0"
+                );
+                assert_eq!(appended.stream_version, 2);
+                assert_eq!(appended.last_position, appended.first_position + 1);
+                positions.extend([appended.first_position, appended.last_position]);
+            }
+            Err(StoreError::Conflict { actual, .. }) => assert_eq!(actual, 2),
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(winners.len(), 100);
+    positions.sort_unstable();
+    assert_eq!(positions, (1..=200).collect::<Vec<i64>>());
+    assert_eq!(store.head_position().await.unwrap(), 200);
+}
+
 pub async fn read_all_is_the_global_order_from_a_position(store: Arc<dyn EventStore>) {
     for user in 10..20 {
         store
@@ -256,6 +301,7 @@ macro_rules! store_contract {
             append_then_read_back_in_order,
             a_moved_stream_is_a_typed_conflict,
             concurrent_appends_at_one_version_admit_exactly_one,
+            concurrent_appends_to_many_streams_each_keep_their_version,
             read_all_is_the_global_order_from_a_position,
             head_subscribers_see_appends,
             a_duplicate_event_id_is_refused,
