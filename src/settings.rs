@@ -156,7 +156,9 @@ fn parse_brokers(raw: &str) -> Result<String, String> {
 
 fn parse_timezone(raw: &str) -> Result<Tz, String> {
     raw.parse::<Tz>()
-        .map_err(|_| "expected an IANA time zone name such as Asia/Seoul or UTC".to_owned())
+        .map_err(|_| {
+            "SHOP_TIMEZONE must be an IANA time zone name such as Asia/Seoul or UTC".to_owned()
+        })
 }
 
 /// Topic and key prefixes end up in Kafka topic names and Redis keys: keep them plain.

@@ -6,9 +6,12 @@
 //!   commit) and the naive direct one (one optimistic append per command) side by side.
 //! - `full-coupon-rush`: the full stack as separate processes (two command nodes on MySQL,
 //!   relay, Kafka, projector, Redis, query API), plus write -> read-model lag.
+//! - `ranking`: the original top-5 SQL over 2M `daily_sales` rows in MariaDB (without and
+//!   with the covering index) against `GET /v1/rankings/top-products` from Redis and moka.
 
 mod embedded;
 mod full;
+mod ranking;
 mod rush;
 
 use anyhow::bail;
@@ -51,11 +54,42 @@ enum Scenario {
         #[arg(long, default_value_t = 40_000)]
         requests: i64,
     },
+    /// The seed's top-5 SQL over `rows` daily_sales rows in MariaDB, with and without the
+    /// covering index, against the ranking API (needs `scripts/services.sh up`).
+    Ranking {
+        /// daily_sales rows to load.
+        #[arg(long, default_value_t = 2_000_000)]
+        rows: usize,
+        /// Days the rows spread over, ending today in Asia/Seoul (queries cover the last
+        /// 3 and all of them).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(3..=365))]
+        days: u32,
+        /// Timed runs of each SQL variant.
+        #[arg(long, default_value_t = 21)]
+        sql_runs: usize,
+        /// Sequential API requests timed.
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let results = match Cli::parse().scenario {
+        Scenario::Ranking {
+            rows,
+            days,
+            sql_runs,
+            requests,
+        } => {
+            return ranking::run(ranking::Options {
+                rows,
+                days: days as usize,
+                sql_runs,
+                requests,
+            })
+            .await;
+        }
         Scenario::CouponRush {
             clients,
             requests,
