@@ -24,6 +24,7 @@ pub struct Application {
     shutdown: CancellationToken,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     relay: Option<JoinHandle<anyhow::Result<()>>>,
+    saga_recovery: JoinHandle<()>,
     projections: ProjectionHandles,
     services: Arc<CommandServices>,
 }
@@ -33,7 +34,7 @@ impl Application {
         let events = backend::open_event_store(&settings).await?;
         let read_pool = backend::open_read_models(&settings).await?;
 
-        let command = command_api::start(&settings, events.store.clone(), shutdown.clone()).await?;
+        let command = command_api::start(&settings, &events, shutdown.clone()).await?;
         if settings.demo_data {
             crate::demo::load_if_empty(&command.services).await?;
         }
@@ -72,6 +73,7 @@ impl Application {
             shutdown,
             servers: vec![command.server, query.server],
             relay,
+            saga_recovery: command.recovery,
             projections,
             services: command.services,
         })
@@ -104,6 +106,9 @@ impl Application {
             server.await.context("a server task panicked")??;
         }
         self.shutdown.cancel();
+        self.saga_recovery
+            .await
+            .context("the saga recovery scan panicked")?;
         if let Some(relay) = self.relay {
             roles::join("relay", relay).await?;
         }

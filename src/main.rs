@@ -2,8 +2,8 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use shop::roles::{self, command_api, projector, query_api};
 use shop::rebuild::RebuildTarget;
+use shop::roles::{self, command_api, projector, query_api};
 use shop::{Application, Settings, backend};
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +42,9 @@ enum Role {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Test builds only: `FAILPOINTS` arms the saga's crash points.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     shop::telemetry::init(&cli.settings)?;
     let shutdown = api_common::shutdown::on_signal();
     let settings = cli.settings;
@@ -92,10 +95,13 @@ fn log_admin_token(token: &api_common::AdminToken, was_given: bool) {
 
 async fn run_command_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let events = backend::open_event_store(&settings).await?;
-    let api = command_api::start(&settings, events.store, shutdown).await?;
+    let api = command_api::start(&settings, &events, shutdown).await?;
     tracing::info!(url = %format!("http://{}", api.addr), "command API listening");
     log_admin_token(&api.admin_token, settings.admin_token.is_some());
     api.server.await.context("the command API panicked")??;
+    api.recovery
+        .await
+        .context("the saga recovery scan panicked")?;
     Ok(())
 }
 

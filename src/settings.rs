@@ -70,6 +70,16 @@ pub struct Settings {
     /// SQLite fsync policy: `full` survives power loss, `normal` survives process crashes.
     #[arg(long, env = "SHOP_SQLITE_SYNC", default_value = "full")]
     pub sqlite_sync: SqliteSync,
+
+    /// How long `POST /v1/orders` waits for the saga's outcome before answering 202
+    /// PENDING, in milliseconds.
+    #[arg(long, env = "SHOP_ORDER_WAIT_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub order_wait_ms: u64,
+
+    /// The order saga's recovery scan drives an order left unsettled this long, in
+    /// milliseconds (after a crash, an outage, or a driver in another process that died).
+    #[arg(long, env = "SHOP_SAGA_RECOVER_AFTER_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub saga_recover_after_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -155,10 +165,9 @@ fn parse_brokers(raw: &str) -> Result<String, String> {
 }
 
 fn parse_timezone(raw: &str) -> Result<Tz, String> {
-    raw.parse::<Tz>()
-        .map_err(|_| {
-            "SHOP_TIMEZONE must be an IANA time zone name such as Asia/Seoul or UTC".to_owned()
-        })
+    raw.parse::<Tz>().map_err(|_| {
+        "SHOP_TIMEZONE must be an IANA time zone name such as Asia/Seoul or UTC".to_owned()
+    })
 }
 
 /// Topic and key prefixes end up in Kafka topic names and Redis keys: keep them plain.
@@ -193,6 +202,8 @@ impl Settings {
             log_format: LogFormat::Text,
             executor: ExecutorStrategy::Mailbox,
             sqlite_sync: SqliteSync::Normal,
+            order_wait_ms: 3_000,
+            saga_recover_after_ms: 5_000,
         }
     }
 

@@ -120,7 +120,10 @@ async fn coupons_discount_and_every_refusal_has_its_reason() {
     let (status, body) = app
         .order(json!({"userId": 1, "items": [{"productId": product, "quantity": 1}], "userCouponId": mine}))
         .await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::CONFLICT, json!("coupon-unavailable")));
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::CONFLICT, json!("coupon-unavailable"))
+    );
     // Someone else's coupon, and an id that names no coupon.
     for coupon in [theirs, 5] {
         let (status, body) = app
@@ -133,16 +136,25 @@ async fn coupons_discount_and_every_refusal_has_its_reason() {
     let (status, body) = app
         .order(json!({"userId": 2, "items": [{"productId": product, "quantity": 1}]}))
         .await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::CONFLICT, json!("insufficient-balance")));
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::CONFLICT, json!("insufficient-balance"))
+    );
     let (status, body) = app
         .order(json!({"userId": 1, "items": [{"productId": product, "quantity": 1}, {"productId": 777_777, "quantity": 1}]}))
         .await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::CONFLICT, json!("not-found")));
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::CONFLICT, json!("not-found"))
+    );
     assert!(body["orderId"].is_i64());
     let (status, body) = app
         .order(json!({"userId": 1, "items": [{"productId": product, "quantity": 99}]}))
         .await;
-    assert_eq!((status, body["code"].clone()), (StatusCode::CONFLICT, json!("insufficient-stock")));
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::CONFLICT, json!("insufficient-stock"))
+    );
 
     // Everything refused was compensated: one sale of 2, 16,999 paid, user 2 untouched,
     // user 2's coupon still available.
@@ -299,14 +311,21 @@ async fn a_thousand_mixed_orders_conserve_money_stock_and_coupons() {
             *coupon_uses.entry(coupon).or_default() += 1;
         }
     }
-    assert!(completed > 100 && cancelled > 100, "a mix: {completed} completed, {cancelled} cancelled");
+    assert!(
+        completed > 100 && cancelled > 100,
+        "a mix: {completed} completed, {cancelled} cancelled"
+    );
 
     for &user in &users {
         let balance = app.get_json(&format!("/v1/users/{user}/points")).await["balance"]
             .as_i64()
             .unwrap();
         let spent = paid.get(&user).copied().unwrap_or(0);
-        assert_eq!(balance, charged[&user] - spent, "user {user}: charged - paid + refunded");
+        assert_eq!(
+            balance,
+            charged[&user] - spent,
+            "user {user}: charged - paid + refunded"
+        );
     }
     for (&product, &stock) in &products {
         let view = app.get_json(&format!("/v1/products/{product}")).await;

@@ -92,7 +92,12 @@ enum Ending {
 }
 
 /// What the user, the product and the coupon must show once the order is settled.
-async fn settled_as_expected(client: &Client, node: &Node, ids: (i64, i64), ending: Ending) -> Result<(), String> {
+async fn settled_as_expected(
+    client: &Client,
+    node: &Node,
+    ids: (i64, i64),
+    ending: Ending,
+) -> Result<(), String> {
     let (product, user_coupon) = ids;
     let get = |path: String| async move {
         let response = client.get(format!("{}{path}", node.query)).send().await;
@@ -102,12 +107,28 @@ async fn settled_as_expected(client: &Client, node: &Node, ids: (i64, i64), endi
         }
     };
     let order = get("/v1/orders/1".to_owned()).await.unwrap_or_default();
-    let balance = get("/v1/users/1/points".to_owned()).await.unwrap_or_default();
-    let stock = get(format!("/v1/products/{product}")).await.unwrap_or_default();
-    let coupons = get("/v1/users/1/coupons".to_owned()).await.unwrap_or_default();
+    let balance = get("/v1/users/1/points".to_owned())
+        .await
+        .unwrap_or_default();
+    let stock = get(format!("/v1/products/{product}"))
+        .await
+        .unwrap_or_default();
+    let coupons = get("/v1/users/1/coupons".to_owned())
+        .await
+        .unwrap_or_default();
     let expected = match ending {
-        Ending::Completed => (json!("COMPLETED"), json!(10_000 - DUE), json!(STOCK - 2), json!("USED")),
-        Ending::CancelledForBalance => (json!("CANCELLED"), json!(1_000), json!(STOCK), json!("AVAILABLE")),
+        Ending::Completed => (
+            json!("COMPLETED"),
+            json!(10_000 - DUE),
+            json!(STOCK - 2),
+            json!("USED"),
+        ),
+        Ending::CancelledForBalance => (
+            json!("CANCELLED"),
+            json!(1_000),
+            json!(STOCK),
+            json!("AVAILABLE"),
+        ),
     };
     let actual = (
         order["status"].clone(),
@@ -147,7 +168,11 @@ async fn crash_after(failpoint: &str, ending: Ending) {
     .await["couponId"]
         .as_i64()
         .unwrap();
-    let charge = if ending == Ending::Completed { 10_000 } else { 1_000 };
+    let charge = if ending == Ending::Completed {
+        10_000
+    } else {
+        1_000
+    };
     post(
         &client,
         format!("{}/v1/users/1/points/charge", node.command),
@@ -168,7 +193,10 @@ async fn crash_after(failpoint: &str, ending: Ending) {
         .json(&json!({"userId": 1, "items": [{"productId": product, "quantity": 2}], "userCouponId": user_coupon}))
         .send()
         .await;
-    assert!(order.is_err(), "the process died before answering: {order:?}");
+    assert!(
+        order.is_err(),
+        "the process died before answering: {order:?}"
+    );
     let status = node.child.wait().unwrap();
     assert_eq!(status.signal(), Some(6), "{failpoint} aborted the process");
 

@@ -1,40 +1,56 @@
-//! `shop command-api`: decides commands against the event store and appends their events.
+//! `shop command-api`: decides commands against the event store and appends their events,
+//! and drives the order saga (with its recovery scan; one process scans at a time).
 
+use crate::backend::EventStoreHandle;
 use crate::settings::Settings;
 use anyhow::Context;
 use api_common::AdminToken;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use write_side::commands::CommandServices;
 use write_side::executor::ExecutorConfig;
-use write_side::store::EventStore;
+use write_side::leader::{LeaderLock, MySqlLeaderLock, NoLeaderLock};
+use write_side::saga::{OrderSaga, RECOVERY_READER, SagaConfig};
 
 pub struct CommandApi {
     pub addr: SocketAddr,
     pub services: Arc<CommandServices>,
+    pub saga: OrderSaga,
     pub admin_token: AdminToken,
     pub server: JoinHandle<std::io::Result<()>>,
+    pub recovery: JoinHandle<()>,
 }
 
 /// Binds `SHOP_COMMAND_ADDR` and serves until `shutdown`.
 pub async fn start(
     settings: &Settings,
-    store: Arc<dyn EventStore>,
+    events: &EventStoreHandle,
     shutdown: CancellationToken,
 ) -> anyhow::Result<CommandApi> {
     let config = ExecutorConfig {
         strategy: settings.executor.into(),
         ..ExecutorConfig::default()
     };
-    let services = Arc::new(CommandServices::new(store, config));
+    let services = Arc::new(CommandServices::new(events.store.clone(), config));
+    let saga = OrderSaga::new(services.clone(), saga_config(settings));
+    let lock: Box<dyn LeaderLock> = match &events.mysql {
+        Some(pool) => Box::new(MySqlLeaderLock::new(pool.clone(), RECOVERY_READER)),
+        None => Box::new(NoLeaderLock),
+    };
+    let recovery = tokio::spawn(write_side::saga::run_recovery(
+        saga.clone(),
+        lock,
+        shutdown.clone(),
+    ));
     let admin_token = match &settings.admin_token {
         Some(token) => AdminToken::new(token.clone()),
         None => AdminToken::random(),
     };
-    let router = write_side::http::router(services.clone(), admin_token.clone());
+    let router = write_side::http::router(saga.clone(), admin_token.clone());
     let listener = TcpListener::bind(settings.command_addr)
         .await
         .with_context(|| {
@@ -48,7 +64,17 @@ pub async fn start(
     Ok(CommandApi {
         addr,
         services,
+        saga,
         admin_token,
         server,
+        recovery,
     })
+}
+
+fn saga_config(settings: &Settings) -> SagaConfig {
+    SagaConfig {
+        answer_within: Duration::from_millis(settings.order_wait_ms),
+        recover_after: Duration::from_millis(settings.saga_recover_after_ms),
+        ..SagaConfig::default()
+    }
 }

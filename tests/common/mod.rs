@@ -105,7 +105,11 @@ impl TestApp {
                 json!({"amount": amount}),
             )
             .await;
-        assert_eq!(response.status(), StatusCode::OK, "charge {amount} to {user}");
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "charge {amount} to {user}"
+        );
     }
 
     /// Issues `coupon` to `user` and answers the user coupon id.

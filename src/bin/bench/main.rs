@@ -8,9 +8,11 @@
 //!   relay, Kafka, projector, Redis, query API), plus write -> read-model lag.
 //! - `ranking`: the original top-5 SQL over 2M `daily_sales` rows in MariaDB (without and
 //!   with the covering index) against `GET /v1/rankings/top-products` from Redis and moka.
+//! - `orders`: a mixed order load on the embedded service (the saga end to end).
 
 mod embedded;
 mod full;
+mod orders;
 mod ranking;
 mod rush;
 
@@ -71,6 +73,15 @@ enum Scenario {
         #[arg(long, default_value_t = 20_000)]
         requests: usize,
     },
+    /// Embedded: a mixed order load (completions, refusals for stock, balance, coupons).
+    Orders {
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        #[arg(long, default_value_t = 20_000)]
+        orders: i64,
+        #[arg(long, default_value_t = 5_000)]
+        users: i64,
+    },
 }
 
 #[tokio::main]
@@ -87,6 +98,18 @@ async fn main() -> anyhow::Result<()> {
                 days: days as usize,
                 sql_runs,
                 requests,
+            })
+            .await;
+        }
+        Scenario::Orders {
+            clients,
+            orders,
+            users,
+        } => {
+            return orders::run(orders::OrderLoad {
+                clients,
+                orders,
+                users,
             })
             .await;
         }

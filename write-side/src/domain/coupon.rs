@@ -73,10 +73,7 @@ pub enum CouponCommand {
     },
     /// The user coupon id is composed from the coupon id and the issue's sequence
     /// (`UserCouponId::compose`), so it needs no allocation and names its coupon.
-    Issue {
-        user_id: UserId,
-        now: DateTime<Utc>,
-    },
+    Issue { user_id: UserId, now: DateTime<Utc> },
     Use {
         user_coupon_id: UserCouponId,
         user_id: UserId,
@@ -188,11 +185,7 @@ impl Coupon {
         Ok(vec![CouponEvent::CouponRegistered(registration)])
     }
 
-    fn issue(
-        &self,
-        user_id: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<CouponEvent>, CouponError> {
+    fn issue(&self, user_id: UserId, now: DateTime<Utc>) -> Result<Vec<CouponEvent>, CouponError> {
         let info = self.registered()?;
         if !info.is_active_at(now) {
             return Err(CouponError::NotActive);
@@ -206,8 +199,8 @@ impl Coupon {
             return Err(CouponError::SoldOut);
         }
         let sequence = self.issued_quantity + 1;
-        let user_coupon_id = UserCouponId::compose(info.coupon_id, sequence)
-            .ok_or(CouponError::IdSpaceExhausted)?;
+        let user_coupon_id =
+            UserCouponId::compose(info.coupon_id, sequence).ok_or(CouponError::IdSpaceExhausted)?;
         Ok(vec![CouponEvent::CouponIssued(CouponIssued {
             coupon_id: info.coupon_id,
             user_id,

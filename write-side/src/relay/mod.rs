@@ -14,8 +14,8 @@ mod message;
 mod publisher;
 mod runner;
 
-pub use config::RelayConfig;
 pub use crate::leader::{LeaderLock, LockError, MySqlLeaderLock, NoLeaderLock};
+pub use config::RelayConfig;
 pub use message::{MessageError, OutgoingMessage};
 pub use publisher::PublishError;
 pub use runner::{Relay, RelayProgress};

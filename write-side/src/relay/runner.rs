@@ -6,9 +6,9 @@
 
 use super::RelayError;
 use super::config::RelayConfig;
-use crate::leader::LeaderLock;
 use super::message::OutgoingMessage;
 use super::publisher::Publisher;
+use crate::leader::LeaderLock;
 use crate::store::EventStore;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::future::Future;

@@ -30,7 +30,11 @@ impl OrderSaga {
         Ok(())
     }
 
-    async fn release_stock(&self, order: &PlacedOrder, metadata: Metadata) -> Result<(), SagaError> {
+    async fn release_stock(
+        &self,
+        order: &PlacedOrder,
+        metadata: Metadata,
+    ) -> Result<(), SagaError> {
         let products = &self.services().products;
         let answers = join_all(order.lines.iter().map(|line| {
             self.with_retries(move || async move {
@@ -60,7 +64,11 @@ impl OrderSaga {
         Ok(())
     }
 
-    async fn restore_coupon(&self, order: &PlacedOrder, metadata: Metadata) -> Result<(), SagaError> {
+    async fn restore_coupon(
+        &self,
+        order: &PlacedOrder,
+        metadata: Metadata,
+    ) -> Result<(), SagaError> {
         let Some((user_coupon_id, coupon_id)) = order
             .user_coupon_id
             .and_then(|id| id.coupon_id().map(|coupon| (id, coupon)))
@@ -90,7 +98,11 @@ impl OrderSaga {
         }
     }
 
-    async fn refund_points(&self, order: &PlacedOrder, metadata: Metadata) -> Result<(), SagaError> {
+    async fn refund_points(
+        &self,
+        order: &PlacedOrder,
+        metadata: Metadata,
+    ) -> Result<(), SagaError> {
         let wallets = &self.services().wallets;
         let answer = self
             .with_retries(|| async {

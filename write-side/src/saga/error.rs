@@ -23,16 +23,25 @@ pub enum SagaError {
     Corrupt { order_id: OrderId, reason: String },
     /// A participant refused a step for a reason the saga does not expect (a bug).
     #[error("order {order_id}: the order refused a step: {error}")]
-    Order { order_id: OrderId, error: OrderError },
+    Order {
+        order_id: OrderId,
+        error: OrderError,
+    },
     #[error("order {order_id}: a product refused a step: {error}")]
     Product {
         order_id: OrderId,
         error: ProductError,
     },
     #[error("order {order_id}: a coupon refused a step: {error}")]
-    Coupon { order_id: OrderId, error: CouponError },
+    Coupon {
+        order_id: OrderId,
+        error: CouponError,
+    },
     #[error("order {order_id}: the wallet refused a step: {error}")]
-    Wallet { order_id: OrderId, error: WalletError },
+    Wallet {
+        order_id: OrderId,
+        error: WalletError,
+    },
 }
 
 impl SagaError {

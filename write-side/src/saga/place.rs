@@ -1,9 +1,9 @@
 //! `PlaceOrder`: price the lines, record `OrderPlaced`, and drive the saga, answering once
 //! the order is settled or the caller's wait is over (the saga goes on either way).
 
+use super::driver::Driven;
 use super::error::{verdict, verdict_with_token};
 use super::failpoint::crash_point;
-use super::driver::Driven;
 use super::{OrderSaga, SagaError};
 use crate::domain::order::{self, OrderCommand, OrderError};
 use crate::domain::product::{ProductCommand, ProductError};

@@ -42,7 +42,11 @@ struct Scan {
 }
 
 /// Scans until `shutdown`, while holding `lock`.
-pub async fn run_recovery(saga: OrderSaga, mut lock: Box<dyn LeaderLock>, shutdown: CancellationToken) {
+pub async fn run_recovery(
+    saga: OrderSaga,
+    mut lock: Box<dyn LeaderLock>,
+    shutdown: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(saga.config().scan_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut leading = false;
@@ -90,17 +94,20 @@ impl OrderSaga {
                 checkpoint
             }
         };
+        // Positions are commit-ordered, so nothing will ever land at or below the head.
+        let head = store.head_position().await?;
         loop {
-            let page = store.read_all(cursor, PAGE).await?;
+            let page = store.read_category("order", cursor, head, PAGE).await?;
             for event in &page {
                 cursor = event.global_position;
                 self.follow(scan, event);
             }
-            scan.cursor = Some(cursor);
             if page.len() < PAGE {
+                cursor = cursor.max(head);
                 break;
             }
         }
+        scan.cursor = Some(cursor);
         self.drive_stuck(scan).await;
         let checkpoint = scan
             .open
@@ -174,7 +181,10 @@ impl OrderSaga {
         if stuck.is_empty() {
             return;
         }
-        tracing::info!(orders = stuck.len(), "saga recovery: driving unsettled orders");
+        tracing::info!(
+            orders = stuck.len(),
+            "saga recovery: driving unsettled orders"
+        );
         let results: Vec<(OrderId, bool)> = futures::stream::iter(stuck)
             .map(|(order_id, metadata)| async move {
                 (order_id, self.recover(order_id, metadata).await)

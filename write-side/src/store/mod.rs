@@ -89,6 +89,16 @@ pub trait EventStore: Send + Sync + 'static {
     /// are assigned in commit order, so a reader never skips a late commit.
     async fn read_all(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Up to `limit` events of streams of `category` (`order`: `order-*`) with position in
+    /// `(after, up_to]`, in position order.
+    async fn read_category(
+        &self,
+        category: &str,
+        after: i64,
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// The highest committed global position (0 when empty).
     async fn head_position(&self) -> Result<i64, StoreError>;
 

@@ -73,6 +73,36 @@ where
     into_recorded(rows)
 }
 
+/// Like `read_all`, but only streams of one category (`order` reads `order-*`), and only up
+/// to `up_to`, so a reader that wants few of the events skips the rest in the database.
+pub(crate) async fn read_category<'c, DB: Database>(
+    executor: impl Executor<'c, Database = DB>,
+    category: &str,
+    after: i64,
+    up_to: i64,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, StoreError>
+where
+    DB::Arguments: IntoArguments<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    RawEvent: for<'r> FromRow<'r, DB::Row>,
+{
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE global_position > ? AND global_position <= ? \
+         AND stream_id LIKE ? ORDER BY global_position LIMIT ?"
+    );
+    let rows: Vec<RawEvent> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(after)
+        .bind(up_to)
+        .bind(format!("{category}-%"))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(executor)
+        .await
+        .map_err(StoreError::db("read a category of events"))?;
+    into_recorded(rows)
+}
+
 /// The highest committed position (a counter may run ahead of it while an append is in
 /// flight, or after one rolled back).
 pub(crate) async fn head_position<'c, DB: Database>(

@@ -207,6 +207,16 @@ impl EventStore for SqliteEventStore {
         queries::read_all(&self.pool, after, limit).await
     }
 
+    async fn read_category(
+        &self,
+        category: &str,
+        after: i64,
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        queries::read_category(&self.pool, category, after, up_to, limit).await
+    }
+
     async fn head_position(&self) -> Result<i64, StoreError> {
         queries::head_position(&self.pool).await
     }

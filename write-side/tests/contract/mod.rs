@@ -158,6 +158,38 @@ pub async fn read_all_is_the_global_order_from_a_position(store: Arc<dyn EventSt
     assert_eq!(ids.len(), 20);
 }
 
+pub async fn a_category_read_skips_other_streams(store: Arc<dyn EventStore>) {
+    store.append(&wallet(1), 0, &[charge(1, 1)]).await.unwrap();
+    let order = StreamId::order(events::OrderId::new(7).unwrap());
+    store
+        .append(&order, 0, &[charge(1, 2), charge(1, 3)])
+        .await
+        .unwrap();
+    store.append(&wallet(2), 0, &[charge(2, 4)]).await.unwrap();
+    let head = store.head_position().await.unwrap();
+    let read = store.read_category("order", 0, head, 10).await.unwrap();
+    let positions: Vec<i64> = read.iter().map(|e| e.global_position).collect();
+    assert_eq!(positions, vec![2, 3]);
+    assert!(read.iter().all(|e| e.stream_id == order));
+    assert_eq!(
+        store
+            .read_category("order", 2, head, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store.read_category("order", 0, 2, 10).await.unwrap().len() == 1);
+    assert!(
+        store
+            .read_category("wallet", 0, head, 1)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
+}
+
 pub async fn head_subscribers_see_appends(store: Arc<dyn EventStore>) {
     let mut head = store.subscribe_head();
     let appended = store
@@ -304,6 +336,7 @@ macro_rules! store_contract {
             concurrent_appends_to_many_streams_each_keep_their_version,
             read_all_is_the_global_order_from_a_position,
             head_subscribers_see_appends,
+            a_category_read_skips_other_streams,
             a_duplicate_event_id_is_refused,
             snapshots_keep_the_newest,
             id_sequences_never_repeat,

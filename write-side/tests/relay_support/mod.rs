@@ -446,6 +446,18 @@ impl EventStore for StallingCheckpoints {
         self.inner.read_all(after, limit).await
     }
 
+    async fn read_category(
+        &self,
+        category: &str,
+        after: i64,
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner
+            .read_category(category, after, up_to, limit)
+            .await
+    }
+
     async fn head_position(&self) -> Result<i64, StoreError> {
         self.inner.head_position().await
     }

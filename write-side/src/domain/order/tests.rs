@@ -174,7 +174,10 @@ fn placing_records_the_lines_and_their_total() {
     let then = given::<Order>([])
         .when(place_with(lines(), Some(1001)))
         .then([placed(true)]);
-    assert_eq!(then.reply().map(|order| order.view()), view(OrderStatus::Pending, 0, 0));
+    assert_eq!(
+        then.reply().map(|order| order.view()),
+        view(OrderStatus::Pending, 0, 0)
+    );
 }
 
 #[test]
@@ -250,7 +253,10 @@ fn placing_the_same_order_again_is_a_no_op() {
         placed_at: at(999), // a retry reads the clock again
     };
     let then = given::<Order>([placed(true)]).when(resent).then([]);
-    assert_eq!(then.reply().map(|order| order.view()), view(OrderStatus::Pending, 0, 0));
+    assert_eq!(
+        then.reply().map(|order| order.view()),
+        view(OrderStatus::Pending, 0, 0)
+    );
 }
 
 #[test]
@@ -294,7 +300,10 @@ fn a_coupon_order_runs_every_step_and_completes_with_its_lines_and_amounts() {
     let then = given::<Order>(coupon_order_at(Progress::Paid))
         .when(complete())
         .then([completed(3_000, 27_000)]);
-    assert_eq!(then.reply().map(|order| order.view()), view(OrderStatus::Completed, 3_000, 27_000));
+    assert_eq!(
+        then.reply().map(|order| order.view()),
+        view(OrderStatus::Completed, 3_000, 27_000)
+    );
 }
 
 #[test]
@@ -302,7 +311,10 @@ fn an_order_without_a_coupon_goes_from_reserved_to_paid() {
     let then = given::<Order>([placed(false), stock_reserved()])
         .when(OrderCommand::MarkPaid)
         .then([paid(30_000)]);
-    assert_eq!(then.reply().map(|order| order.view()), view(OrderStatus::Pending, 0, 30_000));
+    assert_eq!(
+        then.reply().map(|order| order.view()),
+        view(OrderStatus::Pending, 0, 30_000)
+    );
     given::<Order>([placed(false), stock_reserved(), paid(30_000)])
         .when(complete())
         .then([completed(0, 30_000)]);
@@ -435,7 +447,10 @@ fn status_only_moves_forward() {
         let then = given::<Order>(coupon_order_at(Progress::Completed))
             .when(command)
             .then([]);
-        assert_eq!(then.reply().map(|order| order.view()), view(OrderStatus::Completed, 3_000, 27_000));
+        assert_eq!(
+            then.reply().map(|order| order.view()),
+            view(OrderStatus::Completed, 3_000, 27_000)
+        );
     }
     // Even a stray earlier event in the stream does not move progress back.
     let mut history = coupon_order_at(Progress::Paid);
@@ -484,7 +499,9 @@ fn cancelling_twice_is_a_no_op_and_the_first_reason_stands() {
         .when(cancel(CancelReason::CouponUnavailable))
         .then([]);
     assert_eq!(
-        then.reply().map(|order| order.view()).and_then(|view| view.reason),
+        then.reply()
+            .map(|order| order.view())
+            .and_then(|view| view.reason),
         Some(CancelReason::InsufficientStock)
     );
 }
