@@ -311,7 +311,7 @@ fn coupon_issued_json_matches_the_documented_contract() {
         CouponIssued {
             coupon_id: CouponId::new(3).unwrap(),
             user_id: UserId::new(42).unwrap(),
-            user_coupon_id: UserCouponId::new(1001).unwrap(),
+            user_coupon_id: UserCouponId::new(300_000_001).unwrap(),
             sequence: 1,
             issued_at: Utc.with_ymd_and_hms(2026, 11, 25, 1, 2, 3).unwrap(),
         }
@@ -320,7 +320,7 @@ fn coupon_issued_json_matches_the_documented_contract() {
     assert_eq!(
         event.to_json().unwrap(),
         serde_json::json!({
-            "couponId": 3, "userId": 42, "userCouponId": 1001, "sequence": 1,
+            "couponId": 3, "userId": 42, "userCouponId": 300000001, "sequence": 1,
             "issuedAt": "2026-11-25T01:02:03Z"
         })
     );
