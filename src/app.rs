@@ -34,7 +34,10 @@ impl Application {
         let events = backend::open_event_store(&settings).await?;
         let read_pool = backend::open_read_models(&settings).await?;
 
-        let command = command_api::start(&settings, &events, shutdown.clone()).await?;
+        // The recorder exists before anything records (tests build apps without `main`).
+        api_common::metrics::handle();
+        let ops = crate::ops::command_ops(events.store.clone(), settings.kafka_brokers.clone());
+        let command = command_api::start(&settings, &events, ops, shutdown.clone()).await?;
         if settings.demo_data {
             crate::demo::load_if_empty(&command.services).await?;
         }
@@ -65,7 +68,14 @@ impl Application {
                 }
             };
 
-        let query = query_api::start(&settings, read_pool, progress, shutdown.clone()).await?;
+        let query = query_api::start(
+            &settings,
+            read_pool,
+            progress,
+            projections.lag(),
+            shutdown.clone(),
+        )
+        .await?;
         Ok(Self {
             command_addr: command.addr,
             query_addr: query.addr,

@@ -6,6 +6,7 @@ pub mod app;
 pub mod backend;
 pub mod demo;
 pub mod feed;
+pub mod ops;
 pub mod rebuild;
 pub mod roles;
 pub mod settings;

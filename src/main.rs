@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
     shop::telemetry::init(&cli.settings)?;
+    api_common::metrics::handle();
     let shutdown = api_common::shutdown::on_signal();
     let settings = cli.settings;
     match cli.command.unwrap_or(Role::Serve) {
@@ -95,7 +96,8 @@ fn log_admin_token(token: &api_common::AdminToken, was_given: bool) {
 
 async fn run_command_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let events = backend::open_event_store(&settings).await?;
-    let api = command_api::start(&settings, &events, shutdown).await?;
+    let ops = shop::ops::command_ops(events.store.clone(), None);
+    let api = command_api::start(&settings, &events, ops, shutdown).await?;
     tracing::info!(url = %format!("http://{}", api.addr), "command API listening");
     log_admin_token(&api.admin_token, settings.admin_token.is_some());
     api.server.await.context("the command API panicked")??;
@@ -134,7 +136,7 @@ async fn run_projector(settings: Settings, shutdown: CancellationToken) -> anyho
 async fn run_query_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = backend::open_read_models(&settings).await?;
     let progress = query_api::progress_from_other_processes(&settings, pool.clone());
-    let api = query_api::start(&settings, pool, progress, shutdown).await?;
+    let api = query_api::start(&settings, pool, progress, Default::default(), shutdown).await?;
     tracing::info!(url = %format!("http://{}", api.addr), "query API listening");
     api.server.await.context("the query API panicked")??;
     Ok(())

@@ -25,6 +25,7 @@ pub fn with_common_layers(router: Router) -> Router {
             )
         })
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             Problem::new(

@@ -4,6 +4,8 @@
 pub mod auth;
 pub mod extract;
 pub mod layers;
+pub mod metrics;
+pub mod ops;
 pub mod problem;
 pub mod serve;
 pub mod shutdown;

@@ -26,9 +26,11 @@ pub struct CommandApi {
 }
 
 /// Binds `SHOP_COMMAND_ADDR` and serves until `shutdown`.
+/// `ops` is what this process's `/readyz` checks (see `crate::ops::command_ops`).
 pub async fn start(
     settings: &Settings,
     events: &EventStoreHandle,
+    ops: api_common::ops::Ops,
     shutdown: CancellationToken,
 ) -> anyhow::Result<CommandApi> {
     let config = ExecutorConfig {
@@ -50,7 +52,7 @@ pub async fn start(
         Some(token) => AdminToken::new(token.clone()),
         None => AdminToken::random(),
     };
-    let router = write_side::http::router(saga.clone(), admin_token.clone());
+    let router = write_side::http::router(saga.clone(), admin_token.clone()).merge(ops.router());
     let listener = TcpListener::bind(settings.command_addr)
         .await
         .with_context(|| {

@@ -3,9 +3,12 @@
 use crate::settings::Settings;
 use anyhow::Context;
 use read_side::{QueryState, ReadProgress, RedisReader};
+use projections::ProjectionLag;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -14,13 +17,16 @@ pub struct QueryApi {
     pub server: JoinHandle<std::io::Result<()>>,
 }
 
+/// `lags`: the projections running in this process, for `/metrics` (none for a lone
+/// query API).
 pub async fn start(
     settings: &Settings,
     pool: sqlx::AnyPool,
     progress: Arc<dyn ReadProgress>,
+    lags: HashMap<&'static str, watch::Receiver<ProjectionLag>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<QueryApi> {
-    let mut state = QueryState::new(pool, progress).with_timezone(settings.timezone);
+    let mut state = QueryState::new(pool.clone(), progress).with_timezone(settings.timezone);
     if let Some(url) = &settings.redis_url {
         let reader = RedisReader::new(url, &settings.redis_prefix)
             .with_context(|| format!("SHOP_REDIS_URL={url} is not usable"))?;
@@ -30,9 +36,10 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on SHOP_QUERY_ADDR={}", settings.query_addr))?;
     let addr = listener.local_addr()?;
+    let ops = crate::ops::query_ops(pool, settings.redis_url.as_deref(), state.clone(), lags);
     let server = tokio::spawn(api_common::serve::serve(
         listener,
-        read_side::router(state),
+        read_side::router(state).merge(ops.router()),
         shutdown,
     ));
     Ok(QueryApi { addr, server })

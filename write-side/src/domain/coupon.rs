@@ -269,6 +269,17 @@ impl Aggregate for Coupon {
 
     const SNAPSHOT_VERSION: u16 = 2;
 
+    const NAME: &'static str = "coupon";
+
+    fn command_name(command: &Self::Command) -> &'static str {
+        match command {
+            CouponCommand::Register { .. } => "register",
+            CouponCommand::Issue { .. } => "issue",
+            CouponCommand::Use { .. } => "use",
+            CouponCommand::Restore { .. } => "restore",
+        }
+    }
+
     fn decide(&self, command: &CouponCommand) -> Result<Vec<CouponEvent>, CouponError> {
         match command {
             CouponCommand::Register {

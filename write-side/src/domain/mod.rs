@@ -22,6 +22,12 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     /// Bumped whenever the state's shape changes, so older snapshots are ignored.
     const SNAPSHOT_VERSION: u16;
 
+    /// The aggregate type, as metrics label it (`wallet`, `coupon`, ...).
+    const NAME: &'static str;
+
+    /// The command's name, as metrics label it (`issue`, `reserve`, ...).
+    fn command_name(command: &Self::Command) -> &'static str;
+
     fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
     fn evolve(self, event: &Self::Event) -> Self;
     fn reply(&self, command: &Self::Command) -> Self::Reply;

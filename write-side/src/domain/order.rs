@@ -412,6 +412,19 @@ impl Aggregate for Order {
 
     const SNAPSHOT_VERSION: u16 = 1;
 
+    const NAME: &'static str = "order";
+
+    fn command_name(command: &Self::Command) -> &'static str {
+        match command {
+            OrderCommand::Place { .. } => "place",
+            OrderCommand::MarkStockReserved => "mark-stock-reserved",
+            OrderCommand::ApplyCoupon { .. } => "apply-coupon",
+            OrderCommand::MarkPaid => "mark-paid",
+            OrderCommand::Complete { .. } => "complete",
+            OrderCommand::Cancel { .. } => "cancel",
+        }
+    }
+
     fn decide(&self, command: &OrderCommand) -> Result<Vec<OrderEvent>, OrderError> {
         match command {
             OrderCommand::Place {

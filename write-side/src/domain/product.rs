@@ -206,6 +206,18 @@ impl Aggregate for Product {
 
     const SNAPSHOT_VERSION: u16 = 1;
 
+    const NAME: &'static str = "product";
+
+    fn command_name(command: &Self::Command) -> &'static str {
+        match command {
+            ProductCommand::Register { .. } => "register",
+            ProductCommand::Restock { .. } => "restock",
+            ProductCommand::Reserve { .. } => "reserve",
+            ProductCommand::Release { .. } => "release",
+            ProductCommand::Quote => "quote",
+        }
+    }
+
     fn decide(&self, command: &ProductCommand) -> Result<Vec<ProductEvent>, ProductError> {
         match command {
             ProductCommand::Register {

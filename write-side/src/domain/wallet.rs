@@ -182,6 +182,16 @@ impl Aggregate for Wallet {
 
     const SNAPSHOT_VERSION: u16 = 1;
 
+    const NAME: &'static str = "wallet";
+
+    fn command_name(command: &Self::Command) -> &'static str {
+        match command {
+            WalletCommand::Charge { .. } => "charge",
+            WalletCommand::Deduct { .. } => "deduct",
+            WalletCommand::Refund { .. } => "refund",
+        }
+    }
+
     fn decide(&self, command: &WalletCommand) -> Result<Vec<WalletEvent>, WalletError> {
         match command {
             WalletCommand::Charge {

@@ -40,6 +40,8 @@ pub(crate) async fn run<A: Aggregate>(
                 Err(error) => return fail_all(jobs, error),
             },
         };
+        metrics::histogram!("shop_executor_batch_size", "aggregate" => A::NAME)
+            .record(jobs.len() as f64);
         let base_version = current.version;
         let base_position = current.position;
         let (state, new_events, outcomes) = match decide_all(current.state, jobs) {
@@ -87,10 +89,14 @@ pub(crate) async fn run<A: Aggregate>(
             }
             Err(StoreError::Conflict { .. }) => match delays.next() {
                 Some(delay) => {
+                    metrics::counter!("shop_executor_conflicts_total", "aggregate" => A::NAME, "outcome" => "retried")
+                        .increment(1);
                     tracing::debug!(%stream, ?delay, "version conflict; deciding again");
                     tokio::time::sleep(delay).await;
                 }
                 None => {
+                    metrics::counter!("shop_executor_conflicts_total", "aggregate" => A::NAME, "outcome" => "gave-up")
+                        .increment(1);
                     tracing::warn!(%stream, "version conflicts outlasted the retries");
                     for job in jobs.drain(..) {
                         let _ = job.answer.send(Err(ExecuteError::Overloaded));

@@ -133,6 +133,32 @@ impl<A: Aggregate> Executor<A> {
         command: A::Command,
         metadata: Metadata,
     ) -> ExecuteResult<A> {
+        let started = std::time::Instant::now();
+        let name = A::command_name(&command);
+        let result = self.run(stream, command, metadata).await;
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(ExecuteError::Rejected(_)) => "rejected",
+            Err(ExecuteError::Overloaded) => "overloaded",
+            Err(ExecuteError::Store(_)) => "error",
+            Err(ExecuteError::ShuttingDown) => "shutting-down",
+        };
+        metrics::histogram!(
+            "shop_command_duration_seconds",
+            "aggregate" => A::NAME,
+            "command" => name,
+            "outcome" => outcome
+        )
+        .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn run(
+        &self,
+        stream: StreamId,
+        command: A::Command,
+        metadata: Metadata,
+    ) -> ExecuteResult<A> {
         let (answer, answered) = oneshot::channel();
         let job: Job<A> = Job {
             command,
@@ -157,6 +183,9 @@ impl<A: Aggregate> Executor<A> {
             let sender = self.mailboxes.get_with(stream.clone(), || {
                 mailbox::spawn(self.shared.clone(), stream.clone())
             });
+            let depth = sender.max_capacity() - sender.capacity();
+            metrics::histogram!("shop_executor_mailbox_depth", "aggregate" => A::NAME)
+                .record(depth as f64);
             match sender.try_send(job) {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::TrySendError::Full(_)) => return Err(ExecuteError::Overloaded),

@@ -101,6 +101,8 @@ impl Relay {
                         Ok(()) => return Ok(()),
                         Err(error) if error.is_fatal() => return Err(error),
                         Err(error @ RelayError::Message(_)) => {
+                            metrics::counter!("shop_relay_publish_errors_total", "kind" => "message")
+                                .increment(1);
                             // An event this build cannot render blocks everything after
                             // it until a build that can takes over: loud, never skipped.
                             tracing::error!(
@@ -111,6 +113,8 @@ impl Relay {
                             delays.next().unwrap_or(MAX_BACKOFF)
                         }
                         Err(error) => {
+                            metrics::counter!("shop_relay_publish_errors_total", "kind" => "publish")
+                                .increment(1);
                             tracing::warn!(
                                 %error,
                                 reader = %self.config.reader,
@@ -204,11 +208,18 @@ impl Relay {
                 position = last.global_position;
                 self.published.send_replace(position);
                 *progressed = true;
+                metrics::counter!("shop_relay_published_events_total")
+                    .increment(batch.len() as u64);
+                metrics::gauge!("shop_relay_published_position").set(position as f64);
+                // The store's head as this process knows it: a cheap lower bound of the lag.
+                let head = *head.borrow();
+                metrics::gauge!("shop_relay_lag_events").set((head - position).max(0) as f64);
             }
             if Instant::now() >= next_lag_log {
                 next_lag_log = Instant::now() + LAG_LOG_INTERVAL;
                 let store_head = self.store.head_position().await?;
                 let lag = store_head - position;
+                metrics::gauge!("shop_relay_lag_events").set(lag.max(0) as f64);
                 if lag > 0 {
                     tracing::info!(
                         reader = %reader,

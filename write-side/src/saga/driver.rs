@@ -24,6 +24,11 @@ impl OrderSaga {
         self.lock_in_flight().insert(order_id);
         let driven = self.drive_steps(order, metadata).await;
         self.lock_in_flight().remove(&order_id);
+        let outcome = match &driven {
+            Ok(driven) => driven.order.status().as_str(),
+            Err(_) => "ERROR",
+        };
+        metrics::counter!("shop_saga_drives_total", "outcome" => outcome).increment(1);
         if driven
             .as_ref()
             .is_ok_and(|driven| driven.order.status() != OrderStatus::Pending)

@@ -109,6 +109,7 @@ impl OrderSaga {
         }
         scan.cursor = Some(cursor);
         self.drive_stuck(scan).await;
+        metrics::gauge!("shop_saga_open_orders").set(scan.open.len() as f64);
         let checkpoint = scan
             .open
             .values()

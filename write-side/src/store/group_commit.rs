@@ -56,7 +56,12 @@ impl GroupCommit {
                     .drain(..)
                     .map(|job: Job| (job.request, job.answer))
                     .unzip();
-                match appender.append_batch(&requests).await {
+                metrics::histogram!("shop_store_append_batch_size").record(requests.len() as f64);
+                let started = std::time::Instant::now();
+                let committed = appender.append_batch(&requests).await;
+                metrics::histogram!("shop_store_append_batch_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                match committed {
                     Ok(results) => {
                         for (answer, result) in answers.into_iter().zip(results) {
                             // A caller that stopped waiting does not undo the commit.
