@@ -76,6 +76,23 @@ pub struct Settings {
     #[arg(long, env = "SHOP_ORDER_WAIT_MS", default_value_t = 3_000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub order_wait_ms: u64,
 
+    /// HS256 secret for user JWTs; when set, user routes need `Authorization: Bearer <JWT>`
+    /// whose `sub` is the user in the path or body.
+    #[arg(long, env = "SHOP_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<String>,
+
+    /// Coupon issues and orders one user may send per second (0: no limit).
+    #[arg(long, env = "SHOP_USER_RATE_PER_SEC", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub user_rate_per_sec: u32,
+
+    /// How many of those one user may send at once before the rate applies.
+    #[arg(long, env = "SHOP_USER_RATE_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub user_rate_burst: u32,
+
+    /// Commands in flight per command-API process before callers get 503 `overloaded`.
+    #[arg(long, env = "SHOP_MAX_IN_FLIGHT", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_in_flight: u64,
+
     /// The order saga's recovery scan drives an order left unsettled this long, in
     /// milliseconds (after a crash, an outage, or a driver in another process that died).
     #[arg(long, env = "SHOP_SAGA_RECOVER_AFTER_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
@@ -141,6 +158,14 @@ fn parse_database_url(raw: &str) -> Result<String, String> {
     }
 }
 
+fn parse_secret(raw: &str) -> Result<String, String> {
+    if raw.len() >= 16 {
+        Ok(raw.to_owned())
+    } else {
+        Err("use at least 16 bytes".to_owned())
+    }
+}
+
 fn parse_redis_url(raw: &str) -> Result<String, String> {
     if raw.starts_with("redis://") || raw.starts_with("rediss://") {
         Ok(raw.to_owned())
@@ -202,9 +227,20 @@ impl Settings {
             log_format: LogFormat::Text,
             executor: ExecutorStrategy::Mailbox,
             sqlite_sync: SqliteSync::Normal,
+            jwt_secret: None,
+            user_rate_per_sec: 50,
+            user_rate_burst: 100,
+            max_in_flight: 20_000,
             order_wait_ms: 3_000,
             saga_recover_after_ms: 5_000,
         }
+    }
+
+    /// JWT checks and per-user rate limits as configured.
+    pub fn user_guard(&self) -> api_common::UserGuard {
+        let rate = std::num::NonZeroU32::new(self.user_rate_per_sec)
+            .zip(std::num::NonZeroU32::new(self.user_rate_burst));
+        api_common::UserGuard::new(self.jwt_secret.as_deref(), rate)
     }
 
     pub fn is_mysql(&self) -> bool {

@@ -75,7 +75,12 @@ async fn metrics_cover_commands_the_store_http_caches_and_projections() {
     );
 
     for base in [&app.command, &app.query] {
-        let response = app.client.get(format!("{base}/readyz")).send().await.unwrap();
+        let response = app
+            .client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["status"], "ready");
@@ -91,7 +96,9 @@ async fn readyz_names_a_dependency_that_is_down() {
     // Nothing listens on port 1.
     settings.redis_url = Some("redis://127.0.0.1:1".to_owned());
     let shutdown = CancellationToken::new();
-    let app = Application::build(settings, shutdown.clone()).await.unwrap();
+    let app = Application::build(settings, shutdown.clone())
+        .await
+        .unwrap();
     let query = app.query_url();
     let running = tokio::spawn(app.run_until_stopped());
 
@@ -101,7 +108,10 @@ async fn readyz_names_a_dependency_that_is_down() {
     assert_eq!(body["status"], "degraded");
     assert_eq!(body["checks"]["database"], "ok");
     assert!(
-        body["checks"]["redis"].as_str().unwrap().starts_with("down: "),
+        body["checks"]["redis"]
+            .as_str()
+            .unwrap()
+            .starts_with("down: "),
         "{body}"
     );
     // Alive all the same: the query API answers from SQL without Redis.

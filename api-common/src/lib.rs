@@ -3,13 +3,17 @@
 
 pub mod auth;
 pub mod extract;
+pub mod in_flight;
 pub mod layers;
 pub mod metrics;
+pub mod openapi;
 pub mod ops;
 pub mod problem;
 pub mod serve;
 pub mod shutdown;
+pub mod users;
 
 pub use auth::AdminToken;
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use problem::{ErrorCode, Problem};
+pub use users::UserGuard;

@@ -18,6 +18,7 @@ pub enum ErrorCode {
     InsufficientBalance,
     CouponUnavailable,
     PayloadTooLarge,
+    RateLimited,
     Overloaded,
     Internal,
 }
@@ -37,6 +38,7 @@ impl ErrorCode {
             ErrorCode::InsufficientBalance => "insufficient-balance",
             ErrorCode::CouponUnavailable => "coupon-unavailable",
             ErrorCode::PayloadTooLarge => "payload-too-large",
+            ErrorCode::RateLimited => "rate-limited",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::Internal => "internal",
         }
@@ -56,6 +58,7 @@ impl ErrorCode {
             ErrorCode::InsufficientBalance => "Not enough points",
             ErrorCode::CouponUnavailable => "The coupon cannot be used",
             ErrorCode::PayloadTooLarge => "The request body is too large",
+            ErrorCode::RateLimited => "Too many requests; retry after the time given",
             ErrorCode::Overloaded => "The service is busy; retry shortly",
             ErrorCode::Internal => "Internal error",
         }

@@ -5,7 +5,7 @@ use crate::ids::{CouponId, OrderId, UserCouponId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DiscountKind {
     /// Won off the order total, capped at the total.
@@ -24,10 +24,12 @@ impl DiscountKind {
 }
 
 /// `{kind, value}` exactly as registered; the coupon aggregate validates it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Discount {
     pub kind: DiscountKind,
+    /// Won off (`fixed`, at least 1) or percent off (`percent`, 1..=100).
+    #[schema(minimum = 1)]
     pub value: i64,
 }
 

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use utoipa::openapi::{RefOr, Schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("an id must be a positive integer, got {0}")]
@@ -42,6 +43,15 @@ macro_rules! positive_id {
                 self.0.fmt(f)
             }
         }
+
+        /// OpenAPI: a positive 64-bit integer.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                crate::schema::integer(1, concat!("A positive id (", stringify!($name), ")."))
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     )*};
 }
 

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod money;
 pub mod order;
 pub mod product;
+mod schema;
 pub mod wallet;
 
 mod domain_event;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use utoipa::openapi::{RefOr, Schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("an amount of money must be zero or more won, got {0}")]
@@ -51,6 +52,15 @@ impl From<Krw> for i64 {
         amount.0
     }
 }
+
+/// OpenAPI: whole won, zero or more.
+impl utoipa::PartialSchema for Krw {
+    fn schema() -> RefOr<Schema> {
+        crate::schema::integer(0, "Whole Korean won (KRW), never negative.")
+    }
+}
+
+impl utoipa::ToSchema for Krw {}
 
 impl fmt::Display for Krw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -2,33 +2,56 @@ use crate::QueryState;
 use crate::consistency::{COUPONS, Consistent};
 use crate::hot_view::{Fields, MalformedView};
 use crate::layered::{Entity, read_entity};
+use api_common::openapi::ProblemSchema;
 use api_common::{ApiPath, Problem};
 use axum::Json;
 use axum::extract::State;
 use events::{CouponId, StreamId};
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
+use utoipa::ToSchema;
 
-#[derive(Clone, Serialize)]
+/// `{kind, value}` as registered.
+#[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = DiscountView)]
 pub(crate) struct DiscountView {
+    #[schema(value_type = events::coupon::DiscountKind)]
     pub(crate) kind: String,
     pub(crate) value: i64,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Coupon)]
 pub(crate) struct CouponView {
+    #[schema(value_type = events::CouponId)]
     coupon_id: i64,
     name: String,
     discount: DiscountView,
     total_quantity: i64,
     issued_quantity: i64,
     remaining: i64,
+    /// RFC 3339; null when the coupon has no start.
+    #[schema(format = DateTime)]
     valid_from: Option<String>,
+    /// RFC 3339; null when the coupon has no end.
+    #[schema(format = DateTime)]
     valid_until: Option<String>,
 }
 
+/// A coupon with how many are issued and left.
+#[utoipa::path(
+    get,
+    path = "/v1/coupons/{couponId}",
+    tag = "coupons",
+    operation_id = "getCoupon",
+    params(("couponId" = CouponId, Path, description = "The coupon")),
+    responses(
+        (status = 200, description = "The coupon", body = CouponView),
+        (status = 404, description = "`not-found`: no such coupon", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip_all, fields(coupon_id = %coupon_id, layer = tracing::field::Empty))]
 pub(crate) async fn one(
     State(state): State<QueryState>,

@@ -8,6 +8,7 @@ mod coupons;
 mod hot_view;
 mod layered;
 mod log_limit;
+mod openapi;
 mod orders;
 mod points;
 mod products;
@@ -20,6 +21,7 @@ mod stream_progress;
 mod user_coupons;
 
 pub use caches::DEFAULT_CACHE_TTL;
+pub use openapi::spec;
 pub use progress::{PollingProgress, ReadProgress, WatchProgress};
 pub use redis_reader::{DEFAULT_REDIS_PREFIX, RedisReader, RedisSetupError};
 pub use stats::CacheStatsSnapshot;
@@ -54,6 +56,8 @@ pub struct QueryState {
     stats: Arc<CacheStats>,
     timezone: Tz,
     clock: Clock,
+    /// With `SHOP_JWT_SECRET`, a user's balance and coupons need that user's JWT.
+    users: api_common::UserGuard,
 }
 
 impl QueryState {
@@ -68,6 +72,7 @@ impl QueryState {
             stats: Arc::new(CacheStats::default()),
             timezone: DEFAULT_TIMEZONE,
             clock: Arc::new(Utc::now),
+            users: api_common::UserGuard::default(),
         }
     }
 
@@ -101,6 +106,12 @@ impl QueryState {
         self
     }
 
+    /// JWT checks for routes naming a user (no-op unless the guard has a secret).
+    pub fn with_users(mut self, users: api_common::UserGuard) -> Self {
+        self.users = users;
+        self
+    }
+
     /// Hit and miss counts per cache layer since start-up.
     pub fn cache_stats(&self) -> CacheStatsSnapshot {
         self.stats.snapshot()
@@ -108,15 +119,22 @@ impl QueryState {
 }
 
 pub fn router(state: QueryState) -> Router {
-    let routes = Router::new()
+    let of_user = Router::new()
         .route("/v1/users/{user_id}/points", get(points::balance))
+        .route("/v1/users/{user_id}/coupons", get(user_coupons::of_user))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.users.clone(),
+            api_common::users::require_path_user,
+        ));
+    let routes = Router::new()
+        .merge(of_user)
         .route("/v1/products", get(products::list))
         .route("/v1/products/{product_id}", get(products::one))
         .route("/v1/coupons/{coupon_id}", get(coupons::one))
-        .route("/v1/users/{user_id}/coupons", get(user_coupons::of_user))
         .route("/v1/orders/{order_id}", get(orders::one))
         .route("/v1/rankings/top-products", get(rankings::top_products))
-        .with_state(state);
+        .with_state(state)
+        .merge(api_common::openapi::docs_router(openapi::spec()));
     api_common::layers::with_common_layers(routes)
 }
 

@@ -4,37 +4,63 @@ use crate::QueryState;
 use crate::consistency::{Consistent, ORDERS};
 use crate::hot_view::{Fields, MalformedView};
 use crate::layered::{Entity, read_entity};
+use api_common::openapi::ProblemSchema;
 use api_common::{ApiPath, Problem};
 use axum::Json;
 use axum::extract::State;
 use events::{OrderId, StreamId};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// One line; the Redis view stores the lines as this JSON.
-#[derive(Clone, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Clone, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = OrderItem)]
 pub(crate) struct OrderItemView {
+    #[schema(value_type = events::ProductId)]
     product_id: i64,
+    #[schema(minimum = 1)]
     quantity: i64,
+    #[schema(value_type = events::Krw)]
     unit_price: i64,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Order)]
 pub(crate) struct OrderView {
+    #[schema(value_type = events::OrderId)]
     order_id: i64,
+    #[schema(value_type = events::UserId)]
     user_id: i64,
+    #[schema(schema_with = status_schema)]
     status: String,
     items: Vec<OrderItemView>,
+    #[schema(value_type = events::Krw)]
     total_amount: i64,
+    #[schema(value_type = events::Krw)]
     discount_amount: i64,
+    #[schema(value_type = events::Krw)]
     paid_amount: i64,
     /// Only a cancelled order has one (`insufficient-stock`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
 }
 
+/// An order and where its saga stands.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{orderId}",
+    tag = "orders",
+    operation_id = "getOrder",
+    params(("orderId" = OrderId, Path, description = "The order")),
+    responses(
+        (status = 200, description = "The order", body = OrderView),
+        (status = 404, description = "`not-found`: no such order", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip_all, fields(order_id = %order_id, layer = tracing::field::Empty))]
 pub(crate) async fn one(
     State(state): State<QueryState>,
@@ -58,6 +84,12 @@ pub(crate) async fn one(
     .await?
     .map(Json)
     .ok_or_else(|| Problem::not_found(format!("order {order_id} does not exist")))
+}
+
+fn status_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["PENDING", "COMPLETED", "CANCELLED"]))
 }
 
 fn from_hash(fields: &Fields<'_>) -> Result<Option<OrderView>, MalformedView> {

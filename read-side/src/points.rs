@@ -8,15 +8,26 @@ use axum::extract::State;
 use events::{StreamId, UserId};
 use serde::Serialize;
 use sqlx::AnyPool;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Balance {
     user_id: UserId,
+    #[schema(value_type = events::Krw)]
     balance: i64,
 }
 
-/// An unknown user has a balance of 0.
+/// A user's point balance; an unknown user has a balance of 0.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{userId}/points",
+    tag = "points",
+    operation_id = "getPoints",
+    security((), ("userJwt" = [])),
+    params(("userId" = UserId, Path, description = "The user")),
+    responses((status = 200, description = "The balance", body = Balance))
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user_id, layer = tracing::field::Empty))]
 pub(crate) async fn balance(
     State(state): State<QueryState>,

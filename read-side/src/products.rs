@@ -2,31 +2,42 @@ use crate::QueryState;
 use crate::consistency::{CATALOG, Consistent};
 use crate::hot_view::{Fields, MalformedView};
 use crate::layered::{Entity, read_cached, read_entity};
+use api_common::openapi::ProblemSchema;
 use api_common::{ApiPath, ApiQuery, Problem};
 use axum::Json;
 use axum::extract::State;
 use events::{ProductId, StreamId};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
+use utoipa::{IntoParams, ToSchema};
 
 const MAX_PAGE_SIZE: i64 = 100;
 
-#[derive(Clone, Serialize, sqlx::FromRow)]
+#[derive(Clone, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Product)]
 pub(crate) struct ProductView {
+    #[schema(value_type = events::ProductId)]
     product_id: i64,
     name: String,
+    #[schema(value_type = events::Krw)]
     price: i64,
+    #[schema(minimum = 0)]
     stock: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
+    /// Zero-based page number (default 0).
+    #[param(minimum = 0)]
     page: Option<i64>,
+    /// Products per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     size: Option<i64>,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ProductPage {
     items: Vec<ProductView>,
@@ -35,6 +46,15 @@ pub(crate) struct ProductPage {
     total: i64,
 }
 
+/// The catalog, a page at a time, by product id.
+#[utoipa::path(
+    get,
+    path = "/v1/products",
+    tag = "products",
+    operation_id = "listProducts",
+    params(PageQuery),
+    responses((status = 200, description = "One page of products and the total count", body = ProductPage))
+)]
 #[tracing::instrument(skip_all, fields(layer = tracing::field::Empty))]
 pub(crate) async fn list(
     State(state): State<QueryState>,
@@ -84,6 +104,18 @@ async fn load_page(
     })
 }
 
+/// One product with its current stock.
+#[utoipa::path(
+    get,
+    path = "/v1/products/{productId}",
+    tag = "products",
+    operation_id = "getProduct",
+    params(("productId" = ProductId, Path, description = "The product")),
+    responses(
+        (status = 200, description = "The product", body = ProductView),
+        (status = 404, description = "`not-found`: no such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip_all, fields(product_id = %product_id, layer = tracing::field::Empty))]
 pub(crate) async fn one(
     State(state): State<QueryState>,

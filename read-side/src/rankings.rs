@@ -16,26 +16,39 @@ use sqlx::{Any, AnyPool, QueryBuilder};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct RankingQuery {
+    /// Calendar days in SHOP_TIMEZONE, today included: 1 to 30 (default 3).
+    #[param(minimum = 1, maximum = 30)]
     days: Option<i64>,
+    /// Products to return: 1 to 100 (default 5).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct RankedProduct {
+    /// 1 for the best seller; ties go to the lower product id.
+    #[schema(minimum = 1)]
     rank: usize,
+    #[schema(value_type = events::ProductId)]
     product_id: i64,
     /// From the catalog read model; null only if the catalog has not caught up with it.
     name: Option<String>,
     sold_quantity: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct Ranking {
+    /// First day of the window, `YYYY-MM-DD` in SHOP_TIMEZONE.
+    #[schema(format = Date)]
     from: String,
+    /// Last day of the window (today), `YYYY-MM-DD` in SHOP_TIMEZONE.
+    #[schema(format = Date)]
     to: String,
     items: Vec<RankedProduct>,
 }
@@ -43,6 +56,15 @@ pub(crate) struct Ranking {
 /// The top `MAX_LIMIT` of a window, ranked and named: what the cache holds.
 pub(crate) type RankedWindow = Arc<Vec<RankedProduct>>;
 
+/// Best sellers over the last `days` calendar days (completed orders).
+#[utoipa::path(
+    get,
+    path = "/v1/rankings/top-products",
+    tag = "rankings",
+    operation_id = "topProducts",
+    params(RankingQuery),
+    responses((status = 200, description = "The ranking", body = Ranking))
+)]
 #[tracing::instrument(skip_all, fields(layer = tracing::field::Empty))]
 pub(crate) async fn top_products(
     State(state): State<QueryState>,

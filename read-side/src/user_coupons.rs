@@ -12,6 +12,8 @@ use events::UserId;
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
 use std::sync::Arc;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 /// A row as stored. The status shown is derived per request, since EXPIRED depends on the
 /// clock and a cached row may outlive the moment its coupon expires.
@@ -26,22 +28,38 @@ pub(crate) struct UserCouponRow {
     issued_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = UserCoupon)]
 pub(crate) struct UserCouponView {
+    #[schema(value_type = events::UserCouponId)]
     user_coupon_id: i64,
+    #[schema(value_type = events::CouponId)]
     coupon_id: i64,
     name: String,
     discount: DiscountView,
+    #[schema(value_type = String, schema_with = status_schema)]
     status: &'static str,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     issued_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub(crate) struct UserCoupons {
     items: Vec<UserCouponView>,
 }
 
+/// The coupons a user holds; an unknown user holds none.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{userId}/coupons",
+    tag = "coupons",
+    operation_id = "getUserCoupons",
+    security((), ("userJwt" = [])),
+    params(("userId" = UserId, Path, description = "The user")),
+    responses((status = 200, description = "The user's coupons", body = UserCoupons))
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user_id, layer = tracing::field::Empty))]
 pub(crate) async fn of_user(
     State(state): State<QueryState>,
@@ -93,6 +111,12 @@ async fn load(pool: &AnyPool, user_id: i64) -> Result<Arc<Vec<UserCouponRow>>, s
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Arc::new(rows))
+}
+
+fn status_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["AVAILABLE", "USED", "EXPIRED"]))
 }
 
 /// `EXPIRED` depends on the clock, so it is derived here rather than stored.

@@ -5,6 +5,7 @@ use crate::backend::EventStoreHandle;
 use crate::settings::Settings;
 use anyhow::Context;
 use api_common::AdminToken;
+use api_common::in_flight::InFlightLimit;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,7 +53,16 @@ pub async fn start(
         Some(token) => AdminToken::new(token.clone()),
         None => AdminToken::random(),
     };
-    let router = write_side::http::router(saga.clone(), admin_token.clone()).merge(ops.router());
+    let users = settings.user_guard();
+    tokio::spawn(forget_idle_users(users.clone(), shutdown.clone()));
+    let access = write_side::http::Access {
+        admin_token: admin_token.clone(),
+        users,
+        in_flight: InFlightLimit::new(
+            usize::try_from(settings.max_in_flight).unwrap_or(usize::MAX),
+        ),
+    };
+    let router = write_side::http::router(saga.clone(), access).merge(ops.router());
     let listener = TcpListener::bind(settings.command_addr)
         .await
         .with_context(|| {
@@ -78,5 +88,17 @@ fn saga_config(settings: &Settings) -> SagaConfig {
         answer_within: Duration::from_millis(settings.order_wait_ms),
         recover_after: Duration::from_millis(settings.saga_recover_after_ms),
         ..SagaConfig::default()
+    }
+}
+
+/// The per-user rate limiter keeps a cell per user; users idle long enough to be back at
+/// a full burst are dropped, so the table tracks active users only.
+async fn forget_idle_users(users: api_common::UserGuard, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => users.retain_recent(),
+        }
     }
 }

@@ -2,8 +2,8 @@
 
 use crate::settings::Settings;
 use anyhow::Context;
-use read_side::{QueryState, ReadProgress, RedisReader};
 use projections::ProjectionLag;
+use read_side::{QueryState, ReadProgress, RedisReader};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +26,9 @@ pub async fn start(
     lags: HashMap<&'static str, watch::Receiver<ProjectionLag>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<QueryApi> {
-    let mut state = QueryState::new(pool.clone(), progress).with_timezone(settings.timezone);
+    let mut state = QueryState::new(pool.clone(), progress)
+        .with_timezone(settings.timezone)
+        .with_users(settings.user_guard());
     if let Some(url) = &settings.redis_url {
         let reader = RedisReader::new(url, &settings.redis_prefix)
             .with_context(|| format!("SHOP_REDIS_URL={url} is not usable"))?;

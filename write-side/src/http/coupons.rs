@@ -2,6 +2,7 @@ use super::error::ApiError;
 use super::{CommandState, consistency_header, metadata};
 use crate::commands::NewCoupon;
 use crate::domain::coupon::CouponReply;
+use api_common::openapi::ProblemSchema;
 use api_common::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::State;
@@ -10,18 +11,23 @@ use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use events::{CouponId, Discount, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RegisterCouponRequest)]
 pub(super) struct RegisterRequest {
     name: String,
     discount: Discount,
+    #[schema(minimum = 1)]
     total_quantity: i64,
+    /// Issuable from this instant on (RFC 3339); no lower bound if absent.
     valid_from: Option<DateTime<Utc>>,
+    /// Issuable and usable until this instant (RFC 3339); no end if absent.
     valid_until: Option<DateTime<Utc>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CouponResponse {
     coupon_id: CouponId,
@@ -34,13 +40,13 @@ struct CouponResponse {
     valid_until: Option<DateTime<Utc>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct IssueRequest {
     user_id: UserId,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct IssueResponse {
     coupon_id: CouponId,
@@ -50,6 +56,18 @@ struct IssueResponse {
     remaining: i64,
 }
 
+/// Registers a first-come-first-served coupon (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/coupons",
+    tag = "coupons",
+    operation_id = "registerCoupon",
+    security(("adminToken" = [])),
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = CouponResponse),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn register(
     State(state): State<CommandState>,
@@ -87,6 +105,22 @@ pub(super) async fn register(
     ))
 }
 
+/// Issues one of the coupon to a user, in arrival order, exactly up to its total quantity.
+#[utoipa::path(
+    post,
+    path = "/v1/coupons/{couponId}/issue",
+    tag = "coupons",
+    operation_id = "issueCoupon",
+    security((), ("userJwt" = [])),
+    params(("couponId" = CouponId, Path, description = "The coupon")),
+    request_body = IssueRequest,
+    responses(
+        (status = 201, description = "Issued", body = IssueResponse),
+        (status = 404, description = "`not-found`: no such coupon", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "`rate-limited`: too many of these from one user; retry after Retry-After seconds", body = ProblemSchema, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 409, description = "`coupon-sold-out`, `coupon-already-issued` (one per user) or `coupon-not-active` (outside its validity window)", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip_all, fields(coupon_id = %coupon_id))]
 pub(super) async fn issue(
     State(state): State<CommandState>,
@@ -94,6 +128,8 @@ pub(super) async fn issue(
     headers: HeaderMap,
     ApiJson(request): ApiJson<IssueRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    state.users.authorize(&headers, request.user_id.get())?;
+    state.users.throttle(request.user_id.get())?;
     let executed = state
         .services
         .issue_coupon(coupon_id, request.user_id, metadata::from_request(&headers))

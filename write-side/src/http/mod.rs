@@ -1,20 +1,24 @@
-//! The command HTTP API: admin routes behind the bearer token, user routes open.
+//! The command HTTP API: admin routes behind the bearer token; user routes open, or behind
+//! a JWT naming the user when `SHOP_JWT_SECRET` is set.
 //! Every success carries a `Consistency-Token` header naming the write (see
 //! `events::ConsistencyToken`), which the query API can wait for to read it back.
 
 mod coupons;
 mod error;
 mod metadata;
+mod openapi;
 mod orders;
 mod points;
 mod products;
 
 pub use error::ApiError;
+pub use openapi::spec;
 
 use crate::commands::CommandServices;
 use crate::saga::OrderSaga;
-use api_common::AdminToken;
 use api_common::auth::require_admin;
+use api_common::in_flight::{InFlightLimit, limit_in_flight};
+use api_common::{AdminToken, UserGuard};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::from_fn_with_state;
@@ -28,12 +32,27 @@ pub const CONSISTENCY_TOKEN: HeaderName = HeaderName::from_static("consistency-t
 pub struct CommandState {
     pub services: Arc<CommandServices>,
     pub saga: OrderSaga,
+    /// JWT subject checks and per-user rate limits on user routes.
+    pub users: UserGuard,
 }
 
-pub fn router(saga: OrderSaga, admin_token: AdminToken) -> Router {
+/// Who may call what: the admin token, the user guard, and the cap on commands in flight.
+pub struct Access {
+    pub admin_token: AdminToken,
+    pub users: UserGuard,
+    pub in_flight: InFlightLimit,
+}
+
+pub fn router(saga: OrderSaga, access: Access) -> Router {
+    let Access {
+        admin_token,
+        users,
+        in_flight,
+    } = access;
     let state = CommandState {
         services: saga.services().clone(),
         saga,
+        users,
     };
     let admin = Router::new()
         .route("/v1/products", post(products::register))
@@ -44,7 +63,12 @@ pub fn router(saga: OrderSaga, admin_token: AdminToken) -> Router {
         .route("/v1/coupons/{coupon_id}/issue", post(coupons::issue))
         .route("/v1/users/{user_id}/points/charge", post(points::charge))
         .route("/v1/orders", post(orders::place));
-    api_common::layers::with_common_layers(admin.merge(user).with_state(state))
+    let docs = api_common::openapi::docs_router(openapi::spec());
+    let commands = admin
+        .merge(user)
+        .with_state(state)
+        .route_layer(from_fn_with_state(in_flight, limit_in_flight));
+    api_common::layers::with_common_layers(commands.merge(docs))
 }
 
 fn consistency_header(token: &ConsistencyToken) -> [(HeaderName, HeaderValue); 1] {

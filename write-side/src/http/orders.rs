@@ -2,6 +2,7 @@ use super::error::ApiError;
 use super::{CommandState, consistency_header, metadata};
 use crate::domain::order::{OrderStatus, PlacedOrder};
 use crate::saga::{PlaceError, PlaceOrder};
+use api_common::openapi::ProblemSchema;
 use api_common::{ApiJson, ErrorCode, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -9,26 +10,33 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use events::{CancelReason, Krw, OrderId, ProductId, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct PlaceRequest {
     user_id: UserId,
+    /// 1 to 50 lines.
+    #[schema(min_items = 1, max_items = 50)]
     items: Vec<ItemRequest>,
+    /// A coupon the user holds, applied to the order total.
     user_coupon_id: Option<UserCouponId>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ItemRequest {
     product_id: ProductId,
+    #[schema(minimum = 1, maximum = 1000)]
     quantity: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct OrderResponse {
     order_id: OrderId,
+    #[schema(schema_with = status_schema)]
     status: OrderStatus,
     total_amount: Krw,
     discount_amount: Krw,
@@ -49,12 +57,28 @@ impl From<&PlacedOrder> for OrderResponse {
 
 /// 201 COMPLETED, 409 CANCELLED (a problem whose code is the reason, with the order), or
 /// 202 PENDING when the saga is still running after the wait.
+#[utoipa::path(
+    post,
+    path = "/v1/orders",
+    tag = "orders",
+    operation_id = "placeOrder",
+    security((), ("userJwt" = [])),
+    request_body = PlaceRequest,
+    responses(
+        (status = 201, description = "COMPLETED: stock reserved, coupon applied, points deducted", body = OrderResponse),
+        (status = 202, description = "PENDING: the saga is still running; read it at the query API's GET /v1/orders/{orderId}", body = OrderResponse),
+        (status = 429, description = "`rate-limited`: too many of these from one user; retry after Retry-After seconds", body = ProblemSchema, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait"))),
+        (status = 409, description = "CANCELLED: a problem whose code is the reason (`insufficient-stock`, `insufficient-balance`, `coupon-unavailable`, `not-found` for an unknown product), with the order's fields (orderId, status, totalAmount, discountAmount, paidAmount) as extension members", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip_all, fields(user_id = %request.user_id))]
 pub(super) async fn place(
     State(state): State<CommandState>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<PlaceRequest>,
 ) -> Result<Response, ApiError> {
+    state.users.authorize(&headers, request.user_id.get())?;
+    state.users.throttle(request.user_id.get())?;
     let request = PlaceOrder {
         user_id: request.user_id,
         items: request
@@ -87,6 +111,12 @@ pub(super) async fn place(
         _ => (StatusCode::ACCEPTED, Json(body)).into_response(),
     };
     Ok(with_token(response, driven.token.as_ref()))
+}
+
+fn status_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["PENDING", "COMPLETED", "CANCELLED"]))
 }
 
 fn reason_code(reason: CancelReason) -> ErrorCode {

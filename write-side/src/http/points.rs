@@ -7,14 +7,16 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use events::{Krw, UserId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct ChargeRequest {
+    /// 1 to 10,000,000 won per charge; the balance may not exceed 1,000,000,000.
     amount: Krw,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct BalanceResponse {
     user_id: UserId,
@@ -24,6 +26,23 @@ struct BalanceResponse {
 /// Longest accepted Idempotency-Key.
 const MAX_IDEMPOTENCY_KEY: usize = 200;
 
+/// Charges points to a user's wallet; a repeated Idempotency-Key charges once and answers
+/// the first result.
+#[utoipa::path(
+    post,
+    path = "/v1/users/{userId}/points/charge",
+    tag = "points",
+    operation_id = "chargePoints",
+    security((), ("userJwt" = [])),
+    params(
+        ("userId" = UserId, Path, description = "The user"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, description = "1 to 200 visible ASCII characters; a retry with the same key and amount charges once"),
+    ),
+    request_body = ChargeRequest,
+    responses(
+        (status = 200, description = "Charged; the balance after it", body = BalanceResponse),
+    )
+)]
 #[tracing::instrument(skip_all, fields(user_id = %user_id))]
 pub(super) async fn charge(
     State(state): State<CommandState>,
@@ -31,6 +50,7 @@ pub(super) async fn charge(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChargeRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    state.users.authorize(&headers, user_id.get())?;
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(value) => {

@@ -2,6 +2,7 @@ use super::error::ApiError;
 use super::{CommandState, consistency_header, metadata};
 use crate::commands::NewProduct;
 use crate::domain::product::ProductReply;
+use api_common::openapi::ProblemSchema;
 use api_common::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::State;
@@ -9,24 +10,29 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use events::{Krw, ProductId};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = RegisterProductRequest)]
 pub(super) struct RegisterRequest {
     name: String,
+    /// Greater than 0.
     price: Krw,
+    #[schema(minimum = 0)]
     stock: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct RestockRequest {
+    #[schema(minimum = 1)]
     quantity: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ProductResponse {
+pub(super) struct ProductResponse {
     product_id: ProductId,
     name: String,
     price: Krw,
@@ -50,6 +56,18 @@ impl TryFrom<ProductReply> for ProductResponse {
     }
 }
 
+/// Registers a product (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/products",
+    tag = "products",
+    operation_id = "registerProduct",
+    security(("adminToken" = [])),
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered", body = ProductResponse),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub(super) async fn register(
     State(state): State<CommandState>,
@@ -72,6 +90,20 @@ pub(super) async fn register(
     ))
 }
 
+/// Adds stock to a product (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/products/{productId}/restock",
+    tag = "products",
+    operation_id = "restockProduct",
+    security(("adminToken" = [])),
+    params(("productId" = ProductId, Path, description = "The product")),
+    request_body = RestockRequest,
+    responses(
+        (status = 200, description = "Restocked; the product as it is now", body = ProductResponse),
+        (status = 404, description = "`not-found`: no such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
 #[tracing::instrument(skip_all, fields(product_id = %product_id))]
 pub(super) async fn restock(
     State(state): State<CommandState>,

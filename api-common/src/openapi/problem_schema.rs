@@ -1,0 +1,96 @@
+//! The problem+json body as an OpenAPI schema, with the enumeration of stable codes.
+
+use crate::problem::ErrorCode;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
+
+/// Every code a problem can carry. Adding a variant to [`ErrorCode`] breaks the build in
+/// [`position`] until it is listed here too.
+pub const CODES: [ErrorCode; 15] = [
+    ErrorCode::ValidationFailed,
+    ErrorCode::Unauthorized,
+    ErrorCode::Forbidden,
+    ErrorCode::NotFound,
+    ErrorCode::MethodNotAllowed,
+    ErrorCode::CouponSoldOut,
+    ErrorCode::CouponAlreadyIssued,
+    ErrorCode::CouponNotActive,
+    ErrorCode::InsufficientStock,
+    ErrorCode::InsufficientBalance,
+    ErrorCode::CouponUnavailable,
+    ErrorCode::PayloadTooLarge,
+    ErrorCode::RateLimited,
+    ErrorCode::Overloaded,
+    ErrorCode::Internal,
+];
+
+/// Where `code` stands in [`CODES`]; exhaustive on purpose (see there).
+pub const fn position(code: ErrorCode) -> usize {
+    match code {
+        ErrorCode::ValidationFailed => 0,
+        ErrorCode::Unauthorized => 1,
+        ErrorCode::Forbidden => 2,
+        ErrorCode::NotFound => 3,
+        ErrorCode::MethodNotAllowed => 4,
+        ErrorCode::CouponSoldOut => 5,
+        ErrorCode::CouponAlreadyIssued => 6,
+        ErrorCode::CouponNotActive => 7,
+        ErrorCode::InsufficientStock => 8,
+        ErrorCode::InsufficientBalance => 9,
+        ErrorCode::CouponUnavailable => 10,
+        ErrorCode::PayloadTooLarge => 11,
+        ErrorCode::RateLimited => 12,
+        ErrorCode::Overloaded => 13,
+        ErrorCode::Internal => 14,
+    }
+}
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(CODES.iter().map(|code| code.as_str())))
+            .description(Some(
+                "Stable, machine-readable error code: validation-failed (400/422), \
+                 unauthorized (401), forbidden (403), not-found (404), method-not-allowed \
+                 (405), coupon-sold-out, coupon-already-issued, coupon-not-active, \
+                 insufficient-stock, insufficient-balance, coupon-unavailable (409), \
+                 payload-too-large (413), rate-limited (429, with Retry-After), overloaded \
+                 (503, with Retry-After), internal (500).",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
+/// RFC 9457 problem details as every error answers them (`application/problem+json`).
+/// Extension members may follow the standard ones, e.g. the order a cancelled order's
+/// problem is about.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Problem)]
+pub struct ProblemSchema {
+    /// A URI naming the problem type: `https://shop.example/problems/{code}`.
+    #[schema(rename = "type", format = "uri")]
+    pub kind: String,
+    /// A short summary of the problem type; the same for every problem with this code.
+    pub title: String,
+    /// The HTTP status code of this answer.
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What went wrong with this request, for humans.
+    pub detail: String,
+    pub code: ErrorCode,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_in_its_place() {
+        for (index, code) in CODES.iter().enumerate() {
+            assert_eq!(position(*code), index, "{}", code.as_str());
+        }
+    }
+}
