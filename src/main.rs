@@ -113,6 +113,10 @@ async fn run_relay(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         events.mysql.is_some(),
         "`shop relay` runs beside other processes and needs a shared store: set SHOP_DATABASE_URL=mysql://..."
     );
+    if let Some(addr) = settings.ops_addr {
+        let ops = shop::ops::command_ops(events.store.clone(), settings.kafka_brokers.clone());
+        shop::ops::serve(addr, ops, shutdown.clone()).await?;
+    }
     let relay = roles::relay::spawn(&settings, &events, shutdown)?;
     tracing::info!("relay started");
     roles::join("relay", relay).await
@@ -127,6 +131,15 @@ async fn run_projector(settings: Settings, shutdown: CancellationToken) -> anyho
             projector::spawn_from_store(events.store, pool, settings.timezone, shutdown.clone())
         }
     };
+    if let Some(addr) = settings.ops_addr {
+        let ops = shop::ops::projector_ops(
+            backend::open_read_models(&settings).await?,
+            settings.redis_url.as_deref(),
+            settings.kafka_brokers.clone(),
+            handles.lag(),
+        );
+        shop::ops::serve(addr, ops, shutdown.clone()).await?;
+    }
     tracing::info!("projectors started");
     shutdown.cancelled().await;
     handles.join().await;

@@ -39,6 +39,44 @@ pub fn query_ops(
     ops
 }
 
+/// A projector process: its read models, Redis and Kafka as configured, and its lag.
+pub fn projector_ops(
+    pool: sqlx::AnyPool,
+    redis_url: Option<&str>,
+    kafka_brokers: Option<String>,
+    lags: HashMap<&'static str, watch::Receiver<ProjectionLag>>,
+) -> Ops {
+    let mut ops = Ops::default()
+        .probe(ReadModelProbe(pool))
+        .on_scrape(move || export_projection_lag(&lags));
+    if let Some(client) = redis_url.and_then(|url| redis::Client::open(url).ok()) {
+        ops = ops.probe(RedisProbe(client));
+    }
+    match kafka_brokers {
+        Some(brokers) => ops.probe(KafkaProbe(brokers)),
+        None => ops,
+    }
+}
+
+/// Serves `/healthz`, `/readyz` and `/metrics` alone, for the roles without an API.
+pub async fn serve(
+    addr: std::net::SocketAddr,
+    ops: Ops,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    use anyhow::Context;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on SHOP_OPS_ADDR={addr}"))?;
+    tracing::info!(url = %format!("http://{}", listener.local_addr()?), "operations endpoints listening");
+    let router = ops
+        .router()
+        .route("/healthz", axum::routing::get(|| async { "ok" }));
+    Ok(tokio::spawn(api_common::serve::serve(
+        listener, router, shutdown,
+    )))
+}
+
 fn export_cache_stats(state: &QueryState) {
     let stats = state.cache_stats();
     for (layer, result, value) in [

@@ -41,6 +41,11 @@ pub struct Settings {
     #[arg(long, env = "SHOP_DATABASE_POOL", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool: u32,
 
+    /// Where `shop relay` and `shop projector` serve `/healthz`, `/readyz` and `/metrics`
+    /// (unset: they serve nothing; the APIs always serve them on their own port).
+    #[arg(long, env = "SHOP_OPS_ADDR")]
+    pub ops_addr: Option<SocketAddr>,
+
     #[arg(long, env = "SHOP_COMMAND_ADDR", default_value = "127.0.0.1:8080")]
     pub command_addr: SocketAddr,
 
@@ -213,6 +218,7 @@ impl Settings {
     pub fn embedded_in(dir: &std::path::Path) -> Self {
         Self {
             database_url: format!("sqlite://{}", dir.join("shop.db").display()),
+            ops_addr: None,
             command_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             query_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             redis_url: None,

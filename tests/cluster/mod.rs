@@ -142,7 +142,16 @@ impl Cluster {
     }
 
     fn background_role(&self, name: &'static str) -> Role {
-        let child = self.command(name).spawn().expect("shop starts");
+        self.background_role_with(name, &[])
+    }
+
+    /// A role without an HTTP API, with extra environment (e.g. `SHOP_OPS_ADDR`).
+    pub fn background_role_with(&self, name: &'static str, env: &[(&str, &str)]) -> Role {
+        let mut command = self.command(name);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command.spawn().expect("shop starts");
         Role {
             name,
             child,
