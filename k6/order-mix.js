@@ -174,7 +174,8 @@ function judgeOrder(res, discount, expect, tag) {
     ok =
       ct.indexOf('application/problem+json') === 0 &&
       PROBLEM_CODES.indexOf(body.code) >= 0 &&
-      body.status === 'CANCELLED' &&
+      body.status === 409 &&
+      body.orderStatus === 'CANCELLED' &&
       body.orderId > 0 &&
       (expect === null || expect.indexOf(body.code) >= 0);
     if (ok) cancelled.add(1, { code: body.code });

@@ -41,4 +41,7 @@ cargo clippy --workspace --all-targets --features shop/failpoints -- -D warnings
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --features shop/failpoints
 
+echo "== schemathesis against both APIs' /openapi.json (scripts/fuzz.sh)"
+scripts/fuzz.sh
+
 echo "== all tests passed"

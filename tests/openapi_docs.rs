@@ -202,3 +202,23 @@ async fn each_document_lists_every_route_problem_code_and_security_scheme() {
         .collect();
     assert!(names.contains(&&Value::from("page")) && names.contains(&&Value::from("size")));
 }
+
+#[tokio::test]
+async fn operations_routes_answer_a_wrong_method_with_problem_json() {
+    let app = spawn_app().await;
+    for base in [&app.command, &app.query] {
+        for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
+            let response = app
+                .client
+                .delete(format!("{base}{path}"))
+                .send()
+                .await
+                .expect("request sent");
+            assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+            let content_type = response.headers()["content-type"].clone();
+            assert_eq!(content_type, "application/problem+json", "{path}");
+            let body: Value = response.json().await.expect("problem");
+            assert_eq!(body["code"], "method-not-allowed", "{path}");
+        }
+    }
+}

@@ -15,16 +15,11 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn with_common_layers(router: Router) -> Router {
+    // Routes first: the method-not-allowed fallback applies to the routes added before it.
     router
-        .fallback(|| async { Problem::not_found("no such route") })
-        .method_not_allowed_fallback(|| async {
-            Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorCode::MethodNotAllowed,
-                "this route does not accept that method",
-            )
-        })
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
@@ -56,6 +51,15 @@ pub fn with_common_layers(router: Router) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A known route asked with a method it does not serve: 405 problem+json.
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        "this route does not accept that method",
+    )
 }
 
 impl Problem {

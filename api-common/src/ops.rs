@@ -48,6 +48,7 @@ impl Ops {
         Router::new()
             .route("/readyz", get(move || readyz(ready.clone())))
             .route("/metrics", get(move || metrics(ops.clone())))
+            .method_not_allowed_fallback(crate::layers::method_not_allowed)
     }
 }
 

@@ -100,10 +100,18 @@ impl Problem {
         }
     }
 
-    /// Adds the members of `value` (a JSON object; anything else adds nothing).
+    /// Adds the members of `value` (a JSON object; anything else adds nothing). Members
+    /// named like a standard one (`type`, `title`, `status`, `detail`, `instance`, `code`)
+    /// are dropped: an extension may never shadow them.
     pub fn with_extensions(mut self, value: impl Serialize) -> Self {
         if let Ok(serde_json::Value::Object(members)) = serde_json::to_value(value) {
-            self.extensions.extend(members);
+            self.extensions
+                .extend(members.into_iter().filter(|(name, _)| {
+                    !matches!(
+                        name.as_str(),
+                        "type" | "title" | "status" | "detail" | "instance" | "code"
+                    )
+                }));
         }
         self
     }
@@ -171,5 +179,21 @@ impl IntoResponse for Problem {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extension_never_shadows_a_standard_member() {
+        let problem = Problem::conflict(ErrorCode::InsufficientStock, "cancelled")
+            .with_extensions(serde_json::json!({"status": "CANCELLED", "orderId": 7}));
+        assert_eq!(
+            problem.extensions.get("orderId"),
+            Some(&serde_json::json!(7))
+        );
+        assert!(!problem.extensions.contains_key("status"));
     }
 }

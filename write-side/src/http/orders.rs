@@ -68,7 +68,7 @@ impl From<&PlacedOrder> for OrderResponse {
         (status = 201, description = "COMPLETED: stock reserved, coupon applied, points deducted", body = OrderResponse),
         (status = 202, description = "PENDING: the saga is still running; read it at the query API's GET /v1/orders/{orderId}", body = OrderResponse),
         (status = 429, description = "`rate-limited`: too many of these from one user; retry after Retry-After seconds", body = ProblemSchema, content_type = "application/problem+json", headers(("Retry-After" = u32, description = "Seconds to wait"))),
-        (status = 409, description = "CANCELLED: a problem whose code is the reason (`insufficient-stock`, `insufficient-balance`, `coupon-unavailable`, `not-found` for an unknown product), with the order's fields (orderId, status, totalAmount, discountAmount, paidAmount) as extension members", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "CANCELLED: a problem whose code is the reason (`insufficient-stock`, `insufficient-balance`, `coupon-unavailable`, `not-found` for an unknown product), with the order as extension members: orderId, orderStatus (CANCELLED), totalAmount, discountAmount, paidAmount", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(user_id = %request.user_id))]
@@ -104,7 +104,9 @@ pub(super) async fn place(
                 reason_code(cancelled.reason),
                 format!("order {} was cancelled", order.order_id),
             )
-            .with_extensions(&body);
+            // The order's own `status` would shadow the problem's: it goes as `orderStatus`.
+            .with_extensions(&body)
+            .with_extensions(serde_json::json!({"orderStatus": order.status().as_str()}));
             return Ok(with_token(problem.into_response(), driven.token.as_ref()));
         }
         (OrderStatus::Completed, _) => (StatusCode::CREATED, Json(body)).into_response(),
