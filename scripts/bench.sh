@@ -12,7 +12,7 @@
 # Extra k6 options go after `--` (e.g. `-- --quiet`); scenario knobs are environment
 # variables passed through to k6 (VUS, DURATION, RATE, ... see k6/README.md).
 # BENCH_TAG names the output files (default: scenario-mode-timestamp); SKIP_BUILD=1 reuses
-# target/release/shop.
+# target/release/shop; SHOP_BIN=/path/to/shop runs that binary instead (no build).
 set -euo pipefail
 
 usage() {
@@ -68,10 +68,14 @@ fi
 echo "bench: $("$k6_bin" version | head -n1)" >&2
 
 # --- build ----------------------------------------------------------------------------
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  cargo build --release --bin shop >&2
+if [[ -n ${SHOP_BIN:-} ]]; then
+  shop=$SHOP_BIN
+else
+  if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    cargo build --release --bin shop >&2
+  fi
+  shop=$root/target/release/shop
 fi
-shop=$root/target/release/shop
 [[ -x $shop ]] || { echo "bench: $shop is missing" >&2; exit 1; }
 
 # --- processes we start, stopped on exit -----------------------------------------------
@@ -173,7 +177,7 @@ fi
 
 # --- run ------------------------------------------------------------------------------
 mkdir -p target/bench
-tag=${BENCH_TAG:-$scenario-$mode-$(date -u +%Y%m%dT%H%M%SZ)}
+tag=${BENCH_TAG:-$scenario-$mode-$(date -u +%Y%m%dT%H%M%SZ)-$$}
 export SUMMARY_JSON=$root/target/bench/$tag.json
 export SUMMARY_TEXT=$root/target/bench/$tag.txt
 SHOP_COMMAND_URL=$(IFS=,; echo "${command_urls[*]}")

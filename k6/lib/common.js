@@ -122,7 +122,9 @@ export function summarize(data, title, main, seconds, counters) {
   const reqs = metric(data, `http_reqs{${main}}`) || metric(data, 'http_reqs') || {};
   const dur = metric(data, `http_req_duration{${main}}`) || metric(data, 'http_req_duration') || {};
   const failed = metric(data, `http_req_failed{${main}}`) || metric(data, 'http_req_failed') || {};
-  const count = reqs.count || 0;
+  // The latency trend of the load phase counts its requests (http_reqs has no per-phase
+  // sub-metric unless a threshold names one).
+  const count = dur.count !== undefined ? dur.count : reqs.count || 0;
   lines.push(`== ${title} ==`);
   lines.push(`command API ${COMMAND_URLS.join(', ')}   query API ${QUERY_URL}`);
   lines.push(
