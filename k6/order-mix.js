@@ -243,7 +243,11 @@ function readBack() {
 }
 
 function remember(res, body) {
-  if (body) lastOrder = { body, token: res.headers['Consistency-Token'] };
+  if (!body) return;
+  // A cancelled order's 409 is a problem: its `status` is the HTTP status, the order's
+  // state is `orderStatus`.
+  const placed = { ...body, status: res.status === 409 ? body.orderStatus : body.status };
+  lastOrder = { body: placed, token: res.headers['Consistency-Token'] };
 }
 
 export default function (data) {
