@@ -63,6 +63,9 @@ for base in "http://127.0.0.1:$command_port" "http://127.0.0.1:$query_port"; do
   curl -fsS "$base/healthz" >/dev/null
 done
 
+# One worker: with two, schemathesis 4.32.5's coverage phase now and then dies inside its own
+# generator (a KeyError in a cache its workers share), failing a run in which every test case
+# passed.
 status=0
 for api in "command:$command_port" "query:$query_port"; do
   name="${api%%:*}"
@@ -75,7 +78,7 @@ for api in "command:$command_port" "query:$query_port"; do
     --header "Authorization: Bearer $token" \
     --max-examples "$examples" \
     --phases examples,coverage,fuzzing \
-    --workers 2 \
+    --workers 1 \
     --seed 6 \
     --no-color \
     --generation-database none \
