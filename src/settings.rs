@@ -94,6 +94,14 @@ pub struct Settings {
     #[arg(long, env = "SHOP_USER_RATE_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub user_rate_burst: u32,
 
+    /// Largest request body accepted, in bytes (larger: 413 `payload-too-large`).
+    #[arg(long, env = "SHOP_MAX_BODY_BYTES", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1_024..=67_108_864))]
+    pub max_body_bytes: u64,
+
+    /// A request still running after this many milliseconds is answered 503.
+    #[arg(long, env = "SHOP_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub request_timeout_ms: u64,
+
     /// Commands in flight per command-API process before callers get 503 `overloaded`.
     #[arg(long, env = "SHOP_MAX_IN_FLIGHT", default_value_t = 20_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_in_flight: u64,
@@ -237,8 +245,17 @@ impl Settings {
             user_rate_per_sec: 50,
             user_rate_burst: 100,
             max_in_flight: 20_000,
+            max_body_bytes: 1_048_576,
+            request_timeout_ms: 30_000,
             order_wait_ms: 3_000,
             saga_recover_after_ms: 5_000,
+        }
+    }
+
+    pub fn http_limits(&self) -> api_common::layers::HttpLimits {
+        api_common::layers::HttpLimits {
+            max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
         }
     }
 

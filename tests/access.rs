@@ -228,3 +228,31 @@ async fn past_the_in_flight_cap_commands_are_shed_with_retry_after() {
     );
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_size_and_request_time_are_limited_as_configured() {
+    let app = start(|s| {
+        s.max_body_bytes = 1_024;
+        s.request_timeout_ms = 300;
+    })
+    .await;
+    let padded = json!({"amount": 10, "padding": "x".repeat(2_000)});
+    let response = app
+        .post("/v1/users/1/points/charge".to_owned(), padded, None)
+        .await;
+    assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
+
+    // A read waiting for a write that never comes outlives the 300 ms budget.
+    let started = std::time::Instant::now();
+    let response = app
+        .client
+        .get(format!("{}/v1/users/1/points", app.query))
+        .header("Consistency-Token", "999999")
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_millis(1_500));
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
+    app.stop().await;
+}

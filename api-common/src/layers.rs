@@ -8,20 +8,34 @@ use axum::http::{Request, StatusCode};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Request limits every route shares (`SHOP_MAX_BODY_BYTES`, `SHOP_REQUEST_TIMEOUT_MS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Larger bodies are refused with 413 `payload-too-large`.
+    pub max_body_bytes: usize,
+    /// A request still running after this is answered 503.
+    pub request_timeout: Duration,
+}
 
-pub fn with_common_layers(router: Router) -> Router {
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+pub fn with_common_layers(router: Router, limits: HttpLimits) -> Router {
     // Routes first: the method-not-allowed fallback applies to the routes added before it.
     router
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
             Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -30,9 +44,9 @@ pub fn with_common_layers(router: Router) -> Router {
             )
             .into_response_boxed()
         }))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
+        .layer(axum::middleware::from_fn_with_state(
+            limits.request_timeout,
+            time_limit,
         ))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
@@ -51,6 +65,22 @@ pub fn with_common_layers(router: Router) -> Router {
             }),
         )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// A request still running after `limit` is dropped and answered 503 `overloaded` with
+/// Retry-After, as problem+json like every other error.
+async fn time_limit(
+    axum::extract::State(limit): axum::extract::State<Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(Problem::overloaded(
+            "the request took too long; retry shortly",
+            1,
+        )),
+    }
 }
 
 /// A known route asked with a method it does not serve: 405 problem+json.

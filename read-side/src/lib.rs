@@ -58,6 +58,7 @@ pub struct QueryState {
     clock: Clock,
     /// With `SHOP_JWT_SECRET`, a user's balance and coupons need that user's JWT.
     users: api_common::UserGuard,
+    http: api_common::layers::HttpLimits,
 }
 
 impl QueryState {
@@ -72,6 +73,7 @@ impl QueryState {
             stats: Arc::new(CacheStats::default()),
             timezone: DEFAULT_TIMEZONE,
             clock: Arc::new(Utc::now),
+            http: api_common::layers::HttpLimits::default(),
             users: api_common::UserGuard::default(),
         }
     }
@@ -106,6 +108,12 @@ impl QueryState {
         self
     }
 
+    /// Body size and request timeout limits.
+    pub fn with_http_limits(mut self, http: api_common::layers::HttpLimits) -> Self {
+        self.http = http;
+        self
+    }
+
     /// JWT checks for routes naming a user (no-op unless the guard has a secret).
     pub fn with_users(mut self, users: api_common::UserGuard) -> Self {
         self.users = users;
@@ -119,6 +127,7 @@ impl QueryState {
 }
 
 pub fn router(state: QueryState) -> Router {
+    let http = state.http;
     let of_user = Router::new()
         .route("/v1/users/{user_id}/points", get(points::balance))
         .route("/v1/users/{user_id}/coupons", get(user_coupons::of_user))
@@ -135,7 +144,7 @@ pub fn router(state: QueryState) -> Router {
         .route("/v1/rankings/top-products", get(rankings::top_products))
         .with_state(state)
         .merge(api_common::openapi::docs_router(openapi::spec()));
-    api_common::layers::with_common_layers(routes)
+    api_common::layers::with_common_layers(routes, http)
 }
 
 /// A read-model query failed: log it, answer a 500 that leaks nothing.

@@ -61,6 +61,7 @@ pub async fn start(
         in_flight: InFlightLimit::new(
             usize::try_from(settings.max_in_flight).unwrap_or(usize::MAX),
         ),
+        http: settings.http_limits(),
     };
     let router = write_side::http::router(saga.clone(), access).merge(ops.router());
     let listener = TcpListener::bind(settings.command_addr)

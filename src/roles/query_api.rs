@@ -28,7 +28,8 @@ pub async fn start(
 ) -> anyhow::Result<QueryApi> {
     let mut state = QueryState::new(pool.clone(), progress)
         .with_timezone(settings.timezone)
-        .with_users(settings.user_guard());
+        .with_users(settings.user_guard())
+        .with_http_limits(settings.http_limits());
     if let Some(url) = &settings.redis_url {
         let reader = RedisReader::new(url, &settings.redis_prefix)
             .with_context(|| format!("SHOP_REDIS_URL={url} is not usable"))?;

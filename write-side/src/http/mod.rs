@@ -18,6 +18,7 @@ use crate::commands::CommandServices;
 use crate::saga::OrderSaga;
 use api_common::auth::require_admin;
 use api_common::in_flight::{InFlightLimit, limit_in_flight};
+use api_common::layers::HttpLimits;
 use api_common::{AdminToken, UserGuard};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue};
@@ -41,6 +42,7 @@ pub struct Access {
     pub admin_token: AdminToken,
     pub users: UserGuard,
     pub in_flight: InFlightLimit,
+    pub http: HttpLimits,
 }
 
 pub fn router(saga: OrderSaga, access: Access) -> Router {
@@ -48,6 +50,7 @@ pub fn router(saga: OrderSaga, access: Access) -> Router {
         admin_token,
         users,
         in_flight,
+        http,
     } = access;
     let state = CommandState {
         services: saga.services().clone(),
@@ -68,7 +71,7 @@ pub fn router(saga: OrderSaga, access: Access) -> Router {
         .merge(user)
         .with_state(state)
         .route_layer(from_fn_with_state(in_flight, limit_in_flight));
-    api_common::layers::with_common_layers(commands.merge(docs))
+    api_common::layers::with_common_layers(commands.merge(docs), http)
 }
 
 fn consistency_header(token: &ConsistencyToken) -> [(HeaderName, HeaderValue); 1] {
