@@ -1,5 +1,5 @@
 //! `shop rebuild <projection>`: replays the event store into a fresh copy of a read model
-//! and swaps it in, with a progress line on stderr. Only the sales ranking so far.
+//! and swaps it in, with a progress bar (indicatif) on stderr. Only the sales ranking so far.
 
 use crate::backend;
 use crate::feed::StoreFeed;
@@ -7,17 +7,13 @@ use crate::settings::Settings;
 use anyhow::Context;
 use clap::ValueEnum;
 use projections::{RebuildProgress, RedisViews};
-use std::io::Write;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RebuildTarget {
     /// `daily_sales`, and the Redis per-day sales keys when Redis and Kafka are configured.
     Ranking,
 }
-
-const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 pub async fn run(settings: &Settings, target: RebuildTarget) -> anyhow::Result<()> {
     match target {
@@ -38,23 +34,25 @@ async fn ranking(settings: &Settings) -> anyhow::Result<()> {
         _ => None,
     };
     let feed = StoreFeed(events.store);
-    let last_shown = Mutex::new(Instant::now() - PROGRESS_EVERY);
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] [{bar:30}] {pos}/{len} positions, {msg} ({per_sec})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("#>-"),
+    );
     let show = |progress: RebuildProgress| {
-        let Ok(mut last) = last_shown.lock() else {
-            return;
-        };
-        if last.elapsed() < PROGRESS_EVERY {
-            return;
+        if let Some(head) = progress.head {
+            bar.set_length(u64::try_from(head).unwrap_or(0));
         }
-        *last = Instant::now();
-        eprint!("\r{}", progress_line(&progress));
-        let _ = std::io::stderr().flush();
+        bar.set_position(u64::try_from(progress.position).unwrap_or(0));
+        bar.set_message(format!("{} events", progress.events));
     };
     let report =
         projections::rebuild_ranking(&pool, &feed, redis.as_ref(), settings.timezone, &show)
             .await
             .context("the ranking rebuild failed; the live ranking is untouched")?;
-    eprintln!();
+    bar.finish();
     println!(
         "rebuilt the ranking at position {}: {} events ({} orders, {} completions) -> {} daily_sales rows{} in {:.2} s, {:.0} events/s",
         report.position,
@@ -71,24 +69,4 @@ async fn ranking(settings: &Settings) -> anyhow::Result<()> {
         report.events_per_second(),
     );
     Ok(())
-}
-
-/// `[#####-----]  42% 4200/10000 events`, or without a known head just the count.
-fn progress_line(progress: &RebuildProgress) -> String {
-    match progress.head {
-        Some(head) if head > 0 => {
-            let done = (progress.position.min(head) as f64 / head as f64).clamp(0.0, 1.0);
-            let filled = (done * 30.0).round() as usize;
-            format!(
-                "[{}{}] {:>3.0}% {}/{} positions, {} events",
-                "#".repeat(filled),
-                "-".repeat(30 - filled),
-                done * 100.0,
-                progress.position,
-                head,
-                progress.events
-            )
-        }
-        _ => format!("{} events", progress.events),
-    }
 }
