@@ -6,8 +6,8 @@ use crate::feed::StoreFeed;
 use crate::settings::Settings;
 use anyhow::Context;
 use clap::ValueEnum;
-use projections::{RebuildProgress, RedisViews};
 use indicatif::{ProgressBar, ProgressStyle};
+use projections::{RebuildProgress, RedisViews};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RebuildTarget {
