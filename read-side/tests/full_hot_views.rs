@@ -208,5 +208,7 @@ async fn fifty_concurrent_misses_on_one_key_load_it_once() {
         (1, 1, 49),
         "{stats:?}"
     );
-    assert_eq!(stats.redis_misses, 50);
+    // Every request asked Redis first, or skipped it while the connection was still being
+    // made (a loaded machine can be slower than the first requests).
+    assert_eq!(stats.redis_misses + stats.redis_skipped, 50, "{stats:?}");
 }
