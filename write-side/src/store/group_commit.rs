@@ -8,8 +8,9 @@
 use super::{Appended, StoreError};
 use async_trait::async_trait;
 use events::{NewEvent, StreamId};
+use std::collections::HashMap;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most appends committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -102,4 +103,60 @@ impl GroupCommit {
             .map_err(|_| StoreError::WriterStopped)?;
         answered.await.map_err(|_| StoreError::WriterStopped)?
     }
+}
+
+/// Each stream's version as one batch leaves it, so a later append of the same stream in
+/// the batch is checked against the earlier one instead of the database.
+#[derive(Default)]
+pub(crate) struct BatchVersions<'a>(HashMap<&'a StreamId, i64>);
+
+impl<'a> BatchVersions<'a> {
+    /// The stream's version so far in this batch, if an earlier request touched it.
+    pub(crate) fn known(&self, stream: &StreamId) -> Option<i64> {
+        self.0.get(stream).copied()
+    }
+
+    /// Checks `request` against the stream's `actual` version. `Some` when it is answered
+    /// without writing (a conflict, or nothing to append); `None` when its events must be
+    /// written, after which `appended` records the new version.
+    pub(crate) fn settle(
+        &mut self,
+        request: &'a AppendRequest,
+        actual: i64,
+    ) -> Option<AppendAnswer> {
+        self.0.insert(&request.stream, actual);
+        if actual != request.expected {
+            return Some(Err(StoreError::Conflict {
+                stream: request.stream.clone(),
+                expected: request.expected,
+                actual,
+            }));
+        }
+        if request.events.is_empty() {
+            return Some(Ok(Appended {
+                stream_version: actual,
+                first_position: 0,
+                last_position: 0,
+            }));
+        }
+        None
+    }
+
+    /// Records that `request`'s events were written; answers the stream's new version.
+    pub(crate) fn appended(&mut self, request: &'a AppendRequest) -> i64 {
+        let version = request.expected + request.events.len() as i64;
+        self.0.insert(&request.stream, version);
+        version
+    }
+}
+
+/// Moves this process's head watch forward to `last_position` (never back).
+pub(crate) fn advance_head(head: &watch::Sender<i64>, last_position: i64) {
+    head.send_if_modified(|head| {
+        let moved = last_position > *head;
+        if moved {
+            *head = last_position;
+        }
+        moved
+    });
 }

@@ -5,7 +5,9 @@
 //! cheap: each process commits all its queued appends, of any streams, in one transaction
 //! (`group_commit`).
 
-use super::group_commit::{AppendAnswer, AppendRequest, BatchAppender, GroupCommit};
+use super::group_commit::{
+    AppendAnswer, AppendRequest, BatchAppender, BatchVersions, GroupCommit, advance_head,
+};
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
 use super::{Appended, EventStore, Snapshot, StoreError};
@@ -15,7 +17,6 @@ use events::{NewEvent, RecordedEvent, StreamId};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{MySql, MySqlPool, QueryBuilder};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -100,40 +101,25 @@ impl BatchAppender for MySqlAppender {
                 .await
                 .map_err(StoreError::db("lock the event head"))?;
         let recorded_at = micros(Utc::now());
-        let mut versions: HashMap<&StreamId, i64> = HashMap::new();
+        let mut versions = BatchVersions::default();
         let mut answers = Vec::with_capacity(requests.len());
         let mut last_position = head;
         for request in requests {
-            let stream = &request.stream;
-            let actual = match versions.get(stream) {
-                Some(&version) => version,
-                None => queries::stream_version(&mut *tx, stream).await?,
+            let actual = match versions.known(&request.stream) {
+                Some(version) => version,
+                None => queries::stream_version(&mut *tx, &request.stream).await?,
             };
-            versions.insert(stream, actual);
-            if actual != request.expected {
-                answers.push(Err(StoreError::Conflict {
-                    stream: stream.clone(),
-                    expected: request.expected,
-                    actual,
-                }));
-                continue;
-            }
-            if request.events.is_empty() {
-                answers.push(Ok(Appended {
-                    stream_version: actual,
-                    first_position: 0,
-                    last_position: 0,
-                }));
+            if let Some(answer) = versions.settle(request, actual) {
+                answers.push(answer);
                 continue;
             }
             let first_position = last_position + 1;
             insert_events(&mut tx, request, first_position, recorded_at).await?;
             let appended = Appended {
-                stream_version: request.expected + request.events.len() as i64,
+                stream_version: versions.appended(request),
                 first_position,
                 last_position: first_position + request.events.len() as i64 - 1,
             };
-            versions.insert(stream, appended.stream_version);
             last_position = appended.last_position;
             answers.push(Ok(appended));
         }
@@ -147,13 +133,7 @@ impl BatchAppender for MySqlAppender {
         tx.commit()
             .await
             .map_err(StoreError::db("commit an append batch"))?;
-        self.head.send_if_modified(|head| {
-            let moved = last_position > *head;
-            if moved {
-                *head = last_position;
-            }
-            moved
-        });
+        advance_head(&self.head, last_position);
         Ok(answers)
     }
 }

@@ -4,7 +4,9 @@
 //! checks and inserts can never interleave with another writer's, in this process or
 //! another.
 
-use super::group_commit::{AppendAnswer, AppendRequest, BatchAppender, GroupCommit};
+use super::group_commit::{
+    AppendAnswer, AppendRequest, BatchAppender, BatchVersions, GroupCommit, advance_head,
+};
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
 use super::{Appended, EventStore, Snapshot, StoreError};
@@ -13,7 +15,6 @@ use chrono::Utc;
 use events::{NewEvent, RecordedEvent, StreamId};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{QueryBuilder, SqlitePool};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -88,52 +89,31 @@ impl BatchAppender for SqliteAppender {
             .await
             .map_err(StoreError::db("begin an append"))?;
         let recorded_at = micros(Utc::now());
-        let mut versions: HashMap<&StreamId, i64> = HashMap::new();
+        let mut versions = BatchVersions::default();
         let mut answers = Vec::with_capacity(requests.len());
         let mut last_position = 0;
         for request in requests {
-            let stream = &request.stream;
-            let actual = match versions.get(stream) {
-                Some(&version) => version,
-                None => queries::stream_version(&mut *tx, stream).await?,
+            let actual = match versions.known(&request.stream) {
+                Some(version) => version,
+                None => queries::stream_version(&mut *tx, &request.stream).await?,
             };
-            versions.insert(stream, actual);
-            if actual != request.expected {
-                answers.push(Err(StoreError::Conflict {
-                    stream: stream.clone(),
-                    expected: request.expected,
-                    actual,
-                }));
-                continue;
-            }
-            if request.events.is_empty() {
-                answers.push(Ok(Appended {
-                    stream_version: actual,
-                    first_position: 0,
-                    last_position: 0,
-                }));
+            if let Some(answer) = versions.settle(request, actual) {
+                answers.push(answer);
                 continue;
             }
             let positions = insert_events(&mut tx, request, recorded_at).await?;
             let appended = Appended {
-                stream_version: request.expected + request.events.len() as i64,
+                stream_version: versions.appended(request),
                 first_position: positions.iter().copied().min().unwrap_or(0),
                 last_position: positions.iter().copied().max().unwrap_or(0),
             };
-            versions.insert(stream, appended.stream_version);
             last_position = last_position.max(appended.last_position);
             answers.push(Ok(appended));
         }
         tx.commit()
             .await
             .map_err(StoreError::db("commit an append batch"))?;
-        self.head.send_if_modified(|head| {
-            let moved = last_position > *head;
-            if moved {
-                *head = last_position;
-            }
-            moved
-        });
+        advance_head(&self.head, last_position);
         Ok(answers)
     }
 }
