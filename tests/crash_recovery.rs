@@ -8,69 +8,17 @@ use futures::stream::FuturesUnordered;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
-const TOKEN: &str = "crash-test-token";
+mod embedded_process;
 
-struct Node {
-    child: Child,
-    command: String,
-    query: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-async fn start(data: &Path) -> Node {
-    let (command_port, query_port) = (free_port(), free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_shop"))
-        .arg("serve")
-        .env(
-            "SHOP_DATABASE_URL",
-            format!("sqlite://{}/shop.db", data.display()),
-        )
-        .env("SHOP_COMMAND_ADDR", format!("127.0.0.1:{command_port}"))
-        .env("SHOP_QUERY_ADDR", format!("127.0.0.1:{query_port}"))
-        .env("SHOP_ADMIN_TOKEN", TOKEN)
-        .env("SHOP_DEMO_DATA", "false")
-        .env("SHOP_SQLITE_SYNC", "full")
-        .env("SHOP_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("shop starts");
-    let node = Node {
-        child,
-        command: format!("http://127.0.0.1:{command_port}"),
-        query: format!("http://127.0.0.1:{query_port}"),
-    };
-    let client = Client::new();
-    for _ in 0..200 {
-        let ready = client.get(format!("{}/healthz", node.command)).send().await;
-        let ready_query = client.get(format!("{}/healthz", node.query)).send().await;
-        if ready.is_ok_and(|r| r.status().is_success())
-            && ready_query.is_ok_and(|r| r.status().is_success())
-        {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("shop did not become ready");
-}
+use embedded_process::{ADMIN_TOKEN as TOKEN, start};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut node = start(dir.path()).await;
+    let mut node = start(dir.path(), &[]).await;
     let client = Client::builder()
         .pool_max_idle_per_host(64)
         .build()
@@ -143,7 +91,7 @@ async fn sigkill_during_a_rush_loses_no_acknowledged_command() {
         "every request finished before the kill; the test proves nothing"
     );
 
-    let node = start(dir.path()).await;
+    let node = start(dir.path(), &[]).await;
     let head: i64 = {
         // A charge after the restart: its token orders after everything recovered.
         let response = client

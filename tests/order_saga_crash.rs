@@ -5,71 +5,29 @@
 
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
-use std::net::TcpListener;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const TOKEN: &str = "saga-crash-token";
+mod embedded_process;
+
+use embedded_process::{ADMIN_TOKEN as TOKEN, Node};
+
 const PRICE: i64 = 1_000;
 const STOCK: i64 = 10;
 const DISCOUNT: i64 = 500;
 /// Two units with the coupon.
 const DUE: i64 = 2 * PRICE - DISCOUNT;
 
-struct Node {
-    child: Child,
-    command: String,
-    query: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
+/// `shop serve` on `data`, recovering unsettled orders after 300 ms, with `failpoint`
+/// armed if given.
 async fn start(data: &Path, failpoint: Option<&str>) -> Node {
-    let (command_port, query_port) = (free_port(), free_port());
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
-    command
-        .arg("serve")
-        .env(
-            "SHOP_DATABASE_URL",
-            format!("sqlite://{}/shop.db", data.display()),
-        )
-        .env("SHOP_COMMAND_ADDR", format!("127.0.0.1:{command_port}"))
-        .env("SHOP_QUERY_ADDR", format!("127.0.0.1:{query_port}"))
-        .env("SHOP_ADMIN_TOKEN", TOKEN)
-        .env("SHOP_DEMO_DATA", "false")
-        .env("SHOP_SQLITE_SYNC", "full")
-        .env("SHOP_SAGA_RECOVER_AFTER_MS", "300")
-        .env("SHOP_LOG", "warn")
-        .env_remove("FAILPOINTS")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if let Some(failpoint) = failpoint {
-        command.env("FAILPOINTS", format!("{failpoint}=return"));
+    let armed = failpoint.map(|name| format!("{name}=return"));
+    let mut env = vec![("SHOP_SAGA_RECOVER_AFTER_MS", "300")];
+    if let Some(armed) = &armed {
+        env.push(("FAILPOINTS", armed));
     }
-    let node = Node {
-        child: command.spawn().expect("shop starts"),
-        command: format!("http://127.0.0.1:{command_port}"),
-        query: format!("http://127.0.0.1:{query_port}"),
-    };
-    let client = Client::new();
-    for _ in 0..400 {
-        let command = client.get(format!("{}/healthz", node.command)).send().await;
-        let query = client.get(format!("{}/healthz", node.query)).send().await;
-        if command.is_ok_and(|r| r.status().is_success())
-            && query.is_ok_and(|r| r.status().is_success())
-        {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("shop did not become ready");
+    embedded_process::start(data, &env).await
 }
 
 async fn post(client: &Client, url: String, body: Value) -> Value {

@@ -1,0 +1,66 @@
+//! A real embedded `shop serve` process on a data directory, for tests that kill it and
+//! start it again on the same data.
+#![allow(dead_code)]
+
+use reqwest::Client;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const ADMIN_TOKEN: &str = "process-test-token";
+
+pub struct Node {
+    pub child: Child,
+    pub command: String,
+    pub query: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts `shop serve` on `data` (fsync on every commit, no demo data) with `env` added,
+/// and waits until both APIs answer `/healthz`.
+pub async fn start(data: &Path, env: &[(&str, &str)]) -> Node {
+    let (command_port, query_port) = (free_port(), free_port());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
+    command
+        .arg("serve")
+        .env(
+            "SHOP_DATABASE_URL",
+            format!("sqlite://{}/shop.db", data.display()),
+        )
+        .env("SHOP_COMMAND_ADDR", format!("127.0.0.1:{command_port}"))
+        .env("SHOP_QUERY_ADDR", format!("127.0.0.1:{query_port}"))
+        .env("SHOP_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("SHOP_DEMO_DATA", "false")
+        .env("SHOP_SQLITE_SYNC", "full")
+        .env("SHOP_LOG", "warn")
+        .env_remove("FAILPOINTS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let node = Node {
+        child: command.spawn().expect("shop starts"),
+        command: format!("http://127.0.0.1:{command_port}"),
+        query: format!("http://127.0.0.1:{query_port}"),
+    };
+    let client = Client::new();
+    for _ in 0..400 {
+        let command = client.get(format!("{}/healthz", node.command)).send().await;
+        let query = client.get(format!("{}/healthz", node.query)).send().await;
+        if command.is_ok_and(|r| r.status().is_success())
+            && query.is_ok_and(|r| r.status().is_success())
+        {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("shop did not become ready");
+}
