@@ -52,9 +52,10 @@ pub enum ProjectionError {
         projection: &'static str,
         expected: i64,
     },
-    /// `shop rebuild ranking` is swapping the Redis sales keys; order events wait for it.
-    #[error("the Redis sales ranking is being rebuilt; order events wait for it")]
-    RankingRebuildInProgress,
+    /// A rebuild is swapping Redis views in (`{p}views:rebuilding` is set); view updates
+    /// wait for it.
+    #[error("the Redis views are being rebuilt; view updates wait for it")]
+    RebuildInProgress,
     #[error("rebuilding {projection} failed: {reason}")]
     Rebuild {
         projection: &'static str,

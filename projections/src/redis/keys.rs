@@ -1,5 +1,5 @@
-//! Names of the Redis keys of the sales ranking (a contract with the query API and with
-//! `shop rebuild ranking`).
+//! Names of the Redis keys of the sales ranking and of the rebuilds' flags (a contract
+//! with the query API and with `shop rebuild`).
 
 use crate::sold_day::day_key;
 use chrono::NaiveDate;
@@ -15,8 +15,15 @@ pub(crate) fn ready(prefix: &str) -> String {
     format!("{prefix}sales:ready")
 }
 
-/// `{p}sales:rebuilding`: set while a rebuild swaps the day keys; the projector holds its
-/// order events back meanwhile. Expires by itself if the rebuild dies.
+/// `{p}views:rebuilding`: set while a rebuild swaps keys in (the ranking's day keys, or
+/// every view); the projector holds all its view updates back meanwhile. Expires by itself
+/// if the rebuild dies.
 pub(crate) fn rebuilding(prefix: &str) -> String {
-    format!("{prefix}sales:rebuilding")
+    format!("{prefix}views:rebuilding")
+}
+
+/// `{p}rebuild:`: the prefix a blue/green rebuild fills its copy of the views under before
+/// renaming them onto their live names.
+pub(crate) fn shadow_prefix(prefix: &str) -> String {
+    format!("{prefix}rebuild:")
 }

@@ -12,21 +12,27 @@
 //! - `{p}sales:{YYYY-MM-DD}`: sorted set, product id -> units sold that day in
 //!   `SHOP_TIMEZONE`, added by the order's completion in the same script step that moves
 //!   the order view's `v`; expires `SALES_RETENTION_DAYS` after the day
-//! - `{p}sales:ready`: the day keys are complete (see `keys.rs`); `{p}sales:rebuilding`:
-//!   a rebuild is swapping them
+//! - `{p}sales:ready`: the day keys are complete (see `keys.rs`); `{p}views:rebuilding`:
+//!   a rebuild is swapping keys in, and the projector holds every view update back
+//! - `{p}rebuild:*`: a blue/green rebuild's copy of all the above (`views_rebuild.rs`),
+//!   renamed onto the live names once complete
 //!
 //! `v` is the last stream version applied to the hash. A view that does not exist is only
 //! created by an event that gives its whole value (a product's or coupon's registration, a
 //! wallet's first event); otherwise the event is passed over and readers fall back to SQL.
 
+mod apply;
 pub(crate) mod keys;
 mod rebuild;
 mod script;
 mod sink;
 mod view_update;
+mod views_rebuild;
+mod views_swap;
 
 pub(crate) use rebuild::swap_ranking;
 pub(crate) use sink::RedisSink;
+pub use views_rebuild::{ViewsRebuildReport, rebuild_redis_views};
 
 /// The key prefix when none is configured (`SHOP_REDIS_PREFIX`).
 pub const DEFAULT_REDIS_PREFIX: &str = "shop:";

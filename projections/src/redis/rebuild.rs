@@ -1,6 +1,6 @@
 //! The Redis half of `shop rebuild ranking`: fills temporary day keys from the replay and
 //! swaps them in, with the order views that guard them, in one MULTI/EXEC while the live
-//! projector holds its order events back (the pause flag).
+//! projector holds its view updates back (the pause flag).
 
 use super::{RedisViews, keys};
 use crate::EventFeed;
@@ -40,8 +40,8 @@ pub(crate) async fn swap_ranking(
         .await
         .map_err(ProjectionError::redis("raise the pause flag"))?;
     let swapped = async {
-        // The projector applied no order event since the flag went up, so everything it
-        // did apply is in the store now.
+        // The projector applied no event since the flag went up, so everything it did
+        // apply is in the store now.
         replay.catch_up(feed, timezone, progress).await?;
         let days = retained_days(replay, timezone);
         fill_temporary_keys(&mut connection, prefix, &days).await?;

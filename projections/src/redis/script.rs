@@ -3,7 +3,8 @@
 
 use std::sync::LazyLock;
 
-/// KEYS[1]: the view's hash. Order events add KEYS[2], the rebuild's pause flag, and
+/// KEYS[1]: the view's hash. KEYS[2]: the rebuilds' pause flag (every event passes it, so
+/// a rebuild can hold back all view updates while it swaps keys in). Order events add
 /// KEYS[3], the ranking's ready marker; a completion adds KEYS[4], its day's sorted set.
 /// ARGV[1]: the event's stream version. ARGV[2]: "1" if this event may create a missing
 /// view. ARGV[3..]: triples of (`set` | `incr`, field, value) on the hash, or (`zincr`,
@@ -15,8 +16,8 @@ use std::sync::LazyLock;
 /// the view does not exist and this event cannot create it, -2 if versions before this
 /// one are missing: the relay republishes a stream in order after a failed delivery, so
 /// the earlier ones come again and this one after them; applying it now would make the
-/// earlier ones look like redeliveries. -3 if a ranking rebuild is swapping keys: the
-/// batch is retried once it is done.
+/// earlier ones look like redeliveries. -3 if a rebuild is swapping keys in: the batch
+/// is retried once it is done.
 ///
 /// A completion whose order view is missing means Redis lost data (a restart without
 /// persistence): its sale cannot be counted safely, so the ready marker goes and the query

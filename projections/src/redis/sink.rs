@@ -2,13 +2,12 @@
 //! versioned script, all sent in one pipeline.
 
 use super::RedisViews;
+use super::apply::{PAUSED, apply_updates};
 use super::keys;
-use super::script::APPLY;
 use super::view_update::ViewUpdate;
 use crate::error::ProjectionError;
 use crate::kafka::{InboundEvent, Sink};
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{ErrorKind, ServerErrorKind};
 use async_trait::async_trait;
 use chrono_tz::Tz;
 use std::time::Duration;
@@ -19,8 +18,8 @@ use tokio::sync::OnceCell;
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The script's answer while a ranking rebuild swaps keys (see `script.rs`).
-const PAUSED: i64 = -3;
+/// The streams that have hot views (the rebuild's replay reads the same ones).
+pub(super) const CATEGORIES: &[&str] = &["wallet", "product", "coupon", "order"];
 
 pub(crate) struct RedisSink {
     views: RedisViews,
@@ -76,54 +75,30 @@ impl Sink for RedisSink {
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["wallet", "product", "coupon", "order"]
+        CATEGORIES
     }
 
     async fn apply(&self, events: &[InboundEvent]) -> Result<usize, ProjectionError> {
         let mut connection = self.connection().await?;
-        let mut pipeline = ::redis::pipe();
-        let mut updates = 0;
-        for inbound in events {
-            let Some(update) = ViewUpdate::of(
-                &self.views.prefix,
-                self.timezone,
-                &inbound.envelope,
-                &inbound.event,
-            ) else {
-                continue;
-            };
-            pipeline
-                .cmd("EVALSHA")
-                .arg(APPLY.get_hash())
-                .arg(1 + update.extra_keys.len())
-                .arg(&update.key)
-                .arg(&update.extra_keys)
-                .arg(update.args());
-            updates += 1;
-        }
-        if updates == 0 {
+        let updates: Vec<ViewUpdate> = events
+            .iter()
+            .filter_map(|inbound| {
+                ViewUpdate::of(
+                    &self.views.prefix,
+                    self.timezone,
+                    &inbound.envelope,
+                    &inbound.event,
+                )
+            })
+            .collect();
+        if updates.is_empty() {
             return Ok(0);
         }
-        let outcomes: Vec<i64> = match pipeline.query_async(&mut connection).await {
-            Ok(outcomes) => outcomes,
-            // A fresh or restarted server has no scripts cached: load it and send again
-            // (what already ran is version-guarded).
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                APPLY
-                    .load_async(&mut connection)
-                    .await
-                    .map_err(ProjectionError::redis("load the view script"))?;
-                pipeline
-                    .query_async(&mut connection)
-                    .await
-                    .map_err(ProjectionError::redis("update views"))?
-            }
-            Err(error) => return Err(ProjectionError::redis("update views")(error)),
-        };
+        let outcomes = apply_updates(&mut connection, &updates).await?;
         // What ran before the pause flag stays applied (version-guarded); the whole batch
         // is retried after the rebuild and those events then count as redeliveries.
         if outcomes.contains(&PAUSED) {
-            return Err(ProjectionError::RankingRebuildInProgress);
+            return Err(ProjectionError::RebuildInProgress);
         }
         let passed_over = outcomes.iter().filter(|outcome| **outcome < 0).count();
         if passed_over > 0 {

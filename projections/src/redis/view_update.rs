@@ -22,7 +22,7 @@ pub(super) enum Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ViewUpdate {
     pub key: String,
-    /// KEYS[2..] of the script (see `script.rs`): for order events the pause flag and the
+    /// KEYS[2..] of the script (see `script.rs`): the pause flag, then for order events the
     /// ready marker, then for a completion the day's sorted set.
     pub extra_keys: Vec<String>,
     pub version: i64,
@@ -49,7 +49,7 @@ impl ViewUpdate {
                 };
                 Self {
                     key: format!("{prefix}balance:{user_id}"),
-                    extra_keys: Vec::new(),
+                    extra_keys: vec![keys::rebuilding(prefix)],
                     version,
                     // A wallet starts at 0, so its first event gives the whole balance.
                     create: version == 1,
@@ -80,7 +80,7 @@ impl ViewUpdate {
                 };
                 Self {
                     key: format!("{prefix}product:{product_id}"),
-                    extra_keys: Vec::new(),
+                    extra_keys: vec![keys::rebuilding(prefix)],
                     version,
                     create,
                     ops,
@@ -112,7 +112,7 @@ impl ViewUpdate {
                 };
                 Self {
                     key: format!("{prefix}coupon:{coupon_id}"),
-                    extra_keys: Vec::new(),
+                    extra_keys: vec![keys::rebuilding(prefix)],
                     version,
                     create,
                     ops,
@@ -244,6 +244,8 @@ mod tests {
         let seoul = chrono_tz::Asia::Seoul;
         let first = ViewUpdate::of("p:", seoul, &envelope(1), &event).unwrap();
         assert_eq!(first.key, "p:balance:42");
+        // A rebuild's pause flag holds wallet events back too, not only orders.
+        assert_eq!(first.extra_keys, ["p:views:rebuilding"]);
         assert!(first.create);
         assert_eq!(first.args(), ["1", "1", "incr", "balance", "-700"]);
         assert!(
@@ -277,7 +279,7 @@ mod tests {
         assert_eq!(update.key, "p:order:9");
         assert_eq!(
             update.extra_keys,
-            ["p:sales:rebuilding", "p:sales:ready", "p:sales:2026-11-25"]
+            ["p:views:rebuilding", "p:sales:ready", "p:sales:2026-11-25"]
         );
         assert!(!update.create);
         let args = update.args();

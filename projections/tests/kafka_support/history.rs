@@ -55,7 +55,8 @@ impl History {
     }
 }
 
-fn message(recorded: &Recorded) -> Message {
+/// The message the relay publishes for `recorded`.
+pub fn message(recorded: &Recorded) -> Message {
     let value = serde_json::to_vec(&recorded.event.to_json().unwrap()).unwrap();
     let headers = vec![
         ("event-type", recorded.event.event_type().to_owned()),
