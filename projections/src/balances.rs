@@ -31,6 +31,10 @@ impl Projection for Balances {
         &["wallet"]
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["balances"]
+    }
+
     /// Balance changes add up, so a batch nets them per user and writes each user once:
     /// one list UPDATE for the users that have a row and multi-row INSERTs for the rest.
     async fn apply_batch(

@@ -28,6 +28,10 @@ impl Projection for Catalog {
         &["product"]
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["products"]
+    }
+
     /// Registrations first, in order; then the batch's stock movements netted per product
     /// in one list UPDATE. Equivalent to one event at a time: a product's movements come
     /// after its registration in its stream, and additions commute.

@@ -25,6 +25,10 @@ impl Projection for Coupons {
         &["coupon"]
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["coupons", "user_coupons"]
+    }
+
     /// A rush is a long run of CouponIssued: each run goes in bulk (one count update per
     /// coupon, multi-row inserts). Every other event applies alone, in order, so it sees
     /// exactly the rows it would have seen one event at a time.

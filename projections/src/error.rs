@@ -12,6 +12,12 @@ pub enum ProjectionError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported read database URL {0:?}: expected sqlite:// or mysql://")]
     UnsupportedUrl(String),
+    #[error("cannot remove the rebuild's shadow file {path}: {source}")]
+    ShadowFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot decode event at position {position}: {source}")]
     Decode {
         position: i64,

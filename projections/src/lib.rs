@@ -37,8 +37,12 @@ pub use feed::EventFeed;
 pub use kafka::{KafkaProjectorConfig, MessageError, spawn_kafka_projections};
 pub use lag::ProjectionLag;
 pub use read_db::open_read_db;
-pub use rebuild::{RebuildProgress, RebuildReport, rebuild_ranking};
-pub use redis::{DEFAULT_REDIS_PREFIX, RedisViews, RedisViewsError};
+pub use rebuild::{
+    ReadModelsReport, RebuildProgress, RebuildReport, rebuild_ranking, rebuild_read_models,
+};
+pub use redis::{
+    DEFAULT_REDIS_PREFIX, RedisViews, RedisViewsError, ViewsRebuildReport, rebuild_redis_views,
+};
 pub use runner::{ProjectionHandles, spawn_projections};
 pub use sold_day::SALES_RETENTION_DAYS;
 
@@ -56,6 +60,10 @@ pub trait Projection: Send + Sync + 'static {
     /// The stream categories (aggregate types) whose events this projection reads; a
     /// Kafka projector skips other streams without decoding them.
     fn categories(&self) -> &'static [&'static str];
+
+    /// The tables this projection alone writes (besides the shared checkpoint and stream
+    /// version tables): what `shop rebuild` builds afresh and swaps in.
+    fn tables(&self) -> &'static [&'static str];
 
     async fn apply(
         &self,

@@ -21,6 +21,10 @@ impl Projection for Orders {
         &["order"]
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["orders", "order_lines"]
+    }
+
     /// Folds the batch into one change per order (`order_fold`): orders placed in this
     /// batch are inserted in their final state with multi-row INSERTs, the others get one
     /// UPDATE each, whatever number of saga steps the batch held for them.

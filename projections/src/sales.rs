@@ -31,6 +31,10 @@ impl Projection for Sales {
         &["order"]
     }
 
+    fn tables(&self) -> &'static [&'static str] {
+        &["daily_sales"]
+    }
+
     /// Sums the batch's completions per (day, product) and writes each sum once.
     async fn apply_batch(
         &self,

@@ -114,6 +114,13 @@ impl Cluster {
         command
     }
 
+    /// Runs a one-shot `shop` command (e.g. `rebuild all`) to its end, capturing stdout.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut command = self.command(args[0]);
+        command.args(&args[1..]).stdout(Stdio::piped());
+        command.output().expect("shop runs")
+    }
+
     /// Creates the schema once, so roles started together do not race on migrations.
     pub fn migrate(&self) {
         let status = self.command("migrate").status().expect("shop migrate runs");

@@ -16,6 +16,15 @@ pub struct Node {
     pub query: String,
 }
 
+/// A test that fails half-way must not leave its `shop` running (and holding the test
+/// harness's output pipe open).
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

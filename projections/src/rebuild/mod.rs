@@ -6,6 +6,9 @@
 //! - `shadow.rs`, `sql.rs`: any SQL projection, built in a shadow schema and copied in.
 
 mod ranking;
+mod shadow;
+mod sql;
 
-pub use ranking::{RebuildProgress, RebuildReport, rebuild_ranking};
 pub(crate) use ranking::Replay;
+pub use ranking::{RebuildProgress, RebuildReport, rebuild_ranking};
+pub use sql::{ReadModelsReport, rebuild_read_models};
