@@ -12,7 +12,10 @@ pub enum ProjectionError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported read database URL {0:?}: expected sqlite:// or mysql://")]
     UnsupportedUrl(String),
-    #[error("cannot remove the rebuild's shadow file {path}: {source}")]
+    /// Two rebuilds of one read database would share (and drop) one shadow.
+    #[error("another rebuild of this read database is running")]
+    RebuildRunning,
+    #[error("cannot lock or remove the rebuild's shadow file {path}: {source}")]
     ShadowFile {
         path: std::path::PathBuf,
         #[source]

@@ -10,7 +10,7 @@
 //!    the old rows until the commit (MVCC on MySQL, WAL on SQLite). A live batch that
 //!    raced it fails its compare-and-set and is retried against the new copy, where the
 //!    guards skip what the copy already holds.
-//! 3. Redis, when given: raise the pause flag (the projector holds order events back),
+//! 3. Redis, when given: raise the pause flag (the projector holds every view update back),
 //!    read the events appended meanwhile, write each retained day into a temporary key and
 //!    swap them in with the order views and the ready marker in one MULTI/EXEC.
 

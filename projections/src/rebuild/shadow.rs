@@ -7,7 +7,7 @@
 use crate::error::ProjectionError;
 use crate::read_db::open_read_db;
 use sqlx::migrate::MigrateDatabase;
-use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Executor, MySql};
+use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor, MySql};
 use std::path::{Path, PathBuf};
 
 const SQLITE_ALIAS: &str = "rebuild";
@@ -21,6 +21,58 @@ enum Location {
 pub(crate) struct Shadow {
     location: Location,
     pub(crate) pool: AnyPool,
+    /// Held while the shadow exists, so a second rebuild cannot drop it under this one.
+    _lock: RebuildLock,
+}
+
+/// One rebuild per read database: a MySQL named lock (released when its connection
+/// closes, also when the process dies) or an OS lock on a file beside the SQLite one.
+enum RebuildLock {
+    MySql { _held_by: AnyConnection },
+    Sqlite { _held_by: std::fs::File },
+}
+
+impl RebuildLock {
+    async fn take(live_url: &str, location: &Location) -> Result<Self, ProjectionError> {
+        match location {
+            Location::MySql { .. } => {
+                sqlx::any::install_default_drivers();
+                let mut connection = AnyConnection::connect(live_url)
+                    .await
+                    .map_err(ProjectionError::db("connect for the rebuild lock"))?;
+                let taken: Option<i64> =
+                    sqlx::query_scalar("SELECT GET_LOCK(CONCAT(DATABASE(), '-rebuild'), 0)")
+                        .fetch_one(&mut connection)
+                        .await
+                        .map_err(ProjectionError::db("take the rebuild lock"))?;
+                if taken != Some(1) {
+                    return Err(ProjectionError::RebuildRunning);
+                }
+                Ok(Self::MySql {
+                    _held_by: connection,
+                })
+            }
+            Location::Sqlite { path } => {
+                let path = with_suffix(path, ".lock");
+                let file = std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .map_err(|source| ProjectionError::ShadowFile {
+                        path: path.clone(),
+                        source,
+                    })?;
+                match file.try_lock() {
+                    Ok(()) => Ok(Self::Sqlite { _held_by: file }),
+                    Err(std::fs::TryLockError::WouldBlock) => Err(ProjectionError::RebuildRunning),
+                    Err(std::fs::TryLockError::Error(source)) => {
+                        Err(ProjectionError::ShadowFile { path, source })
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Shadow {
@@ -28,9 +80,14 @@ impl Shadow {
     /// shadow left by a rebuild that died is dropped first: it is never read unfinished.
     pub(crate) async fn create(live_url: &str) -> Result<Self, ProjectionError> {
         let location = Location::of(live_url)?;
+        let lock = RebuildLock::take(live_url, &location).await?;
         location.remove().await?;
         let pool = open_read_db(&location.url()).await?;
-        Ok(Self { location, pool })
+        Ok(Self {
+            location,
+            pool,
+            _lock: lock,
+        })
     }
 
     /// `table` of the shadow, as a statement on a live connection names it (after
@@ -161,6 +218,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 mod tests {
     use super::*;
 
@@ -184,6 +242,40 @@ mod tests {
             panic!("a SQLite URL gives a SQLite shadow");
         };
         assert_eq!(location.url(), "sqlite:///data/shop-read.db.rebuild");
+    }
+
+    /// While one rebuild holds its shadow, a second is refused instead of dropping it;
+    /// once the first is done, the next one may start.
+    async fn assert_one_rebuild_at_a_time(live_url: &str) {
+        let first = Shadow::create(live_url).await.unwrap();
+        assert!(matches!(
+            Shadow::create(live_url).await,
+            Err(ProjectionError::RebuildRunning)
+        ));
+        first.remove().await.unwrap();
+        Shadow::create(live_url)
+            .await
+            .unwrap()
+            .remove()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn one_rebuild_at_a_time_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let live_url = format!("sqlite://{}", dir.path().join("read.db").display());
+        assert_one_rebuild_at_a_time(&live_url).await;
+        assert!(!dir.path().join("read.db.rebuild").exists());
+    }
+
+    #[tokio::test]
+    async fn one_rebuild_at_a_time_on_mysql() {
+        let server = std::env::var("SHOP_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://shop:shop@127.0.0.1:3306".to_owned());
+        let live_url = format!("{server}/shop_t_{}", uuid::Uuid::new_v4().simple());
+        open_read_db(&live_url).await.unwrap();
+        assert_one_rebuild_at_a_time(&live_url).await;
     }
 
     #[test]

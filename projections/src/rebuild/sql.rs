@@ -233,6 +233,13 @@ async fn swap(
             }
         }
         for (projection, versions) in replay.projections.iter().zip(&replay.versions) {
+            // Again: a Kafka batch may have recorded a stream that was new to it since the
+            // first delete (an insert takes no lock the delete held).
+            sqlx::query("DELETE FROM projected_streams WHERE projection = ?")
+                .bind(projection.name())
+                .execute(&mut *tx)
+                .await
+                .map_err(ProjectionError::db("clear the stream versions"))?;
             insert_versions(&mut tx, projection.name(), versions).await?;
             checkpoint::save(&mut tx, projection.name(), replay.position).await?;
         }
