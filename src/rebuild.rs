@@ -100,12 +100,13 @@ async fn read_models(
         .map(|(table, rows)| format!("{table} {rows}"))
         .collect();
     println!(
-        "rebuilt {names} at position {}: {} events -> rows: {} in {:.2} s, {:.0} events/s",
+        "rebuilt {names} at position {}: {} events -> rows: {} in {:.2} s, {:.0} events/s (the swap held live projectors for {} ms)",
         report.position,
         report.events,
         rows.join(", "),
         report.elapsed.as_secs_f64(),
         report.events_per_second(),
+        report.swap.as_millis(),
     );
     Ok(())
 }

@@ -121,6 +121,14 @@ async fn run(
                 checkpoint = Some(position);
                 progress.send_replace(position);
             }
+            Err(ProjectionError::CheckpointMoved { .. }) => {
+                // A rebuild swapped its copy in: go on from its checkpoint at once.
+                tracing::info!(
+                    projection = name,
+                    "the checkpoint moved under a rebuild; reloading it"
+                );
+                checkpoint = None;
+            }
             Err(error) => {
                 lag.send_modify(|lag| lag.errors += 1);
                 tracing::error!(projection = name, %error, ?backoff, "projection failed; retrying");

@@ -43,6 +43,8 @@ pub struct ReadModelsReport {
     pub position: i64,
     /// Rows swapped in, per table.
     pub rows: Vec<(&'static str, i64)>,
+    /// How long the (last) swap transaction held the live projectors back.
+    pub swap: Duration,
     pub elapsed: Duration,
 }
 
@@ -64,11 +66,15 @@ pub async fn rebuild_read_models(
     let started = Instant::now();
     let shadow = Shadow::create(live_url).await?;
     let mut replay = ShadowReplay::new(projections);
+    let mut swap_took = Duration::ZERO;
     let rebuilt = async {
         replay.catch_up(&shadow.pool, feed, progress).await?;
         let mut attempt = 1;
         loop {
-            match swap(live, &shadow, &mut replay, feed, progress).await {
+            let swap_started = Instant::now();
+            let swapped = swap(live, &shadow, &mut replay, feed, progress).await;
+            swap_took = swap_started.elapsed();
+            match swapped {
                 Ok(rows) => return Ok(rows),
                 Err(error) if attempt < SWAP_ATTEMPTS => {
                     tracing::warn!(%error, attempt, "the swap raced a live projector; trying again");
@@ -86,6 +92,7 @@ pub async fn rebuild_read_models(
         events: replay.events,
         position: replay.position,
         rows: rebuilt?,
+        swap: swap_took,
         elapsed: started.elapsed(),
     })
 }
