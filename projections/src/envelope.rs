@@ -30,3 +30,23 @@ impl From<&RecordedEvent> for Envelope {
         }
     }
 }
+
+/// One line per applied event at debug level, with the correlation id its command got from
+/// the HTTP request id: `SHOP_LOG=projections=debug` follows one order from the request
+/// through the saga to each read model.
+pub(crate) fn trace_projected<'a>(
+    projection: &'static str,
+    envelopes: impl IntoIterator<Item = &'a Envelope>,
+) {
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for envelope in envelopes {
+            tracing::debug!(
+                projection,
+                stream = envelope.stream_id.as_str(),
+                version = envelope.stream_version,
+                correlation_id = ?envelope.correlation_id,
+                "event projected"
+            );
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! applies it and moves the checkpoint in one transaction, publishes the new position,
 //! repeats.
 
+use crate::envelope::trace_projected;
 use crate::error::ProjectionError;
 use crate::lag::{LagWatches, ProjectionLag};
 use crate::{Envelope, EventFeed, Projection, checkpoint};
@@ -174,5 +175,6 @@ async fn apply_batch(
     tx.commit()
         .await
         .map_err(ProjectionError::db("commit a projection batch"))?;
+    trace_projected(projection.name(), &envelopes);
     Ok(last)
 }

@@ -5,6 +5,7 @@
 use super::consumer::{self, ProjectorConsumer};
 use super::message::Inbound;
 use super::{InboundEvent, Sink};
+use crate::envelope::trace_projected;
 use crate::error::ProjectionError;
 use crate::lag::ProjectionLag;
 use crate::runner::{MAX_BACKOFF, MIN_BACKOFF};
@@ -178,6 +179,7 @@ async fn apply(
             match sink.apply(&batch.events).await {
                 Ok(seen_before) => {
                     duplicates = seen_before;
+                    trace_projected(sink.name(), batch.events.iter().map(|e| &e.envelope));
                     break;
                 }
                 Err(error) => {
