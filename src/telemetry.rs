@@ -6,7 +6,10 @@ use tracing_subscriber::EnvFilter;
 pub fn init(settings: &Settings) -> anyhow::Result<()> {
     let filter = EnvFilter::try_new(&settings.log)
         .map_err(|e| anyhow::anyhow!("SHOP_LOG={:?} is not a valid filter: {e}", settings.log))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // stderr: stdout stays for what a command answers (`shop rebuild` prints its figures).
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match settings.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

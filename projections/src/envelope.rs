@@ -34,12 +34,17 @@ impl From<&RecordedEvent> for Envelope {
 /// One line per applied event at debug level, with the correlation id its command got from
 /// the HTTP request id: `SHOP_LOG=projections=debug` follows one order from the request
 /// through the saga to each read model.
+/// Events of streams the projection does not read are passed over silently.
 pub(crate) fn trace_projected<'a>(
     projection: &'static str,
+    categories: &[&str],
     envelopes: impl IntoIterator<Item = &'a Envelope>,
 ) {
     if tracing::enabled!(tracing::Level::DEBUG) {
         for envelope in envelopes {
+            if !categories.contains(&envelope.stream_id.category()) {
+                continue;
+            }
             tracing::debug!(
                 projection,
                 stream = envelope.stream_id.as_str(),

@@ -169,12 +169,15 @@ async fn apply_batch(
         .collect::<Result<Vec<_>, _>>()?;
     let envelopes: Vec<Envelope> = batch.iter().map(Envelope::from).collect();
     let events: Vec<_> = envelopes.iter().zip(&decoded).collect();
-    projection.apply_batch(&mut tx, &events).await?;
+    // The checkpoint moves first: on SQLite a transaction that reads before it writes
+    // cannot wait for the write lock (another projection's commit in between fails it
+    // with SQLITE_BUSY at once), while one that starts by writing waits its busy timeout.
     let last = batch.last().map_or(0, |event| event.global_position);
     checkpoint::advance(&mut tx, projection.name(), from, last).await?;
+    projection.apply_batch(&mut tx, &events).await?;
     tx.commit()
         .await
         .map_err(ProjectionError::db("commit a projection batch"))?;
-    trace_projected(projection.name(), &envelopes);
+    trace_projected(projection.name(), projection.categories(), &envelopes);
     Ok(last)
 }

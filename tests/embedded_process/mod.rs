@@ -35,6 +35,16 @@ fn free_port() -> u16 {
 /// Starts `shop serve` on `data` (fsync on every commit, no demo data) with `env` added,
 /// and waits until both APIs answer `/healthz`.
 pub async fn start(data: &Path, env: &[(&str, &str)]) -> Node {
+    start_with_stderr(data, env, Stdio::inherit()).await
+}
+
+/// `start`, with the process's logs (stderr) written to `log`.
+pub async fn start_logging_to(data: &Path, env: &[(&str, &str)], log: &Path) -> Node {
+    let file = std::fs::File::create(log).expect("a log file");
+    start_with_stderr(data, env, Stdio::from(file)).await
+}
+
+async fn start_with_stderr(data: &Path, env: &[(&str, &str)], stderr: Stdio) -> Node {
     let (command_port, query_port) = (free_port(), free_port());
     let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
     command
@@ -51,7 +61,7 @@ pub async fn start(data: &Path, env: &[(&str, &str)]) -> Node {
         .env("SHOP_LOG", "warn")
         .env_remove("FAILPOINTS")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
     for (key, value) in env {
         command.env(key, value);
     }

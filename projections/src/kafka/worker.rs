@@ -179,7 +179,11 @@ async fn apply(
             match sink.apply(&batch.events).await {
                 Ok(seen_before) => {
                     duplicates = seen_before;
-                    trace_projected(sink.name(), batch.events.iter().map(|e| &e.envelope));
+                    trace_projected(
+                        sink.name(),
+                        sink.categories(),
+                        batch.events.iter().map(|e| &e.envelope),
+                    );
                     break;
                 }
                 Err(error) => {

@@ -7,6 +7,7 @@ use super::{OrderSaga, SagaError};
 use crate::domain::order::{OrderCommand, OrderError, OrderStatus, PlacedOrder, Progress};
 use chrono::Utc;
 use events::{CancelReason, ConsistencyToken, Metadata, OrderId, StreamId};
+use tracing::Instrument;
 
 /// An order as a driver left it, and the token of the last step that driver recorded
 /// (`None` if it recorded none), for reading the order back on the query side.
@@ -22,7 +23,14 @@ impl OrderSaga {
     pub async fn drive(&self, order: Driven, metadata: Metadata) -> Result<Driven, SagaError> {
         let order_id = order.order.order_id;
         self.lock_in_flight().insert(order_id);
-        let driven = self.drive_steps(order, metadata).await;
+        // The correlation id is the placing request's id: logs of every step (and of the
+        // projectors, which see it in the events' metadata) can be joined on it.
+        let span = tracing::info_span!(
+            "saga",
+            order_id = %order_id,
+            correlation_id = %metadata.correlation_id,
+        );
+        let driven = self.drive_steps(order, metadata).instrument(span).await;
         self.lock_in_flight().remove(&order_id);
         let outcome = match &driven {
             Ok(driven) => driven.order.status().as_str(),
@@ -85,7 +93,13 @@ impl OrderSaga {
                 Progress::Paid => OrderCommand::Complete { at: Utc::now() },
             };
             let order_id = order.order_id;
+            let from = order.progress;
             driven = self.record(order_id, next, metadata).await?;
+            tracing::debug!(
+                ?from,
+                status = driven.order.status().as_str(),
+                "saga step recorded"
+            );
             crash_point(recorded_failpoint(&driven.order));
         }
     }

@@ -12,6 +12,7 @@ use chrono::Utc;
 use events::{Krw, Metadata, OrderId, OrderLine, ProductId, StreamId, UserCouponId, UserId};
 use futures::future::join_all;
 use std::sync::Arc;
+use tracing::Instrument;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlaceOrder {
@@ -64,7 +65,8 @@ impl OrderSaga {
         let saga = self.clone();
         let placed_token = placed.token.clone();
         // Spawned, so the saga goes on if the caller stops waiting or disconnects.
-        let driving = tokio::spawn(async move { saga.drive(placed, metadata).await });
+        let driving =
+            tokio::spawn(async move { saga.drive(placed, metadata).await }.in_current_span());
         match tokio::time::timeout(self.config().answer_within, driving).await {
             Ok(Ok(Ok(driven))) => Ok(driven),
             // The order is recorded; whatever stopped its driver, recovery takes it on.
