@@ -149,7 +149,7 @@ async fn full_rebuild_all_replaces_damaged_read_models_under_kafka_projectors() 
 
     let runner = cluster.clone();
     let stdout = rebuild_under_load(api, query.url.clone().unwrap(), &products, move || {
-        runner.run(&["rebuild", "all"])
+        runner.run(&["rebuild", "all"], &[])
     })
     .await;
     assert!(

@@ -114,10 +114,14 @@ impl Cluster {
         command
     }
 
-    /// Runs a one-shot `shop` command (e.g. `rebuild all`) to its end, capturing stdout.
-    pub fn run(&self, args: &[&str]) -> std::process::Output {
+    /// Runs a one-shot `shop` command (e.g. `rebuild all`) with `env` added to its end,
+    /// capturing stdout.
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut command = self.command(args[0]);
         command.args(&args[1..]).stdout(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
         command.output().expect("shop runs")
     }
 

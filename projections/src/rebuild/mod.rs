@@ -5,6 +5,7 @@
 //! - `ranking.rs`: the sales ranking alone (`daily_sales` and the Redis day keys).
 //! - `shadow.rs`, `sql.rs`: any SQL projection, built in a shadow schema and copied in.
 
+mod crash;
 mod ranking;
 mod shadow;
 mod sql;

@@ -20,6 +20,7 @@
 //! crash between the two would make the live projectors apply events twice.
 
 use super::RebuildProgress;
+use super::crash::crash_point;
 use super::shadow::Shadow;
 use crate::error::ProjectionError;
 use crate::stream_versions::insert_versions;
@@ -69,6 +70,7 @@ pub async fn rebuild_read_models(
     let mut swap_took = Duration::ZERO;
     let rebuilt = async {
         replay.catch_up(&shadow.pool, feed, progress).await?;
+        crash_point("rebuild-before-swap");
         let mut attempt = 1;
         loop {
             let swap_started = Instant::now();
@@ -250,6 +252,7 @@ async fn swap(
             insert_versions(&mut tx, projection.name(), versions).await?;
             checkpoint::save(&mut tx, projection.name(), replay.position).await?;
         }
+        crash_point("rebuild-before-swap-commit");
         tx.commit()
             .await
             .map_err(ProjectionError::db("commit the swap"))?;
