@@ -210,7 +210,13 @@ async fn fifty_concurrent_misses_on_one_key_load_it_once() {
         (1, 1, 49),
         "{stats:?}"
     );
-    // Every request asked Redis first, or skipped it while the connection was still being
-    // made (a loaded machine can be slower than the first requests).
-    assert_eq!(stats.redis_misses + stats.redis_skipped, 50, "{stats:?}");
+    // Every request asked Redis first and found nothing there: a miss, an error (on a loaded
+    // machine a reply can take longer than the reader's 50 ms budget), or a skip while the
+    // connection was still being made. None may have been answered from Redis.
+    assert_eq!(
+        stats.redis_misses + stats.redis_errors + stats.redis_skipped,
+        50,
+        "{stats:?}"
+    );
+    assert_eq!(stats.redis_hits, 0, "{stats:?}");
 }
