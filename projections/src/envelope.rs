@@ -2,8 +2,9 @@
 //! `RecordedEvent`s; Kafka carries the same facts in message headers, minus the payload
 //! bytes and part of the metadata, so projections depend on this common subset only.
 
+use crate::error::ProjectionError;
 use chrono::{DateTime, Utc};
-use events::{EventId, RecordedEvent, StreamId};
+use events::{DomainEvent, EventId, RecordedEvent, StreamId};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +30,15 @@ impl From<&RecordedEvent> for Envelope {
             recorded_at: event.recorded_at,
         }
     }
+}
+
+/// Decodes a stored event; one that cannot be decoded stops whoever reads it, since
+/// skipping it would silently corrupt a read model.
+pub(crate) fn decode(recorded: &RecordedEvent) -> Result<DomainEvent, ProjectionError> {
+    DomainEvent::decode_recorded(recorded).map_err(|source| ProjectionError::Decode {
+        position: recorded.global_position,
+        source,
+    })
 }
 
 /// One line per applied event at debug level, with the correlation id its command got from

@@ -2,12 +2,11 @@
 //! applies it and moves the checkpoint in one transaction, publishes the new position,
 //! repeats.
 
-use crate::envelope::trace_projected;
+use crate::envelope::{decode, trace_projected};
 use crate::error::ProjectionError;
 use crate::lag::{LagWatches, ProjectionLag};
 use crate::{Envelope, EventFeed, Projection, checkpoint};
 use chrono_tz::Tz;
-use events::DomainEvent;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -158,15 +157,7 @@ async fn apply_batch(
         .begin()
         .await
         .map_err(ProjectionError::db("begin a projection batch"))?;
-    let decoded = batch
-        .iter()
-        .map(|event| {
-            DomainEvent::decode_recorded(event).map_err(|source| ProjectionError::Decode {
-                position: event.global_position,
-                source,
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let decoded = batch.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
     let envelopes: Vec<Envelope> = batch.iter().map(Envelope::from).collect();
     let events: Vec<_> = envelopes.iter().zip(&decoded).collect();
     // The checkpoint moves first: on SQLite a transaction that reads before it writes

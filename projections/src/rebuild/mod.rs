@@ -6,10 +6,12 @@
 //! - `shadow.rs`, `sql.rs`: any SQL projection, built in a shadow schema and copied in.
 
 mod crash;
+mod pass;
 mod ranking;
 mod shadow;
 mod sql;
 
+pub(crate) use pass::{Cursor, Pass};
 pub(crate) use ranking::Replay;
 pub use ranking::{RebuildProgress, RebuildReport, rebuild_ranking};
 pub use sql::{ReadModelsReport, rebuild_read_models};

@@ -14,6 +14,8 @@
 //!    read the events appended meanwhile, write each retained day into a temporary key and
 //!    swap them in with the order views and the ready marker in one MULTI/EXEC.
 
+use super::{Cursor, Pass};
+use crate::envelope::decode;
 use crate::error::ProjectionError;
 use crate::order_fold::{OrderChanges, fold};
 use crate::redis::{RedisViews, swap_ranking};
@@ -28,7 +30,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 const PROJECTION: &str = "sales";
-const READ_BATCH: usize = 5_000;
 /// A swap that lost a race with the live projector (both inserted one new row) is tried
 /// again from a fresh lock; the replay so far is kept.
 const SWAP_ATTEMPTS: u32 = 5;
@@ -62,11 +63,10 @@ impl RebuildReport {
     }
 }
 
-/// The ranking as of `position`, built from every event up to it.
+/// The ranking as of `cursor`, built from every event up to it.
 #[derive(Default)]
 pub(crate) struct Replay {
-    pub position: i64,
-    pub events: u64,
+    pub cursor: Cursor,
     pub completions: u64,
     pub totals: DailyTotals,
     /// Order stream -> its last version.
@@ -76,31 +76,20 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
-    /// Reads and applies everything after `self.position`, until the feed has no more.
+    /// Reads and applies what the store holds after `self.cursor`, up to its head.
     pub(crate) async fn catch_up(
         &mut self,
         feed: &dyn EventFeed,
         timezone: Tz,
         progress: &(dyn Fn(RebuildProgress) + Sync),
     ) -> Result<(), ProjectionError> {
-        let head = feed.head().await;
-        loop {
-            let batch = feed.read_after(self.position, READ_BATCH).await?;
-            let Some(last) = batch.last() else {
-                return Ok(());
-            };
-            let last = last.global_position;
+        let pass = Pass::begin(feed, progress).await;
+        while let Some(batch) = pass.next(&self.cursor).await? {
             for recorded in &batch {
-                self.events += 1;
                 if recorded.stream_id.category() != "order" {
                     continue;
                 }
-                let decoded = DomainEvent::decode_recorded(recorded).map_err(|source| {
-                    ProjectionError::Decode {
-                        position: recorded.global_position,
-                        source,
-                    }
-                })?;
+                let decoded = decode(recorded)?;
                 self.versions.insert(
                     recorded.stream_id.as_str().to_owned(),
                     recorded.stream_version,
@@ -113,13 +102,9 @@ impl Replay {
                     add_completion(&mut self.totals, completed, timezone);
                 }
             }
-            self.position = last;
-            progress(RebuildProgress {
-                position: last,
-                head,
-                events: self.events,
-            });
+            pass.applied(&mut self.cursor, &batch);
         }
+        Ok(())
     }
 }
 
@@ -150,11 +135,11 @@ pub async fn rebuild_ranking(
         swap_ranking(views, feed, &mut replay, timezone, progress).await?;
     }
     Ok(RebuildReport {
-        events: replay.events,
+        events: replay.cursor.events,
         completions: replay.completions,
         rows: replay.totals.len(),
         orders: replay.versions.len(),
-        position: replay.position,
+        position: replay.cursor.position,
         redis: redis.is_some(),
         elapsed: started.elapsed(),
     })
@@ -186,7 +171,7 @@ async fn swap_sql(
     replay.catch_up(feed, timezone, progress).await?;
     insert_versions(&mut tx, PROJECTION, &replay.versions).await?;
     insert_sales(&mut tx, &replay.totals).await?;
-    checkpoint::save(&mut tx, PROJECTION, replay.position).await?;
+    checkpoint::save(&mut tx, PROJECTION, replay.cursor.position).await?;
     tx.commit()
         .await
         .map_err(ProjectionError::db("commit the ranking swap"))

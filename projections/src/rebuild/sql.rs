@@ -19,9 +19,10 @@
 //! commits on its own, so it cannot be atomic with the checkpoint and version rows; a
 //! crash between the two would make the live projectors apply events twice.
 
-use super::RebuildProgress;
 use super::crash::crash_point;
 use super::shadow::Shadow;
+use super::{Cursor, Pass, RebuildProgress};
+use crate::envelope::decode;
 use crate::error::ProjectionError;
 use crate::stream_versions::insert_versions;
 use crate::{Envelope, EventFeed, Projection, checkpoint};
@@ -30,7 +31,6 @@ use sqlx::{AnyPool, AssertSqlSafe, Connection};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const READ_BATCH: usize = 5_000;
 /// A swap that lost a deadlock to a live batch (both inserting one new row) is tried
 /// again; the replay so far is kept.
 const SWAP_ATTEMPTS: u32 = 5;
@@ -91,21 +91,20 @@ pub async fn rebuild_read_models(
         tracing::warn!(%error, "the rebuild's shadow schema is left behind; the next rebuild drops it");
     }
     Ok(ReadModelsReport {
-        events: replay.events,
-        position: replay.position,
+        events: replay.cursor.events,
+        position: replay.cursor.position,
         rows: rebuilt?,
         swap: swap_took,
         elapsed: started.elapsed(),
     })
 }
 
-/// The selected projections, applied to the shadow up to `position`, and the version of
+/// The selected projections, applied to the shadow up to `cursor`, and the version of
 /// every stream each one applied (what its live guards must say once the copy is in).
 struct ShadowReplay {
     projections: Vec<Box<dyn Projection>>,
     versions: Vec<BTreeMap<String, i64>>,
-    position: i64,
-    events: u64,
+    cursor: Cursor,
 }
 
 impl ShadowReplay {
@@ -114,8 +113,7 @@ impl ShadowReplay {
         Self {
             projections,
             versions,
-            position: 0,
-            events: 0,
+            cursor: Cursor::default(),
         }
     }
 
@@ -125,31 +123,20 @@ impl ShadowReplay {
             .any(|projection| projection.categories().contains(&category))
     }
 
-    /// Applies everything after `self.position` to the shadow, until the feed has no more.
+    /// Applies what the store holds after `self.cursor` to the shadow, up to its head.
     async fn catch_up(
         &mut self,
         shadow: &AnyPool,
         feed: &dyn EventFeed,
         progress: &(dyn Fn(RebuildProgress) + Sync),
     ) -> Result<(), ProjectionError> {
-        let head = feed.head().await;
-        loop {
-            let batch = feed.read_after(self.position, READ_BATCH).await?;
-            let Some(last) = batch.last().map(|event| event.global_position) else {
-                return Ok(());
-            };
+        let pass = Pass::begin(feed, progress).await;
+        while let Some(batch) = pass.next(&self.cursor).await? {
             let mut decoded = Vec::with_capacity(batch.len());
             for recorded in &batch {
-                if !self.reads(recorded.stream_id.category()) {
-                    continue;
+                if self.reads(recorded.stream_id.category()) {
+                    decoded.push((Envelope::from(recorded), decode(recorded)?));
                 }
-                let event = DomainEvent::decode_recorded(recorded).map_err(|source| {
-                    ProjectionError::Decode {
-                        position: recorded.global_position,
-                        source,
-                    }
-                })?;
-                decoded.push((Envelope::from(recorded), event));
             }
             for (projection, versions) in self.projections.iter().zip(&mut self.versions) {
                 let events: Vec<(&Envelope, &DomainEvent)> = decoded
@@ -179,14 +166,9 @@ impl ShadowReplay {
                     .await
                     .map_err(ProjectionError::db("commit a rebuild batch"))?;
             }
-            self.events += batch.len() as u64;
-            self.position = last;
-            progress(RebuildProgress {
-                position: last,
-                head,
-                events: self.events,
-            });
+            pass.applied(&mut self.cursor, &batch);
         }
+        Ok(())
     }
 }
 
@@ -250,7 +232,7 @@ async fn swap(
                 .await
                 .map_err(ProjectionError::db("clear the stream versions"))?;
             insert_versions(&mut tx, projection.name(), versions).await?;
-            checkpoint::save(&mut tx, projection.name(), replay.position).await?;
+            checkpoint::save(&mut tx, projection.name(), replay.cursor.position).await?;
         }
         crash_point("rebuild-before-swap-commit");
         tx.commit()

@@ -2,6 +2,7 @@
 //! swaps them in, with the order views that guard them, in one MULTI/EXEC while the live
 //! projector holds its view updates back (the pause flag).
 
+use super::views_swap::{glob_escape, scan};
 use super::{RedisViews, keys};
 use crate::EventFeed;
 use crate::error::ProjectionError;
@@ -45,7 +46,11 @@ pub(crate) async fn swap_ranking(
         replay.catch_up(feed, timezone, progress).await?;
         let days = retained_days(replay, timezone);
         fill_temporary_keys(&mut connection, prefix, &days).await?;
-        let stale = day_keys(&mut connection, prefix).await?;
+        let day_pattern = format!("{}sales:[0-9]*", glob_escape(prefix));
+        let stale: BTreeSet<String> = scan(&mut connection, &day_pattern)
+            .await?
+            .into_iter()
+            .collect();
 
         let mut swap = ::redis::pipe();
         swap.atomic();
@@ -123,31 +128,6 @@ async fn fill_temporary_keys(
     fill.query_async::<()>(connection)
         .await
         .map_err(ProjectionError::redis("fill the rebuilt day keys"))
-}
-
-/// Every day key under `prefix` now.
-async fn day_keys(
-    connection: &mut ::redis::aio::MultiplexedConnection,
-    prefix: &str,
-) -> Result<BTreeSet<String>, ProjectionError> {
-    let mut found = BTreeSet::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = ::redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}sales:[0-9]*"))
-            .arg("COUNT")
-            .arg(1_000)
-            .query_async(connection)
-            .await
-            .map_err(ProjectionError::redis("list day keys"))?;
-        found.extend(keys);
-        if next == 0 {
-            return Ok(found);
-        }
-        cursor = next;
-    }
 }
 
 /// The order's hot view as the projector would have left it (see `view_update.rs`).

@@ -23,19 +23,18 @@ use super::sink::CATEGORIES;
 use super::view_update::ViewUpdate;
 use super::views_swap::{Pause, delete_matching, glob_escape, swap_in};
 use super::{RedisViews, keys};
+use crate::envelope::decode;
 use crate::error::ProjectionError;
-use crate::rebuild::RebuildProgress;
+use crate::rebuild::{Cursor, Pass, RebuildProgress};
 use crate::{Envelope, EventFeed};
 use ::redis::AsyncConnectionConfig;
 use ::redis::aio::MultiplexedConnection;
 use chrono_tz::Tz;
-use events::{DomainEvent, RecordedEvent};
+use events::RecordedEvent;
 use std::time::{Duration, Instant};
 
-/// Events per read from the store, and so script calls per pipeline.
-const READ_BATCH: usize = 5_000;
-/// A pipeline of `READ_BATCH` script calls or a swap step of thousands of commands takes
-/// longer than the client's default half second on a busy server.
+/// A pipeline of one read batch's script calls (5,000) or a swap step of thousands of
+/// commands takes longer than the client's default half second on a busy server.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -80,8 +79,7 @@ pub async fn rebuild_redis_views(
     let mut replay = ShadowReplay {
         prefix: keys::shadow_prefix(prefix),
         timezone,
-        position: 0,
-        events: 0,
+        cursor: Cursor::default(),
     };
     let copy = format!("{}*", glob_escape(&replay.prefix));
     // A copy left by a crashed rebuild may hold keys this replay would not make (from
@@ -111,10 +109,10 @@ pub async fn rebuild_redis_views(
     .await;
     match swapped {
         Ok(swapped) => Ok(ViewsRebuildReport {
-            events: replay.events,
+            events: replay.cursor.events,
             keys_swapped: swapped.renamed,
             stale_keys_removed: swapped.stale,
-            position: replay.position,
+            position: replay.cursor.position,
             elapsed: started.elapsed(),
         }),
         Err(error) => {
@@ -136,20 +134,16 @@ async fn discard(connection: &mut MultiplexedConnection, copy: &str) {
     }
 }
 
-/// The copy under the shadow prefix, as of `position`.
+/// The copy under the shadow prefix, as of `cursor`.
 struct ShadowReplay {
     prefix: String,
     timezone: Tz,
-    position: i64,
-    events: u64,
+    cursor: Cursor,
 }
 
 impl ShadowReplay {
-    /// Applies everything after `self.position` to the copy, up to the store's head as of
-    /// now (or until the feed has no more, if it cannot tell its head). Not further:
-    /// under the pause, events appended from here on are the live projector's to apply
-    /// after the swap, and chasing them would hold it back for as long as appends go on.
-    /// With `pause`, keeps the flag up after every batch.
+    /// Applies what the store holds after `self.cursor` to the copy, up to its head
+    /// (`rebuild/pass.rs`). With `pause`, keeps the flag up after every batch.
     async fn catch_up(
         &mut self,
         connection: &mut MultiplexedConnection,
@@ -157,30 +151,17 @@ impl ShadowReplay {
         progress: &(dyn Fn(RebuildProgress) + Sync),
         pause: Option<&Pause>,
     ) -> Result<(), ProjectionError> {
-        let head = feed.head().await;
-        loop {
-            let batch = feed.read_after(self.position, READ_BATCH).await?;
-            let Some(last) = batch.last() else {
-                return Ok(());
-            };
-            let last = last.global_position;
+        let pass = Pass::begin(feed, progress).await;
+        while let Some(batch) = pass.next(&self.cursor).await? {
             // Outcomes other than "applied" are what the live projector gets for the same
             // events (a view that does not exist yet, a stream whose start is missing).
             apply_updates(connection, &self.updates(&batch)?).await?;
-            self.events += batch.len() as u64;
-            self.position = last;
             if let Some(pause) = pause {
                 pause.hold(connection).await?;
             }
-            progress(RebuildProgress {
-                position: last,
-                head,
-                events: self.events,
-            });
-            if head.is_some_and(|head| last >= head) {
-                return Ok(());
-            }
+            pass.applied(&mut self.cursor, &batch);
         }
+        Ok(())
     }
 
     /// The updates `batch` makes to the copy, as the live projector would make them.
@@ -190,17 +171,11 @@ impl ShadowReplay {
             if !CATEGORIES.contains(&recorded.stream_id.category()) {
                 continue;
             }
-            let event = DomainEvent::decode_recorded(recorded).map_err(|source| {
-                ProjectionError::Decode {
-                    position: recorded.global_position,
-                    source,
-                }
-            })?;
             updates.extend(ViewUpdate::of(
                 &self.prefix,
                 self.timezone,
                 &Envelope::from(recorded),
-                &event,
+                &decode(recorded)?,
             ));
         }
         Ok(updates)

@@ -190,7 +190,7 @@ pub(super) async fn delete_matching(
 }
 
 /// Every key matching `pattern` now (SCAN may repeat a key; they are deduplicated).
-async fn scan(
+pub(super) async fn scan(
     connection: &mut MultiplexedConnection,
     pattern: &str,
 ) -> Result<Vec<String>, ProjectionError> {
