@@ -46,18 +46,19 @@ impl RebuildTarget {
 }
 
 pub async fn run(settings: &Settings, target: RebuildTarget) -> anyhow::Result<()> {
+    let feed = StoreFeed(backend::open_event_store(settings).await?.store);
     match target {
-        RebuildTarget::Ranking => ranking(settings).await,
+        RebuildTarget::Ranking => ranking(settings, &feed).await,
         RebuildTarget::RedisViews => {
             let views = redis_views(settings)?.context(
                 "the Redis views exist only with SHOP_REDIS_URL and SHOP_KAFKA_BROKERS set",
             )?;
-            redis(settings, &views).await
+            redis(settings, &feed, &views).await
         }
         RebuildTarget::All => {
-            read_models(settings, projections::all(settings.timezone)).await?;
+            read_models(settings, &feed, projections::all(settings.timezone)).await?;
             match redis_views(settings)? {
-                Some(views) => redis(settings, &views).await,
+                Some(views) => redis(settings, &feed, &views).await,
                 None => Ok(()),
             }
         }
@@ -66,13 +67,14 @@ pub async fn run(settings: &Settings, target: RebuildTarget) -> anyhow::Result<(
                 .into_iter()
                 .filter(|projection| Some(projection.name()) == named.projection())
                 .collect();
-            read_models(settings, selected).await
+            read_models(settings, &feed, selected).await
         }
     }
 }
 
 async fn read_models(
     settings: &Settings,
+    feed: &StoreFeed,
     selected: Vec<Box<dyn Projection>>,
 ) -> anyhow::Result<()> {
     let names: Vec<&str> = selected
@@ -80,15 +82,13 @@ async fn read_models(
         .map(|projection| projection.name())
         .collect();
     let names = names.join(", ");
-    let events = backend::open_event_store(settings).await?;
     let pool = backend::open_read_models(settings).await?;
-    let feed = StoreFeed(events.store);
     let bar = progress_bar();
     let report = projections::rebuild_read_models(
         &pool,
         &settings.read_model_url(),
         selected,
-        &feed,
+        feed,
         &|progress| show(&bar, progress),
     )
     .await
@@ -111,15 +111,13 @@ async fn read_models(
     Ok(())
 }
 
-async fn ranking(settings: &Settings) -> anyhow::Result<()> {
-    let events = backend::open_event_store(settings).await?;
+async fn ranking(settings: &Settings, feed: &StoreFeed) -> anyhow::Result<()> {
     let pool = backend::open_read_models(settings).await?;
     let redis = redis_views(settings)?;
-    let feed = StoreFeed(events.store);
     let bar = progress_bar();
     let report = projections::rebuild_ranking(
         &pool,
-        &feed,
+        feed,
         redis.as_ref(),
         settings.timezone,
         &|progress| show(&bar, progress),
@@ -145,11 +143,9 @@ async fn ranking(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn redis(settings: &Settings, views: &RedisViews) -> anyhow::Result<()> {
-    let events = backend::open_event_store(settings).await?;
-    let feed = StoreFeed(events.store);
+async fn redis(settings: &Settings, feed: &StoreFeed, views: &RedisViews) -> anyhow::Result<()> {
     let bar = progress_bar();
-    let report = projections::rebuild_redis_views(views, &feed, settings.timezone, &|progress| {
+    let report = projections::rebuild_redis_views(views, feed, settings.timezone, &|progress| {
         show(&bar, progress)
     })
     .await
