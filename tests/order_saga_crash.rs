@@ -184,15 +184,18 @@ macro_rules! crash_tests {
     )*};
 }
 
+// The participant steps (stock; the coupon then the points) run side by side and are
+// recorded in one `Settle` append, so the crash points are between the steps themselves.
 crash_tests! {
     crash_after_placed: "saga-after-placed" => Completed,
     crash_after_reserving_before_recording: "saga-after-reserve" => Completed,
-    crash_after_stock_reserved: "saga-after-stock-reserved" => Completed,
     crash_after_coupon_used_before_recording: "saga-after-coupon-used" => Completed,
-    crash_after_coupon_applied: "saga-after-coupon-applied" => Completed,
     crash_after_deducting_before_recording: "saga-after-deduct" => Completed,
-    crash_after_paid: "saga-after-paid" => Completed,
-    crash_after_coupon_applied_then_too_few_points: "saga-after-coupon-applied" => CancelledForBalance,
+    crash_after_settled: "saga-after-completed" => Completed,
+    // The stock branch reserved while the payment branch was still running, and the
+    // payment is then refused: recovery must cancel and undo both branches.
+    crash_between_parallel_steps_then_too_few_points: "saga-after-reserve" => CancelledForBalance,
+    crash_after_coupon_used_then_too_few_points: "saga-after-coupon-used" => CancelledForBalance,
     crash_after_cancelled_before_compensating: "saga-after-cancelled" => CancelledForBalance,
     crash_in_the_middle_of_compensating: "saga-mid-compensation" => CancelledForBalance,
 }

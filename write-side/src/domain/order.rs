@@ -118,6 +118,19 @@ impl PlacedOrder {
             .checked_sub(self.discount_amount)
             .unwrap_or(Krw::ZERO)
     }
+
+    /// What the user pays once `discount` is applied: what `Settle` records as paid, so
+    /// the saga can deduct it before the coupon is recorded here. A coupon already
+    /// recorded keeps its discount.
+    pub fn amount_due_with(&self, discount: Option<&Discount>) -> Krw {
+        match discount {
+            Some(discount) if self.applied_coupon.is_none() => self
+                .total_amount
+                .checked_sub(discount_for(self.total_amount, discount))
+                .unwrap_or(Krw::ZERO),
+            _ => self.amount_due(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +160,22 @@ pub enum OrderCommand {
         reason: CancelReason,
         at: DateTime<Utc>,
     },
+    /// Every participant step is done (stock reserved, the coupon used, the points
+    /// deducted): records whatever of `MarkStockReserved`, `ApplyCoupon`, `MarkPaid` and
+    /// `Complete` is not recorded yet, in one append. `coupon` is the order's coupon and
+    /// its registered discount (`None` for an order without one).
+    Settle {
+        coupon: Option<AppliedCoupon>,
+        at: DateTime<Utc>,
+    },
+}
+
+/// The coupon an order used, as the coupon's stream answered it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppliedCoupon {
+    pub user_coupon_id: UserCouponId,
+    pub coupon_id: CouponId,
+    pub discount: Discount,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -402,6 +431,41 @@ fn cancel(
     })])
 }
 
+/// The forward steps not recorded yet, decided one after another against the order as
+/// each leaves it, so every check of the single steps applies.
+fn settle(
+    order: &Order,
+    coupon: Option<&AppliedCoupon>,
+    at: DateTime<Utc>,
+) -> Result<Vec<OrderEvent>, OrderError> {
+    let placed = order.existing()?;
+    if placed.progress == Progress::Completed {
+        return Ok(Vec::new());
+    }
+    let mut steps = vec![OrderCommand::MarkStockReserved];
+    if placed.user_coupon_id.is_some() && placed.applied_coupon.is_none() {
+        let coupon = coupon.ok_or(OrderError::OutOfOrder {
+            step: Progress::CouponApplied,
+            progress: placed.progress,
+        })?;
+        steps.push(OrderCommand::ApplyCoupon {
+            user_coupon_id: coupon.user_coupon_id,
+            coupon_id: coupon.coupon_id,
+            discount: coupon.discount,
+        });
+    }
+    steps.push(OrderCommand::MarkPaid);
+    steps.push(OrderCommand::Complete { at });
+    let mut state = order.clone();
+    let mut events = Vec::new();
+    for step in &steps {
+        let decided = state.decide(step)?;
+        state = decided.iter().fold(state, Order::evolve);
+        events.extend(decided);
+    }
+    Ok(events)
+}
+
 impl Aggregate for Order {
     type Command = OrderCommand;
     type Event = OrderEvent;
@@ -422,6 +486,7 @@ impl Aggregate for Order {
             OrderCommand::MarkPaid => "mark-paid",
             OrderCommand::Complete { .. } => "complete",
             OrderCommand::Cancel { .. } => "cancel",
+            OrderCommand::Settle { .. } => "settle",
         }
     }
 
@@ -443,6 +508,7 @@ impl Aggregate for Order {
             OrderCommand::MarkPaid => mark_paid(self.existing()?),
             OrderCommand::Complete { at } => complete(self.existing()?, *at),
             OrderCommand::Cancel { reason, at } => cancel(self.existing()?, *reason, *at),
+            OrderCommand::Settle { coupon, at } => settle(self, coupon.as_ref(), *at),
         }
     }
 

@@ -19,11 +19,17 @@ pub(crate) async fn load<A: Aggregate>(
     stream: &StreamId,
 ) -> Result<Hydrated<A>, StoreError> {
     let store = &shared.store;
-    let mut hydrated = match store.load_snapshot(stream).await? {
-        Some(snapshot) => from_snapshot::<A>(snapshot).unwrap_or_else(empty),
+    let (snapshot, mut recorded) = store.load_stream(stream).await?;
+    let mut hydrated = match snapshot.map(from_snapshot::<A>) {
+        Some(Some(hydrated)) => hydrated,
+        // A snapshot of another shape: replay the stream from its start.
+        Some(None) => {
+            recorded = store.read_stream(stream, 0).await?;
+            empty()
+        }
         None => empty(),
     };
-    for recorded in store.read_stream(stream, hydrated.version).await? {
+    for recorded in recorded {
         let event = A::Event::decode(
             &recorded.event_type,
             recorded.schema_version,
@@ -37,7 +43,7 @@ pub(crate) async fn load<A: Aggregate>(
     Ok(hydrated)
 }
 
-fn empty<A: Aggregate>() -> Hydrated<A> {
+pub(crate) fn empty<A: Aggregate>() -> Hydrated<A> {
     Hydrated {
         state: A::default(),
         version: 0,

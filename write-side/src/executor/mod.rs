@@ -89,6 +89,23 @@ pub(crate) struct Job<A: Aggregate> {
     pub answer: oneshot::Sender<ExecuteResult<A>>,
 }
 
+/// Whether the caller knows the stream is new (see `execute_new`).
+#[derive(Debug, Clone, Copy)]
+enum Fresh {
+    Yes,
+    No,
+}
+
+impl Fresh {
+    /// The state a new mailbox starts from: the empty stream, or unknown (load it).
+    fn state<A: Aggregate>(self) -> Option<hydrate::Hydrated<A>> {
+        match self {
+            Fresh::Yes => Some(hydrate::empty()),
+            Fresh::No => None,
+        }
+    }
+}
+
 pub(crate) struct Shared {
     pub store: Arc<dyn EventStore>,
     pub config: ExecutorConfig,
@@ -133,9 +150,33 @@ impl<A: Aggregate> Executor<A> {
         command: A::Command,
         metadata: Metadata,
     ) -> ExecuteResult<A> {
+        self.timed(stream, command, metadata, Fresh::No).await
+    }
+
+    /// Like `execute`, for a stream this process just allocated the id of (an order): it
+    /// is decided against the empty state without reading the store. Should the stream
+    /// exist after all, the append's version check fails and the command is decided again
+    /// against the stream as stored, so the hint saves a read and can never cost a
+    /// wrong answer.
+    pub async fn execute_new(
+        &self,
+        stream: StreamId,
+        command: A::Command,
+        metadata: Metadata,
+    ) -> ExecuteResult<A> {
+        self.timed(stream, command, metadata, Fresh::Yes).await
+    }
+
+    async fn timed(
+        &self,
+        stream: StreamId,
+        command: A::Command,
+        metadata: Metadata,
+        fresh: Fresh,
+    ) -> ExecuteResult<A> {
         let started = std::time::Instant::now();
         let name = A::command_name(&command);
-        let result = self.run(stream, command, metadata).await;
+        let result = self.run(stream, command, metadata, fresh).await;
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(ExecuteError::Rejected(_)) => "rejected",
@@ -158,6 +199,7 @@ impl<A: Aggregate> Executor<A> {
         stream: StreamId,
         command: A::Command,
         metadata: Metadata,
+        fresh: Fresh,
     ) -> ExecuteResult<A> {
         let (answer, answered) = oneshot::channel();
         let job: Job<A> = Job {
@@ -168,20 +210,26 @@ impl<A: Aggregate> Executor<A> {
         match self.shared.config.strategy {
             Strategy::Direct => {
                 let mut jobs = vec![job];
-                batch::run(&self.shared, &stream, &mut None, &mut jobs).await;
+                let mut hydrated = fresh.state();
+                batch::run(&self.shared, &stream, &mut hydrated, &mut jobs).await;
             }
-            Strategy::Mailbox => self.enqueue(stream, job)?,
+            Strategy::Mailbox => self.enqueue(stream, job, fresh)?,
         }
         answered.await.map_err(|_| ExecuteError::ShuttingDown)?
     }
 
-    fn enqueue(&self, stream: StreamId, job: Job<A>) -> Result<(), ExecuteError<A::Error>> {
+    fn enqueue(
+        &self,
+        stream: StreamId,
+        job: Job<A>,
+        fresh: Fresh,
+    ) -> Result<(), ExecuteError<A::Error>> {
         let mut job = job;
         // A mailbox whose task has ended (it can only end once its senders are gone, so
         // this is rare) is replaced once.
         for _ in 0..2 {
             let sender = self.mailboxes.get_with(stream.clone(), || {
-                mailbox::spawn(self.shared.clone(), stream.clone())
+                mailbox::spawn(self.shared.clone(), stream.clone(), fresh.state())
             });
             let depth = sender.max_capacity() - sender.capacity();
             metrics::histogram!("shop_executor_mailbox_depth", "aggregate" => A::NAME)

@@ -6,16 +6,16 @@ use super::error::verdict;
 use super::failpoint::crash_point;
 use super::{OrderSaga, SagaError};
 use crate::domain::coupon::{CouponCommand, CouponError};
-use crate::domain::order::{PlacedOrder, Progress};
+use crate::domain::order::PlacedOrder;
 use crate::domain::product::{ProductCommand, ProductError};
 use crate::domain::wallet::WalletCommand;
 use events::{Metadata, StreamId};
 use futures::future::join_all;
 
 impl OrderSaga {
-    /// Releases every line's stock, restores the coupon and refunds the points. Coupon use
-    /// and deduction only ever happen once stock is reserved (`MarkStockReserved` is refused
-    /// after a cancel), so an order cancelled before that only releases stock.
+    /// Releases every line's stock, restores the coupon and refunds the points, all of
+    /// them whatever the order recorded: the participant steps run side by side before
+    /// their outcome is recorded, so any of them may have gone through.
     pub(super) async fn compensate(
         &self,
         order: &PlacedOrder,
@@ -23,10 +23,8 @@ impl OrderSaga {
     ) -> Result<(), SagaError> {
         self.release_stock(order, metadata).await?;
         crash_point("saga-mid-compensation");
-        if order.progress >= Progress::StockReserved {
-            self.restore_coupon(order, metadata).await?;
-            self.refund_points(order, metadata).await?;
-        }
+        self.restore_coupon(order, metadata).await?;
+        self.refund_points(order, metadata).await?;
         Ok(())
     }
 

@@ -57,40 +57,17 @@ impl OrderSaga {
                 self.compensate(order, metadata).await?;
                 return Ok(driven);
             }
-            let next = match order.progress {
-                Progress::Completed => return Ok(driven),
-                Progress::Placed => match self.reserve_stock(order, metadata).await? {
-                    Ok(()) => {
-                        crash_point("saga-after-reserve");
-                        OrderCommand::MarkStockReserved
-                    }
-                    Err(reason) => cancel(reason),
+            if order.progress == Progress::Completed {
+                return Ok(driven);
+            }
+            // Wherever the order got to (older versions recorded each step on its own),
+            // the participant steps run again: each is a no-op for a step already taken.
+            let next = match self.take_part(order, metadata).await? {
+                Ok(coupon) => OrderCommand::Settle {
+                    coupon,
+                    at: Utc::now(),
                 },
-                Progress::StockReserved | Progress::CouponApplied => {
-                    match (order.progress, order.user_coupon_id) {
-                        (Progress::StockReserved, Some(user_coupon_id)) => {
-                            match self.use_coupon(order, metadata).await? {
-                                Ok((coupon_id, discount)) => {
-                                    crash_point("saga-after-coupon-used");
-                                    OrderCommand::ApplyCoupon {
-                                        user_coupon_id,
-                                        coupon_id,
-                                        discount,
-                                    }
-                                }
-                                Err(reason) => cancel(reason),
-                            }
-                        }
-                        _ => match self.deduct_points(order, metadata).await? {
-                            Ok(()) => {
-                                crash_point("saga-after-deduct");
-                                OrderCommand::MarkPaid
-                            }
-                            Err(reason) => cancel(reason),
-                        },
-                    }
-                }
-                Progress::Paid => OrderCommand::Complete { at: Utc::now() },
+                Err(reason) => cancel(reason),
             };
             let order_id = order.order_id;
             let from = order.progress;

@@ -1,13 +1,17 @@
-//! The order saga. An order is placed (`OrderPlaced`), then stock is reserved for every
-//! line (all or nothing), the user's coupon is used, the points are deducted, and the order
-//! completes. Any refusal cancels the order with a reason and compensates what was done:
-//! stock released, coupon restored, points refunded.
+//! The order saga. An order is placed (`OrderPlaced`, priced from the products' current
+//! prices); then the participant steps run side by side: stock is reserved for every line
+//! (all or nothing) and, beside it, the user's coupon is used and the points due after
+//! its discount are deducted. Once all went through, one append records the rest
+//! (`OrderStockReserved`, `OrderCouponApplied`, `OrderPaid`, `OrderCompleted`): three
+//! commit cycles an order instead of one per step. Any refusal cancels the order with a
+//! reason and compensates everything (stock released, coupon restored, points
+//! refunded; each a no-op where nothing was done).
 //!
-//! The Order stream is the saga's durable progress: every finished step is recorded there
-//! before the next starts, and a cancel is recorded before compensating, so a driver that
-//! reads the order knows where to go on. Every participant step is idempotent by order id,
-//! so sending one again after a crash does nothing twice. Orders nobody settled (a crash,
-//! a store outage) are found by the recovery scan (`recovery`) and driven again.
+//! The Order stream is the saga's durable progress: the placement is recorded before any
+//! step and a cancel before compensating, so a driver that reads the order knows where to
+//! go on. Every participant step is idempotent by order id, so sending one again after a
+//! crash does nothing twice. Orders nobody settled (a crash, a store outage) are found by
+//! the recovery scan (`recovery`) and driven again.
 
 mod compensate;
 mod driver;

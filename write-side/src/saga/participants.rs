@@ -4,14 +4,15 @@
 //! step could not run at all.
 
 use super::error::verdict;
+use super::failpoint::crash_point;
 use super::{OrderSaga, SagaError};
 use crate::domain::coupon::{CouponCommand, CouponError};
-use crate::domain::order::PlacedOrder;
+use crate::domain::order::{AppliedCoupon, PlacedOrder};
 use crate::domain::product::{ProductCommand, ProductError};
 use crate::domain::wallet::{WalletCommand, WalletError};
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
-use events::{CancelReason, CouponId, Discount, Metadata, StreamId};
+use events::{CancelReason, CouponId, Discount, Krw, Metadata, StreamId};
 use futures::future::join_all;
 use std::future::Future;
 use std::time::Duration;
@@ -75,6 +76,54 @@ impl OrderSaga {
         unavailable.map_or(Ok(Ok(())), Err)
     }
 
+    /// Every participant step at once: each line's stock, and beside it the coupon then
+    /// the points (what is due depends on the coupon's discount). Answers the coupon used,
+    /// or the refusal that cancels the order; a stock refusal wins over a payment one, as
+    /// when the steps ran one after another. Steps that went through before another was
+    /// refused are undone by the compensation that follows the cancel.
+    pub(super) async fn take_part(
+        &self,
+        order: &PlacedOrder,
+        metadata: Metadata,
+    ) -> Step<Option<AppliedCoupon>> {
+        let stock = async {
+            let reserved = self.reserve_stock(order, metadata).await;
+            if matches!(reserved, Ok(Ok(()))) {
+                crash_point("saga-after-reserve");
+            }
+            reserved
+        };
+        let payment = async {
+            let coupon = match order.user_coupon_id {
+                None => None,
+                Some(user_coupon_id) => match self.use_coupon(order, metadata).await? {
+                    Ok((coupon_id, discount)) => {
+                        crash_point("saga-after-coupon-used");
+                        Some(AppliedCoupon {
+                            user_coupon_id,
+                            coupon_id,
+                            discount,
+                        })
+                    }
+                    Err(reason) => return Ok(Err(reason)),
+                },
+            };
+            let due = order.amount_due_with(coupon.as_ref().map(|c| &c.discount));
+            match self.deduct_points(order, due, metadata).await? {
+                Ok(()) => {
+                    crash_point("saga-after-deduct");
+                    Ok(Ok(coupon))
+                }
+                Err(reason) => Ok(Err(reason)),
+            }
+        };
+        let (stock, payment) = futures::join!(stock, payment);
+        match (stock?, payment?) {
+            (Err(reason), _) | (Ok(()), Err(reason)) => Ok(Err(reason)),
+            (Ok(()), Ok(coupon)) => Ok(Ok(coupon)),
+        }
+    }
+
     /// Uses the order's coupon; answers the coupon and its registered discount.
     pub(super) async fn use_coupon(
         &self,
@@ -119,15 +168,20 @@ impl OrderSaga {
         }
     }
 
-    /// Deducts what the order costs after its discount.
-    pub(super) async fn deduct_points(&self, order: &PlacedOrder, metadata: Metadata) -> Step<()> {
+    /// Deducts `amount`, what the order costs after its discount.
+    pub(super) async fn deduct_points(
+        &self,
+        order: &PlacedOrder,
+        amount: Krw,
+        metadata: Metadata,
+    ) -> Step<()> {
         let wallets = &self.services().wallets;
         let answer = self
             .with_retries(|| async {
                 let command = WalletCommand::Deduct {
                     user_id: order.user_id,
                     order_id: order.order_id,
-                    amount: order.amount_due(),
+                    amount,
                 };
                 verdict(
                     wallets

@@ -153,7 +153,7 @@ impl OrderSaga {
                 async move {
                     verdict_with_token(
                         orders
-                            .execute(StreamId::order(order_id), command, metadata)
+                            .execute_new(StreamId::order(order_id), command, metadata)
                             .await,
                     )
                 }

@@ -26,6 +26,15 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("event store {operation} failed: {source}")]
+    Sqlite {
+        operation: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database rolled a whole write batch back by itself (a full disk, an I/O error).
+    #[error("the database rolled the write batch back after an error")]
+    RolledBack,
     #[error("event store migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -84,6 +93,17 @@ pub trait EventStore: Send + Sync + 'static {
         stream: &StreamId,
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stream's newest snapshot and its events after it (all of them without one):
+    /// what loading an aggregate needs, in one round trip where the backend can.
+    async fn load_stream(
+        &self,
+        stream: &StreamId,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        let snapshot = self.load_snapshot(stream).await?;
+        let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
+        Ok((snapshot, self.read_stream(stream, after).await?))
+    }
 
     /// Up to `limit` events with global position > `after`, in position order. Positions
     /// are assigned in commit order, so a reader never skips a late commit.

@@ -10,15 +10,15 @@ pub(crate) const EVENT_COLUMNS: &str = "global_position, event_id, stream_id, st
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RawEvent {
-    global_position: i64,
-    event_id: Vec<u8>,
-    stream_id: String,
-    stream_version: i64,
-    event_type: String,
-    schema_version: i64,
-    payload: Vec<u8>,
-    metadata: String,
-    recorded_at: i64,
+    pub(crate) global_position: i64,
+    pub(crate) event_id: Vec<u8>,
+    pub(crate) stream_id: String,
+    pub(crate) stream_version: i64,
+    pub(crate) event_type: String,
+    pub(crate) schema_version: i64,
+    pub(crate) payload: Vec<u8>,
+    pub(crate) metadata: String,
+    pub(crate) recorded_at: i64,
 }
 
 impl TryFrom<RawEvent> for RecordedEvent {

@@ -576,3 +576,78 @@ fn the_state_survives_a_postcard_round_trip() {
     let back: Order = postcard::from_bytes(&bytes).expect("decodes");
     assert_eq!(back, state);
 }
+
+fn settle(coupon: bool) -> OrderCommand {
+    OrderCommand::Settle {
+        coupon: coupon.then(|| AppliedCoupon {
+            user_coupon_id: ucid(1001),
+            coupon_id: cid(),
+            discount: percent(10),
+        }),
+        at: at(200),
+    }
+}
+
+#[test]
+fn settling_records_every_remaining_step_in_one_append() {
+    given::<Order>([placed(true)]).when(settle(true)).then([
+        stock_reserved(),
+        coupon_applied(3_000),
+        paid(27_000),
+        completed(3_000, 27_000),
+    ]);
+    given::<Order>([placed(false)]).when(settle(false)).then([
+        stock_reserved(),
+        paid(30_000),
+        completed(0, 30_000),
+    ]);
+}
+
+#[test]
+fn settling_an_order_an_older_driver_took_part_way_records_only_the_rest() {
+    for progress in [
+        Progress::StockReserved,
+        Progress::CouponApplied,
+        Progress::Paid,
+    ] {
+        let rest: Vec<_> = coupon_order_at(Progress::Completed)
+            .into_iter()
+            .skip(coupon_order_at(progress).len())
+            .collect();
+        given::<Order>(coupon_order_at(progress))
+            .when(settle(true))
+            .then(rest);
+    }
+    given::<Order>(coupon_order_at(Progress::Completed))
+        .when(settle(true))
+        .then([]);
+}
+
+#[test]
+fn settling_a_coupon_order_needs_the_coupon() {
+    given::<Order>([placed(true)])
+        .when(settle(false))
+        .then_error(OrderError::OutOfOrder {
+            step: Progress::CouponApplied,
+            progress: Progress::Placed,
+        });
+}
+
+#[test]
+fn a_cancelled_order_is_never_settled() {
+    given::<Order>([placed(true), cancelled(CancelReason::InsufficientBalance)])
+        .when(settle(true))
+        .then_error(OrderError::Cancelled(CancelReason::InsufficientBalance));
+}
+
+#[test]
+fn the_amount_due_with_a_coupon_is_what_settling_records_as_paid() {
+    let order = replay(Order::default(), &[placed(true)]);
+    let placed = order.placed().expect("placed");
+    assert_eq!(placed.amount_due_with(Some(&percent(10))), won(27_000));
+    assert_eq!(placed.amount_due_with(None), won(30_000));
+    // Once a coupon is recorded, its discount stands.
+    let applied = replay(order.clone(), &[stock_reserved(), coupon_applied(3_000)]);
+    let applied = applied.placed().expect("placed");
+    assert_eq!(applied.amount_due_with(Some(&fixed(1))), won(27_000));
+}

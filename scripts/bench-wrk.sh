@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# The write-path benchmark: wrk against a fresh shop, CPU per request of the server
+# processes next to the floor (`GET /healthz` of the same process) and, in full mode, next
+# to the one-transaction monolith peer (bench/peers/monolith-go) on the same MariaDB.
+#
+#   scripts/bench-wrk.sh [embedded|full|peer] ...      (default: embedded; several modes run in turn)
+#
+# embedded: `shop serve` on a fresh SQLite file.
+# full:     `scripts/services.sh up`, a fresh MySQL database, Kafka topic prefix and Redis
+#           prefix; COMMAND_NODES (2) x `shop command-api`, relay, projector, query API.
+#           wrk drives the first command node (the hot-coupon row drives both at once).
+# peer:     the Go monolith peer on the same MariaDB (database peer_mono, reset first).
+#
+# Per command it prints requests/s, p50/p99, the answers by status and the CPU µs per
+# request summed over the server processes (full: every shop process + mariadbd + Kafka +
+# Redis; peer: the peer + mariadbd). DURATION (8s), CONNECTIONS (64), SKIP_BUILD=1 reuses
+# target/release/shop, SHOP_BIN=/path runs that binary, ONLY="floor issue ..." picks rows.
+# Rows: floor, refusal, issue, charge, order, hot-coupon (full: two nodes, one coupon).
+# Everything it starts is stopped on exit; the services of services.sh stay up.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+modes=("$@")
+[[ ${#modes[@]} -gt 0 ]] || modes=(embedded)
+for mode in "${modes[@]}"; do
+  case $mode in
+    embedded | full | peer) ;;
+    *) echo "usage: $0 [embedded|full|peer] ..." >&2; exit 2 ;;
+  esac
+done
+
+duration=${DURATION:-8s}
+connections=${CONNECTIONS:-64}
+only=${ONLY:-floor refusal issue charge order hot-coupon}
+wrk_dir=$root/bench/wrk
+command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y --no-install-recommends wrk >/dev/null; }
+
+if [[ -n ${SHOP_BIN:-} ]]; then
+  shop=$SHOP_BIN
+else
+  [[ ${SKIP_BUILD:-0} == 1 ]] || cargo build --release --bin shop >&2
+  shop=$root/target/release/shop
+fi
+
+pids=()
+workdir=$(mktemp -d "${TMPDIR:-/tmp}/shop-wrk.XXXXXX")
+dbs=()
+# shellcheck disable=SC2317  # invoked by traps
+stop_all() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  pids=()
+}
+# shellcheck disable=SC2317
+cleanup() {
+  local status=$?
+  stop_all
+  for db in "${dbs[@]}"; do
+    mariadb -h127.0.0.1 -ushop -pshop -e "DROP DATABASE IF EXISTS \`$db\`" 2>/dev/null || true
+  done
+  if [[ $status -ne 0 || ${KEEP_WORKDIR:-0} == 1 ]]; then echo "bench: logs in $workdir" >&2; else rm -rf "$workdir"; fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
+wait_healthy() {
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "$1/healthz" 2>/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || { echo "bench: the process behind $1 exited (logs: $workdir)" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "bench: $1/healthz never answered" >&2
+  return 1
+}
+start() { local name=$1; shift; "$@" >"$workdir/$name.log" 2>&1 & pids+=("$!"); }
+post() { # post URL JSON: prints the body, fails on a non-2xx
+  curl -fsS -X POST "$1" -H 'content-type: application/json' -H "Authorization: Bearer $token" -d "$2"
+}
+wants() { [[ " $only " == *" $1 "* ]]; }
+
+token=bench-admin-token
+export SHOP_ADMIN_TOKEN=$token SHOP_DEMO_DATA=false SHOP_LOG=${SHOP_LOG:-warn}
+export SHOP_USER_RATE_PER_SEC=0
+
+# measure LABEL PIDS URL [wrk args]: one wrk run; one result line (JSON) into $results.
+results=$workdir/results.jsonl
+measure() {
+  local label=$1 cpu_pids=$2 url=$3
+  shift 3
+  local line
+  line=$("$wrk_dir/cpu-per-request.sh" "$cpu_pids" "$url" -t1 -c"$connections" -d"$duration" "$@")
+  python3 - "$mode" "$label" "$line" >>"$results" <<'EOF'
+import json, sys
+mode, label, line = sys.argv[1:]
+r = json.loads(line)
+try:
+    lua = json.loads(r["wrk_last"])
+except ValueError:
+    lua = {}
+r.update(mode=mode, label=label, lua=lua)
+print(json.dumps(r))
+EOF
+  tail -n1 "$results" >&2
+}
+
+coupon() { # coupon TOTAL: registers an active coupon, prints its id
+  post "$1/v1/coupons" "{\"name\":\"bench\",\"discount\":{\"kind\":\"fixed\",\"value\":1000},\"totalQuantity\":$2,\"validFrom\":\"2020-01-01T00:00:00Z\",\"validUntil\":\"2099-01-01T00:00:00Z\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["couponId"])'
+}
+
+# run_rows BASE CPU_PIDS [SECOND_BASE]: the rows, against one service.
+run_rows() {
+  local base=$1 cpu=$2 second=${3:-}
+  wants floor && measure floor "$cpu" "$base/healthz"
+  if wants refusal; then
+    local sold
+    sold=$(coupon "$base" 1)
+    curl -fsS -o /dev/null -X POST "$base/v1/coupons/$sold/issue" -H 'content-type: application/json' -d '{"userId":1}'
+    WRK_COUPON=$sold measure refusal "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
+  fi
+  if wants issue; then
+    local big
+    big=$(coupon "$base" 10000000)
+    WRK_COUPON=$big measure issue "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
+  fi
+  wants charge && WRK_USERS=100000 measure charge "$cpu" "$base" -s "$wrk_dir/wrk-charge.lua"
+  if wants order; then
+    "$wrk_dir/setup-orders.sh" "$base" "$token" >"$workdir/setup-orders-$mode.log"
+    WRK_USERS=5000 WRK_PRODUCTS=20 measure order "$cpu" "$base" -s "$wrk_dir/wrk-order.lua"
+  fi
+  if wants hot-coupon && [[ -n $second ]]; then
+    # Two wrk at once, one per command node, on one coupon: the rush must stay exact.
+    local hot out2
+    hot=$(coupon "$base" 10000000)
+    out2=$workdir/hot-second.json
+    (WRK_COUPON=$hot WRK_USER_BASE=500000000 "$wrk_dir/cpu-per-request.sh" "$cpu" "$second" \
+      -t1 -c"$connections" -d"$duration" -s "$wrk_dir/wrk-issue.lua" >"$out2") &
+    local second_wrk=$!
+    WRK_COUPON=$hot measure hot-coupon "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
+    wait "$second_wrk"
+    python3 - "$mode" "$(cat "$out2")" >>"$results" <<'EOF'
+import json, sys
+r = json.loads(sys.argv[2]); r.update(mode=sys.argv[1], label="hot-coupon (node 2)", lua=json.loads(r["wrk_last"]))
+print(json.dumps(r))
+EOF
+  fi
+}
+
+service_pids() { # the PIDs of the shared services, comma-separated
+  local p list=()
+  for p in $(pgrep -x mariadbd) $(pgrep -x redis-server) $(pgrep -f 'kafka\.Kafka'); do list+=("$p"); done
+  (IFS=,; echo "${list[*]}")
+}
+
+for mode in "${modes[@]}"; do
+  case $mode in
+    embedded)
+      cport=$(free_port) qport=$(free_port)
+      start serve env SHOP_DATABASE_URL="sqlite://$workdir/shop.db" \
+        SHOP_COMMAND_ADDR="127.0.0.1:$cport" SHOP_QUERY_ADDR="127.0.0.1:$qport" "$shop" serve
+      wait_healthy "http://127.0.0.1:$cport" "${pids[0]}"
+      run_rows "http://127.0.0.1:$cport" "${pids[0]}"
+      ;;
+    full)
+      scripts/services.sh up >&2
+      eval "$(scripts/services.sh env)"
+      id=$(date +%s)$$
+      dbs+=("shop_wrk_$id")
+      export SHOP_DATABASE_URL="${SHOP_DATABASE_URL%/*}/shop_wrk_$id"
+      export SHOP_KAFKA_TOPIC_PREFIX="wrk$id." SHOP_REDIS_PREFIX="wrk$id:"
+      "$shop" migrate >"$workdir/migrate.log" 2>&1
+      urls=()
+      for i in $(seq 1 "${COMMAND_NODES:-2}"); do
+        port=$(free_port)
+        start "command-api-$i" env SHOP_COMMAND_ADDR="127.0.0.1:$port" "$shop" command-api
+        wait_healthy "http://127.0.0.1:$port" "${pids[-1]}"
+        urls+=("http://127.0.0.1:$port")
+      done
+      start relay "$shop" relay
+      start projector "$shop" projector
+      qport=$(free_port)
+      start query-api env SHOP_QUERY_ADDR="127.0.0.1:$qport" "$shop" query-api
+      wait_healthy "http://127.0.0.1:$qport" "${pids[-1]}"
+      cpu=$(IFS=,; echo "${pids[*]}"),$(service_pids)
+      run_rows "${urls[0]}" "$cpu" "${urls[1]:-}"
+      unset SHOP_DATABASE_URL SHOP_KAFKA_TOPIC_PREFIX SHOP_REDIS_PREFIX
+      ;;
+    peer)
+      scripts/services.sh up >&2
+      command -v go >/dev/null || { echo "bench: the peer needs Go (https://go.dev/dl)" >&2; exit 1; }
+      (cd bench/peers/monolith-go && go build -o "$workdir/peer-mono" .) >&2
+      mariadb -h127.0.0.1 -ushop -pshop -e "SELECT 1" >/dev/null
+      port=$(free_port)
+      start peer env PEER_RESET=1 PEER_ADMIN_TOKEN=$token PEER_ADDR="127.0.0.1:$port" \
+        PEER_DATABASE_URL="shop:shop@tcp(127.0.0.1:3306)/peer_mono" "$workdir/peer-mono"
+      wait_healthy "http://127.0.0.1:$port" "${pids[-1]}"
+      run_rows "http://127.0.0.1:$port" "${pids[-1]},$(pgrep -x mariadbd | paste -sd,)"
+      ;;
+  esac
+  stop_all
+done
+
+echo
+python3 - "$results" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+floor = {r["mode"]: r["us_per_req"] for r in rows if r["label"] == "floor"}
+print(f"{'mode':9} {'command':20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>10} {'x floor':>8}  answers")
+for r in rows:
+    lua = r["lua"]
+    answers = " ".join(f"{k}:{v}" for k, v in lua.items() if not k.endswith("_ms") and k != "rps")
+    f = floor.get(r["mode"])
+    x = f"{r['us_per_req'] / f:.1f}" if f else ""
+    p50 = lua.get("p50_ms", "")
+    p99 = lua.get("p99_ms", r["p99"])
+    print(f"{r['mode']:9} {r['label']:20} {r['rps']:>9.0f} {p50!s:>8} {p99!s:>8} {r['us_per_req']:>10} {x:>8}  {answers}")
+EOF
