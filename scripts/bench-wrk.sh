@@ -94,20 +94,37 @@ results=$workdir/results.jsonl
 measure() {
   local label=$1 cpu_pids=$2 url=$3
   shift 3
-  local line
+  local line before after
+  before=$(ticks "$cpu_pids")
   line=$("$wrk_dir/cpu-per-request.sh" "$cpu_pids" "$url" -t1 -c"$connections" -d"$duration" "$@")
-  python3 - "$mode" "$label" "$line" >>"$results" <<'EOF'
+  after=$(ticks "$cpu_pids")
+  python3 - "$mode" "$label" "$line" "$before" "$after" "$(getconf CLK_TCK)" >>"$results" <<'EOF'
 import json, sys
-mode, label, line = sys.argv[1:]
+mode, label, line, before, after, hz = sys.argv[1:]
 r = json.loads(line)
 try:
     lua = json.loads(r["wrk_last"])
 except ValueError:
     lua = {}
-r.update(mode=mode, label=label, lua=lua)
+# CPU µs per request of each process (name:ticks pairs before and after the run).
+b = dict(x.rsplit("=", 1) for x in before.split())
+a = dict(x.rsplit("=", 1) for x in after.split())
+reqs = max(r["requests"], 1)
+split = {k: round((int(a[k]) - int(b.get(k, 0))) / int(hz) * 1e6 / reqs, 1) for k in a}
+r.update(mode=mode, label=label, lua=lua, split=split)
 print(json.dumps(r))
 EOF
   tail -n1 "$results" >&2
+}
+
+ticks() { # ticks PIDS: "name#pid=utime+stime" per process (for the per-process split)
+  local p
+  for p in ${1//,/ }; do
+    [[ -r /proc/$p/stat ]] || continue
+    local name
+    name=$(tr '\0' ' ' </proc/"$p"/cmdline | awk '{n=$1; sub(".*/", "", n); r=$2; if (n ~ /^java/) r="kafka"; else if (n !~ /^shop/) r=""; print n (r ? "-" r : "")}')
+    echo "$name#$p=$(awk '{print $14+$15}' /proc/"$p"/stat)"
+  done
 }
 
 coupon() { # coupon TOTAL: registers an active coupon, prints its id
@@ -221,4 +238,6 @@ for r in rows:
     p50 = lua.get("p50_ms", "")
     p99 = lua.get("p99_ms", r["p99"])
     print(f"{r['mode']:9} {r['label']:20} {r['rps']:>9.0f} {p50!s:>8} {p99!s:>8} {r['us_per_req']:>10} {x:>8}  {answers}")
+    if len(r.get("split", {})) > 1:
+        print(" " * 31 + "CPU us/req by process: " + ", ".join(f"{k.split('#')[0]} {v}" for k, v in sorted(r["split"].items(), key=lambda kv: -kv[1])))
 EOF

@@ -103,6 +103,18 @@ pub struct NewEvent {
     pub metadata: Metadata,
 }
 
+/// A keyed entry of a stream's state, stored beside its events and written in the same
+/// transaction as the events that changed it (see the write side's `domain::entries`).
+/// Not part of the published event contract: consumers see only the events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub key: String,
+    pub value: Vec<u8>,
+    /// Written once per stream and key (a guard): a second write is refused as a version
+    /// conflict, so two writers that both thought the key free cannot both win.
+    pub unique: bool,
+}
+
 /// An event as stored: placed in its stream and in the global order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedEvent {

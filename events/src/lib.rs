@@ -19,7 +19,7 @@ pub use codec::{CodecError, EncodedEvent};
 pub use consistency::{ConsistencyToken, InvalidToken};
 pub use coupon::{CouponEvent, Discount, DiscountKind};
 pub use domain_event::DomainEvent;
-pub use envelope::{EventId, Metadata, NewEvent, RecordedEvent, StreamId};
+pub use envelope::{EventId, Metadata, NewEntry, NewEvent, RecordedEvent, StreamId};
 pub use ids::{CouponId, InvalidId, OrderId, ProductId, USER_COUPON_ID_SPAN, UserCouponId, UserId};
 pub use money::{InvalidAmount, Krw};
 pub use order::{CancelReason, OrderEvent, OrderLine};

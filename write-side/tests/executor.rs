@@ -204,3 +204,156 @@ async fn long_streams_reload_from_a_snapshot() {
         .unwrap();
     assert_eq!(executed.reply.balance, Krw::new(1_201).unwrap());
 }
+
+/// Issues to users `users` in waves that fit the mailbox; every one must be issued.
+async fn issue_all(executor: &Executor<Coupon>, users: std::ops::RangeInclusive<i64>) {
+    let users: Vec<i64> = users.collect();
+    for wave in users.chunks(5_000) {
+        let answers = join_all(wave.iter().map(|&user| {
+            executor.execute(
+                StreamId::coupon(coupon_id()),
+                issue(user),
+                Metadata::for_new_command(),
+            )
+        }))
+        .await;
+        for answer in answers {
+            answer.unwrap();
+        }
+    }
+}
+
+async fn issue_once(executor: &Executor<Coupon>, user: i64) -> Result<(), CouponError> {
+    match executor
+        .execute(
+            StreamId::coupon(coupon_id()),
+            issue(user),
+            Metadata::for_new_command(),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(ExecuteError::Rejected(error)) => Err(error),
+        Err(other) => panic!("issue failed: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_coupon_of_200_000_holders_stays_exact_after_a_restart_with_a_small_snapshot() {
+    const HOLDERS: i64 = 200_000;
+    let url = fresh_url();
+    let store = open(&url).await;
+    let executor = Executor::<Coupon>::new(store.clone(), ExecutorConfig::default());
+    register(&executor, HOLDERS).await;
+    issue_all(&executor, 1..=HOLDERS).await;
+    let stream = StreamId::coupon(coupon_id());
+    let mut snapshot = None;
+    for _ in 0..200 {
+        snapshot = store.load_snapshot(&stream).await.unwrap();
+        if snapshot
+            .as_ref()
+            .is_some_and(|s| s.stream_version > HOLDERS - 200)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let snapshot = snapshot.expect("a snapshot was written");
+    assert!(snapshot.stream_version > HOLDERS - 200);
+    // The registration and a count: the holders are entries, not snapshot bytes.
+    assert!(
+        snapshot.payload.len() < 128,
+        "snapshot of {} bytes",
+        snapshot.payload.len()
+    );
+    drop(executor);
+    drop(store);
+
+    // A fresh node: loads the small snapshot and the tail, and reads holders as needed.
+    let started = std::time::Instant::now();
+    let fresh = Executor::<Coupon>::new(open(&url).await, ExecutorConfig::default());
+    assert_eq!(issue_once(&fresh, 1).await, Err(CouponError::AlreadyIssued));
+    println!("first decision after the restart: {:?}", started.elapsed());
+    assert_eq!(
+        issue_once(&fresh, 123_456).await,
+        Err(CouponError::AlreadyIssued)
+    );
+    assert_eq!(
+        issue_once(&fresh, HOLDERS).await,
+        Err(CouponError::AlreadyIssued)
+    );
+    assert_eq!(
+        issue_once(&fresh, HOLDERS + 1).await,
+        Err(CouponError::SoldOut)
+    );
+}
+
+#[tokio::test]
+async fn a_coupon_written_before_entries_existed_is_filled_in_once() {
+    use events::coupon::{CouponIssued, CouponRegistered};
+    use events::{CouponEvent, EventId, NewEvent, UserCouponId};
+    let url = fresh_url();
+    let store = open(&url).await;
+    let stream = StreamId::coupon(coupon_id());
+    // Events as an older version appended them: no entries beside them.
+    let mut history = vec![CouponEvent::CouponRegistered(CouponRegistered {
+        coupon_id: coupon_id(),
+        name: "old".to_owned(),
+        discount: Discount {
+            kind: DiscountKind::Fixed,
+            value: 1_000,
+        },
+        total_quantity: 3,
+        valid_from: None,
+        valid_until: None,
+    })];
+    for user in 1..=2 {
+        history.push(CouponEvent::CouponIssued(CouponIssued {
+            coupon_id: coupon_id(),
+            user_id: UserId::new(user).unwrap(),
+            user_coupon_id: UserCouponId::compose(coupon_id(), user).unwrap(),
+            sequence: user,
+            issued_at: Utc::now(),
+        }));
+    }
+    let events: Vec<NewEvent> = history
+        .iter()
+        .map(|event| {
+            let encoded = event.encode().unwrap();
+            NewEvent {
+                event_id: EventId::new(),
+                event_type: encoded.event_type.to_owned(),
+                schema_version: encoded.schema_version,
+                payload: encoded.payload,
+                metadata: Metadata::for_new_command(),
+            }
+        })
+        .collect();
+    store.append(&stream, 0, &events).await.unwrap();
+    assert!(
+        store
+            .load_entries(&stream, &["h:2".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let executor = Executor::<Coupon>::new(store.clone(), ExecutorConfig::default());
+    assert_eq!(
+        issue_once(&executor, 2).await,
+        Err(CouponError::AlreadyIssued)
+    );
+    // The entries are stored now, and a snapshot of the new shape starts the next load.
+    let found = store
+        .load_entries(&stream, &["h:1".to_owned(), "h:2".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    let snapshot = store.load_snapshot(&stream).await.unwrap().unwrap();
+    assert_eq!(snapshot.stream_version, 3);
+    drop(executor);
+    let fresh = Executor::<Coupon>::new(store, ExecutorConfig::default());
+    assert_eq!(issue_once(&fresh, 1).await, Err(CouponError::AlreadyIssued));
+    assert_eq!(issue_once(&fresh, 3).await, Ok(()));
+    assert_eq!(issue_once(&fresh, 4).await, Err(CouponError::SoldOut));
+}

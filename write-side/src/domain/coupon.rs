@@ -3,13 +3,19 @@
 //!
 //! All issues of one coupon go through this one stream, so "exactly `total_quantity`" and
 //! "one per user" are plain checks against the state, with no race between them.
+//!
+//! The state that grows with the holders (who holds which user coupon, which order uses
+//! it, which orders were compensated) is kept as keyed entries (`super::entries`): the
+//! store holds them beside the events, the state a bounded view. So the snapshot is the
+//! registration and a count, the same few bytes for the 1,000th holder as for the
+//! 1,000,000th, and loading a coupon after a restart reads no holder at all.
 
-use super::Aggregate;
+use super::entries::{Entries, EntryWrite, Known};
+use super::{Aggregate, EntryError};
 use chrono::{DateTime, Utc};
 use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUsed};
 use events::{CouponEvent, CouponId, Discount, DiscountKind, OrderId, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 
 pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_FIXED_DISCOUNT: i64 = 1_000_000_000;
@@ -22,12 +28,47 @@ pub struct Coupon {
     info: Option<CouponInfo>,
     /// How many were issued; also the sequence number of the latest issue.
     issued_quantity: i64,
-    /// Which user coupon each user holds (at most one per user).
-    by_user: BTreeMap<UserId, UserCouponId>,
-    user_coupons: BTreeMap<UserCouponId, UserCoupon>,
-    /// Orders whose use of a coupon here was restored. A saga step for such an order that
-    /// arrives late (a second driver after a crash) must not take the coupon again.
-    compensated: BTreeSet<OrderId>,
+    /// Which user coupon each user holds (at most one per user): entries `h:{userId}`,
+    /// each written once (a guard: the store refuses a second holder entry).
+    #[serde(skip)]
+    holders: Entries<UserId, UserCouponId>,
+    /// Each issued user coupon: entries `c:{userCouponId}`.
+    #[serde(skip)]
+    user_coupons: Entries<UserCouponId, UserCoupon>,
+    /// Orders whose use of a coupon here was restored: entries `o:{orderId}`. A saga
+    /// step for such an order that arrives late (a second driver after a crash) must not
+    /// take the coupon again.
+    #[serde(skip)]
+    compensated: Entries<OrderId, ()>,
+}
+
+/// The keys of a coupon's entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Holder(UserId),
+    UserCoupon(UserCouponId),
+    Compensated(OrderId),
+}
+
+impl Key {
+    fn name(self) -> String {
+        match self {
+            Key::Holder(user) => format!("h:{user}"),
+            Key::UserCoupon(id) => format!("c:{id}"),
+            Key::Compensated(order) => format!("o:{order}"),
+        }
+    }
+
+    fn parse(name: &str) -> Option<Key> {
+        let (kind, id) = name.split_once(':')?;
+        let id: i64 = id.parse().ok()?;
+        match kind {
+            "h" => UserId::new(id).ok().map(Key::Holder),
+            "c" => UserCouponId::new(id).ok().map(Key::UserCoupon),
+            "o" => OrderId::new(id).ok().map(Key::Compensated),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,13 +184,45 @@ impl Coupon {
     }
 
     pub fn user_coupon(&self, user_coupon_id: UserCouponId) -> Option<&UserCoupon> {
-        self.user_coupons.get(&user_coupon_id)
+        match self.user_coupons.get(&user_coupon_id) {
+            Known::Present(held) => Some(held),
+            Known::Absent | Known::Unknown => None,
+        }
     }
 
     pub fn held_by(&self, user_id: UserId) -> Option<&UserCoupon> {
-        self.by_user
-            .get(&user_id)
-            .and_then(|id| self.user_coupons.get(id))
+        match self.holders.get(&user_id) {
+            Known::Present(id) => self.user_coupon(*id),
+            Known::Absent | Known::Unknown => None,
+        }
+    }
+
+    /// The keys `command` reads, known or not.
+    fn keys(command: &CouponCommand) -> Vec<Key> {
+        match command {
+            CouponCommand::Register { .. } => Vec::new(),
+            // A refused issue replies nothing, an accepted one writes what its reply shows.
+            CouponCommand::Issue { user_id, .. } => vec![Key::Holder(*user_id)],
+            CouponCommand::Use {
+                user_coupon_id,
+                order_id,
+                ..
+            } => vec![
+                Key::UserCoupon(*user_coupon_id),
+                Key::Compensated(*order_id),
+            ],
+            CouponCommand::Restore { user_coupon_id, .. } => {
+                vec![Key::UserCoupon(*user_coupon_id)]
+            }
+        }
+    }
+
+    fn knows(&self, key: Key) -> bool {
+        match key {
+            Key::Holder(user) => self.holders.knows(&user),
+            Key::UserCoupon(id) => self.user_coupons.knows(&id),
+            Key::Compensated(order) => self.compensated.knows(&order),
+        }
     }
 
     fn registered(&self) -> Result<&CouponInfo, CouponError> {
@@ -192,7 +265,7 @@ impl Coupon {
         }
         // Before sold-out, so a winner who asks again hears "already issued", not
         // "sold out".
-        if self.by_user.contains_key(&user_id) {
+        if let Known::Present(_) = self.holders.get(&user_id) {
             return Err(CouponError::AlreadyIssued);
         }
         if self.issued_quantity >= info.total_quantity {
@@ -219,8 +292,7 @@ impl Coupon {
     ) -> Result<Vec<CouponEvent>, CouponError> {
         let info = self.registered()?;
         let held = self
-            .user_coupons
-            .get(&user_coupon_id)
+            .user_coupon(user_coupon_id)
             .filter(|held| held.user_id == user_id)
             .ok_or(CouponError::Unavailable)?;
         match held.used_by {
@@ -229,7 +301,8 @@ impl Coupon {
             Some(_) => return Err(CouponError::Unavailable),
             None => {}
         }
-        if self.compensated.contains(&order_id) || !info.is_active_at(now) {
+        let compensated = matches!(self.compensated.get(&order_id), Known::Present(()));
+        if compensated || !info.is_active_at(now) {
             return Err(CouponError::Unavailable);
         }
         Ok(vec![CouponEvent::CouponUsed(CouponUsed {
@@ -247,8 +320,7 @@ impl Coupon {
         let info = self.registered()?;
         // A compensation never fails: anything but "used by this very order" is a no-op.
         let used_by_order = self
-            .user_coupons
-            .get(&user_coupon_id)
+            .user_coupon(user_coupon_id)
             .is_some_and(|held| held.used_by == Some(order_id));
         if !used_by_order {
             return Ok(Vec::new());
@@ -267,7 +339,8 @@ impl Aggregate for Coupon {
     type Error = CouponError;
     type Reply = CouponReply;
 
-    const SNAPSHOT_VERSION: u16 = 2;
+    /// 3: the holders moved out of the state into keyed entries.
+    const SNAPSHOT_VERSION: u16 = 3;
 
     const NAME: &'static str = "coupon";
 
@@ -332,8 +405,9 @@ impl Aggregate for Coupon {
             CouponEvent::CouponRegistered(_) => {}
             CouponEvent::CouponIssued(issued) => {
                 self.issued_quantity = self.issued_quantity.max(issued.sequence);
-                self.by_user.insert(issued.user_id, issued.user_coupon_id);
-                self.user_coupons.insert(
+                self.holders
+                    .write(issued.user_id, issued.user_coupon_id, true);
+                self.user_coupons.write(
                     issued.user_coupon_id,
                     UserCoupon {
                         user_coupon_id: issued.user_coupon_id,
@@ -341,18 +415,18 @@ impl Aggregate for Coupon {
                         sequence: issued.sequence,
                         used_by: None,
                     },
+                    false,
                 );
             }
             CouponEvent::CouponUsed(used) => {
-                if let Some(held) = self.user_coupons.get_mut(&used.user_coupon_id) {
-                    held.used_by = Some(used.order_id);
-                }
+                self.user_coupons.update(used.user_coupon_id, |held| {
+                    held.used_by = Some(used.order_id)
+                });
             }
             CouponEvent::CouponRestored(restored) => {
-                if let Some(held) = self.user_coupons.get_mut(&restored.user_coupon_id) {
-                    held.used_by = None;
-                }
-                self.compensated.insert(restored.order_id);
+                self.user_coupons
+                    .update(restored.user_coupon_id, |held| held.used_by = None);
+                self.compensated.write(restored.order_id, (), false);
             }
         }
         self
@@ -374,13 +448,49 @@ impl Aggregate for Coupon {
             user_coupon,
         }
     }
+
+    fn missing_entries(&self, command: &CouponCommand) -> Vec<String> {
+        Coupon::keys(command)
+            .into_iter()
+            .filter(|key| !self.knows(*key))
+            .map(Key::name)
+            .collect()
+    }
+
+    fn learn(&mut self, name: &str, stored: Option<&[u8]>) -> Result<(), EntryError> {
+        let unreadable = |_| EntryError(name.to_owned());
+        match Key::parse(name).ok_or_else(|| EntryError(name.to_owned()))? {
+            Key::Holder(user) => self.holders.learn(user, stored).map_err(unreadable),
+            Key::UserCoupon(id) => self.user_coupons.learn(id, stored).map_err(unreadable),
+            Key::Compensated(order) => self.compensated.learn(order, stored).map_err(unreadable),
+        }
+    }
+
+    fn take_entries(&mut self) -> Vec<EntryWrite> {
+        let mut writes = self.holders.take_writes(|user| Key::Holder(*user).name());
+        writes.extend(
+            self.user_coupons
+                .take_writes(|id| Key::UserCoupon(*id).name()),
+        );
+        writes.extend(
+            self.compensated
+                .take_writes(|order| Key::Compensated(*order).name()),
+        );
+        writes
+    }
+
+    fn forget(&mut self) {
+        self.holders.forget();
+        self.user_coupons.forget();
+        self.compensated.forget();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::replay;
-    use crate::domain::testing::given;
+    use crate::domain::testing::{given, given_state};
 
     fn cid() -> CouponId {
         CouponId::new(9).expect("positive id")
@@ -792,18 +902,65 @@ mod tests {
     }
 
     #[test]
-    fn the_state_survives_a_postcard_round_trip() {
-        let state = replay(
+    fn the_snapshot_is_the_registration_and_a_count_whatever_the_holders() {
+        let history = |holders: i64| {
+            let mut events = vec![registered_with(percent(15), 1_000_000)];
+            events.extend((1..=holders).map(|n| issued(n, n, FROM)));
+            events.push(used(1, 50));
+            events
+        };
+        let few = replay(Coupon::default(), &history(2));
+        let many = replay(Coupon::default(), &history(5_000));
+        let few_bytes = postcard::to_stdvec(&few).expect("encodes");
+        let many_bytes = postcard::to_stdvec(&many).expect("encodes");
+        assert!(
+            many_bytes.len() <= few_bytes.len() + 2,
+            "{} vs {}",
+            many_bytes.len(),
+            few_bytes.len()
+        );
+        let back: Coupon = postcard::from_bytes(&many_bytes).expect("decodes");
+        assert_eq!((back.info(), back.issued_quantity()), (many.info(), 5_000));
+        // The holders are entries: a fresh state does not know them until it learns them.
+        assert_eq!(back.held_by(user(1)), None);
+        assert_eq!(
+            back.missing_entries(&issue(1, FROM)),
+            vec!["h:1".to_owned()]
+        );
+    }
+
+    #[test]
+    fn what_the_history_wrote_comes_back_as_entries_and_teaches_a_fresh_state() {
+        let mut state = replay(
             Coupon::default(),
             &[
-                registered_with(percent(15), 10),
+                registered(10),
                 issued(1, 1, FROM),
-                issued(2, 2, FROM + 5),
                 used(1, 50),
+                restored(1, 50),
             ],
         );
+        let entries = state.take_entries();
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["h:1", &format!("c:{}", uc(1)), "o:50"]);
+        assert_eq!(
+            entries.iter().map(|e| e.unique).collect::<Vec<_>>(),
+            [true, false, false]
+        );
         let bytes = postcard::to_stdvec(&state).expect("encodes");
-        let back: Coupon = postcard::from_bytes(&bytes).expect("decodes");
-        assert_eq!(back, state);
+        let mut fresh: Coupon = postcard::from_bytes(&bytes).expect("decodes");
+        for entry in &entries {
+            fresh
+                .learn(&entry.key, Some(&entry.value))
+                .expect("readable");
+        }
+        // Known now: user 1 holds coupon 1, restored, and order 50 may not use it again.
+        given_state(fresh.clone())
+            .when(issue(1, FROM + 1))
+            .then_error(CouponError::AlreadyIssued);
+        given_state(fresh)
+            .when(use_cmd(1, 1, 50, FROM + 2))
+            .then_error(CouponError::Unavailable);
+        assert!(state.learn("x:1", None).is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! state, `evolve` folds an event into the state. No I/O here; the executor does that.
 
 pub mod coupon;
+pub mod entries;
 pub mod order;
 pub mod product;
 pub mod wallet;
@@ -31,7 +32,33 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     fn decide(&self, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
     fn evolve(self, event: &Self::Event) -> Self;
     fn reply(&self, command: &Self::Command) -> Self::Reply;
+
+    // Keyed entries (`entries`): aggregates whose state would grow with their keys keep
+    // that part in the store; the rest need none of these.
+
+    /// Keys of stored entries `decide` needs for `command` that the state does not know.
+    fn missing_entries(&self, _command: &Self::Command) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Tells the state what the store holds under `key` (`None`: nothing).
+    fn learn(&mut self, key: &str, _stored: Option<&[u8]>) -> Result<(), EntryError> {
+        Err(EntryError(key.to_owned()))
+    }
+
+    /// The entries written since the last call, to store with the events that wrote them.
+    fn take_entries(&mut self) -> Vec<entries::EntryWrite> {
+        Vec::new()
+    }
+
+    /// Drops known entries past the aggregate's bound (after each committed batch).
+    fn forget(&mut self) {}
 }
+
+/// A stored entry this aggregate does not recognise, or whose value does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable entry {0}")]
+pub struct EntryError(pub String);
 
 /// An aggregate's event enum, as the store needs it.
 pub trait StreamEvent: Clone + Send + Sync + 'static {

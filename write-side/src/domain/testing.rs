@@ -17,6 +17,11 @@ pub(crate) fn given<A: Aggregate>(history: impl IntoIterator<Item = A::Event>) -
     }
 }
 
+/// Starts from a state built some other way (learned entries, a decoded snapshot).
+pub(crate) fn given_state<A: Aggregate>(state: A) -> Given<A> {
+    Given { state }
+}
+
 impl<A: Aggregate> Given<A> {
     pub(crate) fn when(self, command: A::Command) -> When<A> {
         let outcome = self.state.decide(&command);

@@ -44,11 +44,17 @@ pub(crate) async fn run<A: Aggregate>(
             .record(jobs.len() as f64);
         let base_version = current.version;
         let base_position = current.position;
-        let (state, new_events, outcomes) = match decide_all(current.state, jobs) {
+        let mut state = current.state;
+        let missing = missing_entries(&state, jobs);
+        if let Err(error) = learn_entries(shared, stream, &mut state, missing).await {
+            return fail_all(jobs, error);
+        }
+        let (mut state, new_events, outcomes) = match decide_all(state, jobs) {
             Ok(decided) => decided,
             Err(error) => return fail_all(jobs, error),
         };
-        let committed = if new_events.is_empty() {
+        let entries = state.take_entries();
+        let committed = if new_events.is_empty() && entries.is_empty() {
             // Rejections and no-ops must not rest on a state another process has moved on
             // from: check the version is still the one they were decided against.
             match shared.store.stream_version(stream).await {
@@ -63,17 +69,20 @@ pub(crate) async fn run<A: Aggregate>(
         } else {
             shared
                 .store
-                .append(stream, base_version, &new_events)
+                .append_with_entries(stream, base_version, &new_events, &entries)
                 .await
                 .map(Some)
         };
         match committed {
             Ok(appended) => {
+                state.forget();
                 let first_position = appended.map_or(0, |a| a.first_position);
                 let mut after = Hydrated {
                     state,
                     version: base_version + new_events.len() as i64,
-                    position: appended.map_or(base_position, |a| a.last_position),
+                    position: appended
+                        .filter(|a| a.last_position > 0)
+                        .map_or(base_position, |a| a.last_position),
                     snapshot_version: current.snapshot_version,
                 };
                 answer_all(
@@ -107,6 +116,37 @@ pub(crate) async fn run<A: Aggregate>(
             Err(error) => return fail_all(jobs, error),
         }
     }
+}
+
+/// Loads, in one read, the stored entries the batch's commands need that the state does
+/// not know yet (`domain::entries`).
+async fn learn_entries<A: Aggregate>(
+    shared: &Shared,
+    stream: &StreamId,
+    state: &mut A,
+    keys: Vec<String>,
+) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let found = shared.store.load_entries(stream, &keys).await?;
+    for key in &keys {
+        state
+            .learn(key, found.get(key).map(Vec::as_slice))
+            .map_err(|e| StoreError::Corrupt(format!("{stream}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The entry keys the batch's commands need that the state does not know, each once.
+fn missing_entries<A: Aggregate>(state: &A, jobs: &[Job<A>]) -> Vec<String> {
+    let mut keys: Vec<String> = jobs
+        .iter()
+        .flat_map(|job| state.missing_entries(&job.command))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 type Decided<A> = (A, Vec<NewEvent>, Vec<Outcome<A>>);

@@ -2,8 +2,8 @@
 
 use super::Shared;
 use crate::domain::{Aggregate, StreamEvent};
-use crate::store::{Snapshot, StoreError};
-use events::StreamId;
+use crate::store::{EventStore, Snapshot, StoreError};
+use events::{NewEntry, StreamId};
 
 /// An aggregate's state as of a known stream version.
 pub(crate) struct Hydrated<A> {
@@ -14,7 +14,25 @@ pub(crate) struct Hydrated<A> {
     pub snapshot_version: i64,
 }
 
+/// Attempts at loading a stream whose entries had to be filled in while another writer
+/// kept moving it.
+const BACKFILL_ATTEMPTS: usize = 3;
+
 pub(crate) async fn load<A: Aggregate>(
+    shared: &Shared,
+    stream: &StreamId,
+) -> Result<Hydrated<A>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match load_once::<A>(shared, stream).await {
+            Err(StoreError::Conflict { .. }) if attempt < BACKFILL_ATTEMPTS => continue,
+            loaded => return loaded,
+        }
+    }
+}
+
+async fn load_once<A: Aggregate>(
     shared: &Shared,
     stream: &StreamId,
 ) -> Result<Hydrated<A>, StoreError> {
@@ -29,6 +47,7 @@ pub(crate) async fn load<A: Aggregate>(
         }
         None => empty(),
     };
+    let from_start = hydrated.version == 0;
     for recorded in recorded {
         let event = A::Event::decode(
             &recorded.event_type,
@@ -39,6 +58,25 @@ pub(crate) async fn load<A: Aggregate>(
         hydrated.state = hydrated.state.evolve(&event);
         hydrated.version = recorded.stream_version;
         hydrated.position = recorded.global_position;
+    }
+    // The replayed events' entries are stored already, except for a stream written before
+    // its aggregate kept entries (or before its first snapshot of this shape): replayed
+    // from its start, it writes them all (upserts, checked against the version just
+    // read), then a snapshot, so this happens once per stream.
+    let entries = hydrated.state.take_entries();
+    hydrated.state.forget();
+    if from_start && hydrated.version > 0 && !entries.is_empty() {
+        let entries: Vec<_> = entries
+            .into_iter()
+            .map(|entry| NewEntry {
+                unique: false,
+                ..entry
+            })
+            .collect();
+        store
+            .append_with_entries(stream, hydrated.version, &[], &entries)
+            .await?;
+        save_snapshot(store.as_ref(), stream, &mut hydrated).await;
     }
     Ok(hydrated)
 }
@@ -75,20 +113,8 @@ pub(crate) fn maybe_snapshot<A: Aggregate>(
     if hydrated.version - hydrated.snapshot_version < shared.config.snapshot_every {
         return;
     }
-    let payload = match postcard::to_stdvec(&hydrated.state) {
-        Ok(payload) => payload,
-        Err(error) => {
-            tracing::warn!(%stream, %error, "cannot encode a snapshot");
-            return;
-        }
-    };
-    hydrated.snapshot_version = hydrated.version;
-    let snapshot = Snapshot {
-        stream_id: stream.clone(),
-        stream_version: hydrated.version,
-        global_position: hydrated.position,
-        schema_version: A::SNAPSHOT_VERSION,
-        payload,
+    let Some(snapshot) = encode(stream, hydrated) else {
+        return;
     };
     let store = shared.store.clone();
     tokio::spawn(async move {
@@ -96,4 +122,35 @@ pub(crate) fn maybe_snapshot<A: Aggregate>(
             tracing::warn!(stream = %snapshot.stream_id, %error, "cannot save a snapshot");
         }
     });
+}
+
+/// Writes a snapshot now (after a backfill, so the next load starts from it).
+async fn save_snapshot<A: Aggregate>(
+    store: &dyn EventStore,
+    stream: &StreamId,
+    hydrated: &mut Hydrated<A>,
+) {
+    if let Some(snapshot) = encode(stream, hydrated)
+        && let Err(error) = store.save_snapshot(&snapshot).await
+    {
+        tracing::warn!(%stream, %error, "cannot save a snapshot");
+    }
+}
+
+fn encode<A: Aggregate>(stream: &StreamId, hydrated: &mut Hydrated<A>) -> Option<Snapshot> {
+    let payload = match postcard::to_stdvec(&hydrated.state) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::warn!(%stream, %error, "cannot encode a snapshot");
+            return None;
+        }
+    };
+    hydrated.snapshot_version = hydrated.version;
+    Some(Snapshot {
+        stream_id: stream.clone(),
+        stream_version: hydrated.version,
+        global_position: hydrated.position,
+        schema_version: A::SNAPSHOT_VERSION,
+        payload,
+    })
 }

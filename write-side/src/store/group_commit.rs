@@ -7,7 +7,7 @@
 
 use super::{Appended, StoreError};
 use async_trait::async_trait;
-use events::{NewEvent, StreamId};
+use events::{NewEntry, NewEvent, StreamId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,6 +21,7 @@ pub(crate) struct AppendRequest {
     pub stream: StreamId,
     pub expected: i64,
     pub events: Vec<NewEvent>,
+    pub entries: Vec<NewEntry>,
 }
 
 pub(crate) type AppendAnswer = Result<Appended, StoreError>;
@@ -87,6 +88,7 @@ impl GroupCommit {
         stream: &StreamId,
         expected: i64,
         events: &[NewEvent],
+        entries: &[NewEntry],
     ) -> AppendAnswer {
         let (answer, answered) = oneshot::channel();
         let job = Job {
@@ -94,6 +96,7 @@ impl GroupCommit {
                 stream: stream.clone(),
                 expected,
                 events: events.to_vec(),
+                entries: entries.to_vec(),
             },
             answer,
         };
@@ -132,7 +135,7 @@ impl<'a> BatchVersions<'a> {
                 actual,
             }));
         }
-        if request.events.is_empty() {
+        if request.events.is_empty() && request.entries.is_empty() {
             return Some(Ok(Appended {
                 stream_version: actual,
                 first_position: 0,

@@ -8,7 +8,8 @@ mod row;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use events::{NewEvent, RecordedEvent, StreamId};
+use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
+use std::collections::HashMap;
 use std::ops::Range;
 use tokio::sync::watch;
 
@@ -83,6 +84,25 @@ pub trait EventStore: Send + Sync + 'static {
         expected: i64,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError>;
+
+    /// Like `append`, and writes `entries` (the stream's keyed state, see
+    /// `domain::entries`) in the same transaction. A unique entry whose key the stream
+    /// already has fails the append with `StoreError::Conflict`, as a moved version
+    /// would. With no events, only the entries are written (still version-checked).
+    async fn append_with_entries(
+        &self,
+        stream: &StreamId,
+        expected: i64,
+        events: &[NewEvent],
+        entries: &[NewEntry],
+    ) -> Result<Appended, StoreError>;
+
+    /// The stored values of those of `keys` the stream has an entry for.
+    async fn load_entries(
+        &self,
+        stream: &StreamId,
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<u8>>, StoreError>;
 
     /// The stream's current version (0 for a stream with no events).
     async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError>;

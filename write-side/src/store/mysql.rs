@@ -13,10 +13,11 @@ use super::row::{conflict_or, encode_metadata, micros};
 use super::{Appended, EventStore, Snapshot, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
-use events::{NewEvent, RecordedEvent, StreamId};
+use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::{MySql, MySqlPool, QueryBuilder};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ use tokio::sync::watch;
 
 /// Rows per multi-row INSERT: keeps one statement well under `max_allowed_packet`.
 const ROWS_PER_INSERT: usize = 500;
+/// Streams per version query (one bound parameter each).
+const VERSION_QUERY_STREAMS: usize = 1_000;
 
 pub struct MySqlEventStore {
     pool: MySqlPool,
@@ -84,10 +87,32 @@ struct MySqlAppender {
 
 #[async_trait]
 impl BatchAppender for MySqlAppender {
+    /// The whole group in a few statements: lock the head, read every stream's version in
+    /// one query, insert every admitted append's events in one multi-row INSERT, move the
+    /// head, commit. Holding the head's lock keeps every other appender out, so the
+    /// versions read cannot move before the commit. Should the INSERT still fail (a
+    /// duplicate event id), the group is committed again one savepoint per append, so only
+    /// the offending append fails.
     async fn append_batch(
         &self,
         requests: &[AppendRequest],
     ) -> Result<Vec<AppendAnswer>, StoreError> {
+        match self.append_together(requests).await {
+            Err(StoreError::Database { source, .. }) if is_unique_violation(&source) => {
+                tracing::debug!(error = %source, "a grouped append failed; isolating each append");
+                self.append_isolated(requests).await
+            }
+            result => result,
+        }
+    }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+impl MySqlAppender {
+    async fn begin(&self) -> Result<(sqlx::Transaction<'static, MySql>, i64), StoreError> {
         let mut tx = self
             .pool
             .begin()
@@ -100,6 +125,79 @@ impl BatchAppender for MySqlAppender {
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(StoreError::db("lock the event head"))?;
+        Ok((tx, head))
+    }
+
+    async fn finish(
+        &self,
+        mut tx: sqlx::Transaction<'static, MySql>,
+        head: i64,
+        last_position: i64,
+    ) -> Result<(), StoreError> {
+        if last_position > head {
+            sqlx::query("UPDATE event_head SET position = ? WHERE id = 1")
+                .bind(last_position)
+                .execute(&mut *tx)
+                .await
+                .map_err(StoreError::db("advance the event head"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit an append batch"))?;
+        advance_head(&self.head, last_position);
+        Ok(())
+    }
+
+    async fn append_together(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Vec<AppendAnswer>, StoreError> {
+        let (mut tx, head) = self.begin().await?;
+        let stored = stream_versions(&mut tx, requests).await?;
+        let recorded_at = micros(Utc::now());
+        let mut versions = BatchVersions::default();
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut rows = Vec::new();
+        let mut entries = Vec::new();
+        let mut last_position = head;
+        for request in requests {
+            let actual = versions
+                .known(&request.stream)
+                .unwrap_or_else(|| stored.get(&request.stream).copied().unwrap_or(0));
+            if let Some(answer) = versions.settle(request, actual) {
+                answers.push(answer);
+                continue;
+            }
+            let first_position = last_position + 1;
+            for (i, event) in request.events.iter().enumerate() {
+                rows.push(Row {
+                    position: first_position + i as i64,
+                    version: request.expected + 1 + i as i64,
+                    stream: &request.stream,
+                    event,
+                });
+            }
+            entries.extend(request.entries.iter().map(|entry| (&request.stream, entry)));
+            let appended = placed(versions.appended(request), first_position, request);
+            last_position = last_position.max(appended.last_position);
+            answers.push(Ok(appended));
+        }
+        insert_rows(&mut tx, &rows, recorded_at)
+            .await
+            .map_err(StoreError::db("append events"))?;
+        write_entries(&mut tx, &entries)
+            .await
+            .map_err(StoreError::db("write stream entries"))?;
+        self.finish(tx, head, last_position).await?;
+        Ok(answers)
+    }
+
+    /// One savepoint per append: an append that fails is rolled back and answered alone.
+    async fn append_isolated(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Vec<AppendAnswer>, StoreError> {
+        let (mut tx, head) = self.begin().await?;
         let recorded_at = micros(Utc::now());
         let mut versions = BatchVersions::default();
         let mut answers = Vec::with_capacity(requests.len());
@@ -114,68 +212,171 @@ impl BatchAppender for MySqlAppender {
                 continue;
             }
             let first_position = last_position + 1;
-            insert_events(&mut tx, request, first_position, recorded_at).await?;
-            let appended = Appended {
-                stream_version: versions.appended(request),
-                first_position,
-                last_position: first_position + request.events.len() as i64 - 1,
+            let rows: Vec<Row<'_>> = request
+                .events
+                .iter()
+                .enumerate()
+                .map(|(i, event)| Row {
+                    position: first_position + i as i64,
+                    version: request.expected + 1 + i as i64,
+                    stream: &request.stream,
+                    event,
+                })
+                .collect();
+            let entries: Vec<_> = request
+                .entries
+                .iter()
+                .map(|entry| (&request.stream, entry))
+                .collect();
+            savepoint(&mut tx, "SAVEPOINT append").await?;
+            let written = match insert_rows(&mut tx, &rows, recorded_at).await {
+                Ok(()) => write_entries(&mut tx, &entries).await,
+                Err(error) => Err(error),
             };
-            last_position = appended.last_position;
+            if let Err(error) = written {
+                savepoint(&mut tx, "ROLLBACK TO SAVEPOINT append").await?;
+                answers.push(Err(conflict_or(error, &request.stream, request.expected)));
+                continue;
+            }
+            savepoint(&mut tx, "RELEASE SAVEPOINT append").await?;
+            let appended = placed(versions.appended(request), first_position, request);
+            last_position = last_position.max(appended.last_position);
             answers.push(Ok(appended));
         }
-        if last_position > head {
-            sqlx::query("UPDATE event_head SET position = ? WHERE id = 1")
-                .bind(last_position)
-                .execute(&mut *tx)
-                .await
-                .map_err(StoreError::db("advance the event head"))?;
-        }
-        tx.commit()
-            .await
-            .map_err(StoreError::db("commit an append batch"))?;
-        advance_head(&self.head, last_position);
+        self.finish(tx, head, last_position).await?;
         Ok(answers)
     }
 }
 
-/// Inserts one request's events (its version already checked) at consecutive positions.
-async fn insert_events(
-    tx: &mut sqlx::Transaction<'_, MySql>,
-    request: &AppendRequest,
-    first_position: i64,
-    recorded_at: i64,
+async fn savepoint(
+    tx: &mut sqlx::Transaction<'static, MySql>,
+    sql: &'static str,
 ) -> Result<(), StoreError> {
-    let (stream, expected) = (&request.stream, request.expected);
-    for (chunk_index, chunk) in request.events.chunks(ROWS_PER_INSERT).enumerate() {
-        let offset = (chunk_index * ROWS_PER_INSERT) as i64;
+    sqlx::query(sql)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+        .map_err(StoreError::db("manage a savepoint"))
+}
+
+/// Every named stream's stored version (streams without events are absent), in one
+/// statement per `VERSION_QUERY_STREAMS` streams.
+async fn stream_versions(
+    tx: &mut sqlx::Transaction<'static, MySql>,
+    requests: &[AppendRequest],
+) -> Result<HashMap<StreamId, i64>, StoreError> {
+    let streams: Vec<&StreamId> = {
+        let mut seen = std::collections::HashSet::new();
+        requests
+            .iter()
+            .map(|request| &request.stream)
+            .filter(|stream| seen.insert(*stream))
+            .collect()
+    };
+    let mut versions = HashMap::with_capacity(streams.len());
+    for chunk in streams.chunks(VERSION_QUERY_STREAMS) {
+        let mut select = QueryBuilder::new(
+            "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id IN (",
+        );
+        let mut list = select.separated(", ");
+        for stream in chunk {
+            list.push_bind(stream.as_str());
+        }
+        select.push(") GROUP BY stream_id");
+        let found: Vec<(String, i64)> = select
+            .build_query_as()
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(StoreError::db("read stream versions"))?;
+        versions.extend(
+            found
+                .into_iter()
+                .map(|(stream, version)| (StreamId::from_stored(stream), version)),
+        );
+    }
+    Ok(versions)
+}
+
+/// Where an admitted append lands; one with no events (entries only) has no positions.
+fn placed(stream_version: i64, first_position: i64, request: &AppendRequest) -> Appended {
+    if request.events.is_empty() {
+        return Appended {
+            stream_version,
+            first_position: 0,
+            last_position: 0,
+        };
+    }
+    Appended {
+        stream_version,
+        first_position,
+        last_position: first_position + request.events.len() as i64 - 1,
+    }
+}
+
+/// Unique entries in one multi-row INSERT (a key the stream already has is a unique
+/// violation: a conflict), the others in one upsert.
+async fn write_entries(
+    tx: &mut sqlx::Transaction<'static, MySql>,
+    entries: &[(&StreamId, &NewEntry)],
+) -> Result<(), sqlx::Error> {
+    for unique in [true, false] {
+        let chosen: Vec<_> = entries.iter().filter(|(_, e)| e.unique == unique).collect();
+        for chunk in chosen.chunks(ROWS_PER_INSERT) {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO stream_entries (stream_id, entry_key, entry_value) ",
+            );
+            insert.push_values(chunk, |mut values, (stream, entry)| {
+                values
+                    .push_bind(stream.as_str())
+                    .push_bind(entry.key.as_str())
+                    .push_bind(entry.value.as_slice());
+            });
+            if !unique {
+                insert.push(" ON DUPLICATE KEY UPDATE entry_value = VALUES(entry_value)");
+            }
+            insert.build().execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// One event to insert, at its position and version.
+struct Row<'a> {
+    position: i64,
+    version: i64,
+    stream: &'a StreamId,
+    event: &'a NewEvent,
+}
+
+/// Inserts `rows` in multi-row INSERTs of `ROWS_PER_INSERT`.
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'static, MySql>,
+    rows: &[Row<'_>],
+    recorded_at: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
         let metadata = chunk
             .iter()
-            .map(|event| encode_metadata(&event.metadata))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|row| encode_metadata(&row.event.metadata))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
         let mut insert = QueryBuilder::new(
             "INSERT INTO events (global_position, event_id, stream_id, stream_version, \
              event_type, schema_version, payload, metadata, recorded_at) ",
         );
-        insert.push_values(
-            chunk.iter().zip(metadata).enumerate(),
-            |mut row, (i, (event, metadata))| {
-                let index = offset + i as i64;
-                row.push_bind(first_position + index)
-                    .push_bind(event.event_id.0.as_bytes().to_vec())
-                    .push_bind(stream.as_str())
-                    .push_bind(expected + 1 + index)
-                    .push_bind(event.event_type.as_str())
-                    .push_bind(i64::from(event.schema_version))
-                    .push_bind(event.payload.as_slice())
-                    .push_bind(metadata)
-                    .push_bind(recorded_at);
-            },
-        );
-        insert
-            .build()
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| conflict_or(e, stream, expected))?;
+        insert.push_values(chunk.iter().zip(metadata), |mut values, (row, metadata)| {
+            values
+                .push_bind(row.position)
+                .push_bind(row.event.event_id.0.as_bytes().to_vec())
+                .push_bind(row.stream.as_str())
+                .push_bind(row.version)
+                .push_bind(row.event.event_type.as_str())
+                .push_bind(i64::from(row.event.schema_version))
+                .push_bind(row.event.payload.as_slice())
+                .push_bind(metadata)
+                .push_bind(recorded_at);
+        });
+        insert.build().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -188,7 +389,45 @@ impl EventStore for MySqlEventStore {
         expected: i64,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        self.writer.append(stream, expected, events).await
+        self.writer.append(stream, expected, events, &[]).await
+    }
+
+    async fn append_with_entries(
+        &self,
+        stream: &StreamId,
+        expected: i64,
+        events: &[NewEvent],
+        entries: &[NewEntry],
+    ) -> Result<Appended, StoreError> {
+        self.writer.append(stream, expected, events, entries).await
+    }
+
+    async fn load_entries(
+        &self,
+        stream: &StreamId,
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let mut found = HashMap::with_capacity(keys.len());
+        for chunk in keys.chunks(VERSION_QUERY_STREAMS) {
+            let mut select = QueryBuilder::new(
+                "SELECT entry_key, entry_value FROM stream_entries WHERE stream_id = ",
+            );
+            select
+                .push_bind(stream.as_str())
+                .push(" AND entry_key IN (");
+            let mut list = select.separated(", ");
+            for key in chunk {
+                list.push_bind(key.as_str());
+            }
+            select.push(")");
+            let rows: Vec<(String, Vec<u8>)> = select
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("load entries"))?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError> {

@@ -2,7 +2,8 @@
 //! `store_contract!(async fn that builds a fresh, empty store)`.
 
 use events::{
-    EventId, Krw, Metadata, NewEvent, StreamId, UserId, WalletEvent, wallet::PointsCharged,
+    EventId, Krw, Metadata, NewEntry, NewEvent, StreamId, UserId, WalletEvent,
+    wallet::PointsCharged,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -326,6 +327,71 @@ pub async fn a_tailing_reader_never_skips_a_late_commit(store: Arc<dyn EventStor
     assert_eq!(seen.len(), (WRITERS * APPENDS) as usize);
 }
 
+fn entry(key: &str, value: u8, unique: bool) -> NewEntry {
+    NewEntry {
+        key: key.to_owned(),
+        value: vec![value; 3],
+        unique,
+    }
+}
+
+pub async fn entries_are_written_with_their_events_and_read_back(store: Arc<dyn EventStore>) {
+    let stream = wallet(70);
+    let entries = [entry("h:1", 1, true), entry("c:1", 2, false)];
+    let appended = store
+        .append_with_entries(&stream, 0, &[charge(70, 1)], &entries)
+        .await
+        .unwrap();
+    assert_eq!(appended.stream_version, 1);
+    let keys = ["h:1".to_owned(), "c:1".to_owned(), "h:2".to_owned()];
+    let found = store.load_entries(&stream, &keys).await.unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found["h:1"], vec![1; 3]);
+    assert_eq!(found["c:1"], vec![2; 3]);
+    // Entries belong to their stream.
+    assert!(
+        store
+            .load_entries(&wallet(71), &keys)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A plain entry is overwritten; an entries-only append writes no event.
+    let only = store
+        .append_with_entries(&stream, 1, &[], &[entry("c:1", 9, false)])
+        .await
+        .unwrap();
+    assert_eq!((only.stream_version, only.last_position), (1, 0));
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 1);
+    let found = store.load_entries(&stream, &keys[1..2]).await.unwrap();
+    assert_eq!(found["c:1"], vec![9; 3]);
+}
+
+pub async fn a_taken_unique_entry_is_a_conflict_and_writes_nothing(store: Arc<dyn EventStore>) {
+    let stream = wallet(72);
+    store
+        .append_with_entries(&stream, 0, &[charge(72, 1)], &[entry("h:7", 1, true)])
+        .await
+        .unwrap();
+    let error = store
+        .append_with_entries(&stream, 1, &[charge(72, 2)], &[entry("h:7", 2, true)])
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Conflict { .. }), "{error:?}");
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 1);
+    let found = store
+        .load_entries(&stream, &["h:7".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(found["h:7"], vec![1; 3]);
+    // An entries-only append is version-checked too.
+    let moved = store
+        .append_with_entries(&stream, 0, &[], &[entry("c:7", 1, false)])
+        .await
+        .unwrap_err();
+    assert!(matches!(moved, StoreError::Conflict { .. }), "{moved:?}");
+}
+
 #[macro_export]
 macro_rules! store_contract {
     ($make:path) => {
@@ -343,6 +409,8 @@ macro_rules! store_contract {
             large_batches_append_atomically,
             reader_checkpoints_are_durable_per_reader,
             a_tailing_reader_never_skips_a_late_commit,
+            entries_are_written_with_their_events_and_read_back,
+            a_taken_unique_entry_is_a_conflict_and_writes_nothing,
         );
     };
     (@tests $make:path; $($case:ident),* $(,)?) => {$(

@@ -430,6 +430,26 @@ impl EventStore for StallingCheckpoints {
         self.inner.append(stream, expected, events).await
     }
 
+    async fn append_with_entries(
+        &self,
+        stream: &StreamId,
+        expected: i64,
+        events: &[NewEvent],
+        entries: &[events::NewEntry],
+    ) -> Result<Appended, StoreError> {
+        self.inner
+            .append_with_entries(stream, expected, events, entries)
+            .await
+    }
+
+    async fn load_entries(
+        &self,
+        stream: &StreamId,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, StoreError> {
+        self.inner.load_entries(stream, keys).await
+    }
+
     async fn stream_version(&self, stream: &StreamId) -> Result<i64, StoreError> {
         self.inner.stream_version(stream).await
     }

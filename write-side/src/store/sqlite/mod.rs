@@ -14,11 +14,12 @@ mod writer;
 use super::group_commit::AppendRequest;
 use super::{Appended, EventStore, Snapshot, StoreError};
 use async_trait::async_trait;
-use events::{NewEvent, RecordedEvent, StreamId};
+use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
 use reads::Readers;
 use rusqlite::OpenFlags;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{ConnectOptions, Connection as _};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -129,12 +130,35 @@ impl EventStore for SqliteEventStore {
         expected: i64,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
+        self.append_with_entries(stream, expected, events, &[])
+            .await
+    }
+
+    async fn append_with_entries(
+        &self,
+        stream: &StreamId,
+        expected: i64,
+        events: &[NewEvent],
+        entries: &[NewEntry],
+    ) -> Result<Appended, StoreError> {
         let request = AppendRequest {
             stream: stream.clone(),
             expected,
             events: events.to_vec(),
+            entries: entries.to_vec(),
         };
         self.write(|answer| WriteOp::Append { request, answer })
+            .await
+    }
+
+    async fn load_entries(
+        &self,
+        stream: &StreamId,
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+        let (stream, keys) = (stream.clone(), keys.to_vec());
+        self.readers
+            .blocking(move |connection| reads::load_entries(connection, &stream, &keys))
             .await
     }
 

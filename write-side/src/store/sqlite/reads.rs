@@ -9,6 +9,7 @@ use super::super::{Snapshot, StoreError};
 use super::writer::sqlite;
 use events::{RecordedEvent, StreamId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -222,4 +223,28 @@ pub(super) fn load_checkpoint(connection: &Connection, reader: &str) -> Result<i
         .and_then(|mut select| select.query_row([reader], |row| row.get(0)).optional())
         .map(|position| position.unwrap_or(0))
         .map_err(sqlite("load a reader checkpoint"))
+}
+
+/// The stored values of those of `keys` the stream has; one cached point lookup per key.
+pub(super) fn load_entries(
+    connection: &Connection,
+    stream: &StreamId,
+    keys: &[String],
+) -> Result<HashMap<String, Vec<u8>>, StoreError> {
+    let mut select = connection
+        .prepare_cached(
+            "SELECT entry_value FROM stream_entries WHERE stream_id = ? AND entry_key = ?",
+        )
+        .map_err(sqlite("load entries"))?;
+    let mut found = HashMap::with_capacity(keys.len());
+    for key in keys {
+        let value: Option<Vec<u8>> = select
+            .query_row(params![stream.as_str(), key], |row| row.get(0))
+            .optional()
+            .map_err(sqlite("load entries"))?;
+        if let Some(value) = value {
+            found.insert(key.clone(), value);
+        }
+    }
+    Ok(found)
 }

@@ -227,11 +227,34 @@ fn append<'a>(
             first_position = last_position;
         }
     }
+    for entry in &request.entries {
+        write_entry(connection, &request.stream, entry)
+            .map_err(|error| conflict_or(error, &request.stream, request.expected))?;
+    }
     Ok(Appended {
         stream_version: versions.appended(request),
         first_position,
         last_position,
     })
+}
+
+/// A unique entry is inserted (a key the stream already has is a unique violation, which
+/// `conflict_or` turns into a conflict); any other is upserted.
+fn write_entry(
+    connection: &Connection,
+    stream: &StreamId,
+    entry: &events::NewEntry,
+) -> rusqlite::Result<()> {
+    let sql = if entry.unique {
+        "INSERT INTO stream_entries (stream_id, entry_key, entry_value) VALUES (?, ?, ?)"
+    } else {
+        "INSERT INTO stream_entries (stream_id, entry_key, entry_value) VALUES (?, ?, ?) \
+         ON CONFLICT (stream_id, entry_key) DO UPDATE SET entry_value = excluded.entry_value"
+    };
+    connection
+        .prepare_cached(sql)?
+        .execute(params![stream.as_str(), entry.key, entry.value])
+        .map(drop)
 }
 
 pub(super) fn stream_version(
@@ -247,9 +270,14 @@ pub(super) fn stream_version(
 /// A unique violation on `(stream_id, stream_version)` means another process wrote first:
 /// a conflict, not a failure. (A duplicate event id is a failure.)
 fn conflict_or(error: rusqlite::Error, stream: &StreamId, expected: i64) -> StoreError {
+    // A `WITHOUT ROWID` table's key (stream_entries) reports PRIMARYKEY, not UNIQUE.
     let unique = error.sqlite_error().is_some_and(|e| {
         e.code == ErrorCode::ConstraintViolation
-            && e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            && matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
     });
     if unique && !error.to_string().contains("event_id") {
         return StoreError::Conflict {
