@@ -126,3 +126,127 @@ async fn two_command_nodes_issue_exactly_the_quantity() {
         assert_eq!(held["items"][0]["couponId"], coupon);
     }
 }
+
+/// Issues `users` on `node`, a few at a time, as fast as answers come; every answer is
+/// collected (status, or `None` when the connection failed: the node died).
+async fn rush(
+    client: reqwest::Client,
+    node: String,
+    coupon: i64,
+    users: Vec<i64>,
+) -> Vec<(i64, Option<StatusCode>, serde_json::Value)> {
+    use futures::StreamExt;
+    futures::stream::iter(users)
+        .map(|user| {
+            let client = client.clone();
+            let url = format!("{node}/v1/coupons/{coupon}/issue");
+            async move {
+                match client.post(url).json(&json!({"userId": user})).send().await {
+                    Ok(response) => {
+                        let status = response.status();
+                        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+                        (user, Some(status), body)
+                    }
+                    Err(_) => (user, None, serde_json::Value::Null),
+                }
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await
+}
+
+/// Two nodes rush one coupon, so they take turns on its stream; one is SIGKILLed in the
+/// middle of the rush. The survivor goes on issuing (its turns no longer wait for the
+/// dead node's lock, which the server dropped with its connection), never answers 503,
+/// and the coupon stays exact: no user twice, never more than its quantity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_killed_mid_rush_hands_the_hot_coupon_over() {
+    const TOTAL: i64 = 3_000;
+    let cluster = Cluster::new();
+    cluster.migrate();
+    let mut doomed = cluster.command_api().await;
+    let survivor = cluster.command_api().await;
+    let (status, coupon) = cluster
+        .admin_post(
+            &survivor,
+            "/v1/coupons",
+            json!({"name": "hot", "discount": {"kind": "fixed", "value": 1000}, "totalQuantity": TOTAL}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{coupon}");
+    let coupon = coupon["couponId"].as_i64().unwrap();
+
+    let doomed_url = doomed.url.clone().unwrap();
+    let survivor_url = survivor.url.clone().unwrap();
+    let doomed_rush = tokio::spawn(rush(
+        cluster.client.clone(),
+        doomed_url,
+        coupon,
+        (1..=2_000).collect(),
+    ));
+    let survivor_rush = rush(
+        cluster.client.clone(),
+        survivor_url.clone(),
+        coupon,
+        (100_001..=104_000).collect(),
+    );
+    let killer = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        doomed.kill();
+    };
+    let (answers, ()) = tokio::join!(survivor_rush, killer);
+    let doomed_answers = doomed_rush.await.unwrap();
+
+    let mut issued = HashSet::new();
+    for (user, status, body) in &answers {
+        match *status {
+            Some(StatusCode::CREATED) => assert!(issued.insert(*user), "{user} twice"),
+            Some(StatusCode::CONFLICT) => {
+                assert_eq!(body["code"], "coupon-sold-out", "{body}")
+            }
+            other => panic!("the survivor answered user {user} with {other:?} {body}"),
+        }
+    }
+    let acknowledged_by_doomed = doomed_answers
+        .iter()
+        .filter(|(_, status, _)| *status == Some(StatusCode::CREATED))
+        .count();
+    assert!(
+        doomed_answers.iter().any(|(_, status, _)| status.is_none()),
+        "the kill landed mid-rush"
+    );
+    // The survivor's winners hold the coupon once; anyone else who asks again is told so.
+    for user in issued.iter().take(50) {
+        let (status, body) = cluster
+            .admin_post(
+                &survivor,
+                &format!("/v1/coupons/{coupon}/issue"),
+                json!({"userId": user}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["code"], "coupon-already-issued", "{body}");
+    }
+    // What the store holds: a fresh issue answers with the coupon's count, which covers
+    // every acknowledged issue and never passes the quantity.
+    let (status, body) = cluster
+        .admin_post(
+            &survivor,
+            &format!("/v1/coupons/{coupon}/issue"),
+            json!({"userId": 999_999}),
+        )
+        .await;
+    let issued_quantity = if status == StatusCode::CREATED {
+        body["sequence"].as_i64().unwrap()
+    } else {
+        assert_eq!(body["code"], "coupon-sold-out", "{body}");
+        TOTAL
+    };
+    assert!(issued_quantity <= TOTAL);
+    assert!(
+        issued_quantity as usize >= issued.len() + acknowledged_by_doomed,
+        "{issued_quantity} issued, {} + {acknowledged_by_doomed} acknowledged",
+        issued.len()
+    );
+}

@@ -113,11 +113,16 @@ async fn one_order_is_followed_by_its_request_id_from_http_through_the_saga_to_t
                 .is_some_and(|t| t.starts_with("tower_http"))),
         "the HTTP request is logged with its request id"
     );
+    // The participant steps (stock, points) run side by side, then one append records
+    // the order as settled: every one of those lines carries the request's ids.
     let steps: Vec<&Value> = lines
         .iter()
-        .filter(|line| line["message"] == "saga step recorded")
+        .filter(|line| {
+            line["message"] == "saga step recorded"
+                || line["message"] == "saga participant step done"
+        })
         .collect();
-    assert!(steps.len() >= 3, "reserve, pay and complete: {steps:#?}");
+    assert!(steps.len() >= 3, "reserve, pay and settle: {steps:#?}");
     for step in &steps {
         assert!(
             http_span(step),

@@ -54,7 +54,7 @@ async fn metrics_cover_commands_the_store_http_caches_and_projections() {
             r#"shop_http_requests_total{route="/v1/orders",method="POST",status="409"}"#,
             r#"shop_command_duration_seconds_bucket{aggregate="wallet",command="charge",outcome="accepted""#,
             r#"shop_command_duration_seconds_count{aggregate="product",command="reserve",outcome="rejected"}"#,
-            r#"shop_command_duration_seconds_count{aggregate="order",command="complete",outcome="accepted"}"#,
+            r#"shop_command_duration_seconds_count{aggregate="order",command="settle",outcome="accepted"}"#,
             "shop_executor_batch_size_bucket",
             "shop_executor_mailbox_depth_bucket",
             "shop_store_append_batch_size_bucket",

@@ -16,6 +16,14 @@ enum Outcome<A: Aggregate> {
     Rejected(A::Error),
 }
 
+/// Whether a batch met another writer on its stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contention {
+    None,
+    /// At least one version conflict (another process appended to the stream).
+    Conflicted,
+}
+
 /// Decides `jobs` against the aggregate (loading it if `hydrated` is empty), appends their
 /// events in one transaction and answers every job. Leaves `hydrated` holding the state
 /// after the batch, or empty if it is unknown (the next batch reloads).
@@ -24,7 +32,8 @@ pub(crate) async fn run<A: Aggregate>(
     stream: &StreamId,
     hydrated: &mut Option<Hydrated<A>>,
     jobs: &mut Vec<Job<A>>,
-) {
+) -> Contention {
+    let mut contention = Contention::None;
     let config = &shared.config;
     let mut delays = ExponentialBuilder::default()
         .with_min_delay(config.retry_min_delay)
@@ -37,7 +46,10 @@ pub(crate) async fn run<A: Aggregate>(
             Some(current) => current,
             None => match hydrate::load::<A>(shared, stream).await {
                 Ok(loaded) => loaded,
-                Err(error) => return fail_all(jobs, error),
+                Err(error) => {
+                    fail_all(jobs, error);
+                    return contention;
+                }
             },
         };
         metrics::histogram!("shop_executor_batch_size", "aggregate" => A::NAME)
@@ -47,11 +59,15 @@ pub(crate) async fn run<A: Aggregate>(
         let mut state = current.state;
         let missing = missing_entries(&state, jobs);
         if let Err(error) = learn_entries(shared, stream, &mut state, missing).await {
-            return fail_all(jobs, error);
+            fail_all(jobs, error);
+            return contention;
         }
         let (mut state, new_events, outcomes) = match decide_all(state, jobs) {
             Ok(decided) => decided,
-            Err(error) => return fail_all(jobs, error),
+            Err(error) => {
+                fail_all(jobs, error);
+                return contention;
+            }
         };
         let entries = state.take_entries();
         let committed = if new_events.is_empty() && entries.is_empty() {
@@ -94,10 +110,11 @@ pub(crate) async fn run<A: Aggregate>(
                 );
                 hydrate::maybe_snapshot(shared, stream, &mut after);
                 *hydrated = Some(after);
-                return;
+                return contention;
             }
             Err(StoreError::Conflict { .. }) => match delays.next() {
                 Some(delay) => {
+                    contention = Contention::Conflicted;
                     metrics::counter!("shop_executor_conflicts_total", "aggregate" => A::NAME, "outcome" => "retried")
                         .increment(1);
                     tracing::debug!(%stream, ?delay, "version conflict; deciding again");
@@ -110,10 +127,13 @@ pub(crate) async fn run<A: Aggregate>(
                     for job in jobs.drain(..) {
                         let _ = job.answer.send(Err(ExecuteError::Overloaded));
                     }
-                    return;
+                    return Contention::Conflicted;
                 }
             },
-            Err(error) => return fail_all(jobs, error),
+            Err(error) => {
+                fail_all(jobs, error);
+                return contention;
+            }
         }
     }
 }

@@ -1,10 +1,13 @@
 //! One task per hot aggregate: it owns the hydrated state and drains its queue in batches.
 
+use super::batch::Contention;
 use super::hydrate::Hydrated;
 use super::{Job, Shared, batch};
 use crate::domain::Aggregate;
+use crate::store::turns::Turn;
 use events::StreamId;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 /// `hydrated` is where the task starts: `None` loads the stream on the first batch.
@@ -18,10 +21,49 @@ pub(super) fn spawn<A: Aggregate>(
         let max_batch = shared.config.max_batch;
         let mut hydrated = hydrated;
         let mut jobs = Vec::with_capacity(max_batch);
+        // Until when this stream takes turns with other processes (after a conflict).
+        let mut contended_until: Option<Instant> = None;
         while receiver.recv_many(&mut jobs, max_batch).await > 0 {
-            batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
+            let turn = match contended_until {
+                Some(until) if Instant::now() < until => {
+                    take_turn(&shared, &stream, &mut hydrated).await
+                }
+                _ => None,
+            };
+            let contention = batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
+            if let Some(turn) = turn {
+                turn.release().await;
+            }
+            if contention == Contention::Conflicted {
+                contended_until = Some(Instant::now() + shared.config.contended_for);
+            }
         }
         tracing::debug!(%stream, "mailbox closed");
     });
     sender
+}
+
+/// Waits for this process's turn on a contended stream (see `store::turns`); the state
+/// is reloaded first if another process appended since. Without a turn (none to take, the
+/// wait ran out, an error) the batch is decided anyway: the version check keeps it exact.
+async fn take_turn<A: Aggregate>(
+    shared: &Shared,
+    stream: &StreamId,
+    hydrated: &mut Option<Hydrated<A>>,
+) -> Option<Box<dyn Turn>> {
+    let turns = shared.store.turns()?;
+    let turn = match turns.take(stream, shared.config.turn_wait).await {
+        Ok(turn) => turn?,
+        Err(error) => {
+            tracing::warn!(%stream, %error, "cannot take a turn on a contended stream");
+            return None;
+        }
+    };
+    if let Some(current) = hydrated.as_ref() {
+        match shared.store.stream_version(stream).await {
+            Ok(version) if version == current.version => {}
+            _ => *hydrated = None,
+        }
+    }
+    Some(turn)
 }

@@ -42,6 +42,11 @@ pub struct ExecutorConfig {
     pub max_hot_aggregates: u64,
     /// A snapshot is written once a stream has grown this many events past the last one.
     pub snapshot_every: i64,
+    /// After a version conflict, how long a stream takes turns with other processes
+    /// (`store::turns`) before it goes back to plain optimistic appends.
+    pub contended_for: Duration,
+    /// Longest wait for a turn; past it the batch is decided without one.
+    pub turn_wait: Duration,
 }
 
 impl Default for ExecutorConfig {
@@ -56,6 +61,8 @@ impl Default for ExecutorConfig {
             idle_eviction: Duration::from_secs(60),
             max_hot_aggregates: 100_000,
             snapshot_every: 200,
+            contended_for: Duration::from_secs(10),
+            turn_wait: Duration::from_secs(2),
         }
     }
 }

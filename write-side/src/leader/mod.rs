@@ -8,6 +8,7 @@
 mod mysql;
 
 pub use mysql::MySqlLeaderLock;
+pub(crate) use mysql::named_lock;
 
 use async_trait::async_trait;
 

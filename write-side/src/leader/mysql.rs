@@ -152,14 +152,19 @@ impl LeaderLock for MySqlLeaderLock {
     }
 }
 
-/// `shop-relay:{database}:{reader}`, readable when it fits MySQL's 64 characters, else
+/// `shop-{kind}:{database}:{name}`, readable when it fits MySQL's 64 characters, else
 /// hashed with a fixed function so every process (and every build) derives the same name.
-fn lock_name(database: &str, reader: &str) -> String {
-    let readable = format!("shop-relay:{database}:{reader}");
+/// Lock names are server-wide, so the database is part of the name.
+pub(crate) fn named_lock(kind: &str, database: &str, name: &str) -> String {
+    let readable = format!("shop-{kind}:{database}:{name}");
     if readable.len() <= MAX_LOCK_NAME {
         return readable;
     }
-    format!("shop-relay:{:016x}", fnv1a64(readable.as_bytes()))
+    format!("shop-{kind}:{:016x}", fnv1a64(readable.as_bytes()))
+}
+
+fn lock_name(database: &str, reader: &str) -> String {
+    named_lock("relay", database, reader)
 }
 
 fn fnv1a64(bytes: &[u8]) -> u64 {

@@ -89,6 +89,7 @@ impl OrderSaga {
         let stock = async {
             let reserved = self.reserve_stock(order, metadata).await;
             if matches!(reserved, Ok(Ok(()))) {
+                tracing::debug!(step = "reserve-stock", "saga participant step done");
                 crash_point("saga-after-reserve");
             }
             reserved
@@ -98,6 +99,7 @@ impl OrderSaga {
                 None => None,
                 Some(user_coupon_id) => match self.use_coupon(order, metadata).await? {
                     Ok((coupon_id, discount)) => {
+                        tracing::debug!(step = "use-coupon", "saga participant step done");
                         crash_point("saga-after-coupon-used");
                         Some(AppliedCoupon {
                             user_coupon_id,
@@ -111,6 +113,7 @@ impl OrderSaga {
             let due = order.amount_due_with(coupon.as_ref().map(|c| &c.discount));
             match self.deduct_points(order, due, metadata).await? {
                 Ok(()) => {
+                    tracing::debug!(step = "deduct-points", "saga participant step done");
                     crash_point("saga-after-deduct");
                     Ok(Ok(coupon))
                 }

@@ -6,6 +6,7 @@ pub mod mysql;
 mod queries;
 mod row;
 pub mod sqlite;
+pub mod turns;
 
 use async_trait::async_trait;
 use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
@@ -155,6 +156,12 @@ pub trait EventStore: Send + Sync + 'static {
     async fn load_checkpoint(&self, reader: &str) -> Result<i64, StoreError>;
 
     async fn save_checkpoint(&self, reader: &str, position: i64) -> Result<(), StoreError>;
+
+    /// Turns on hot streams across processes (`turns`), where several processes can
+    /// append to this store; `None` where one process is the only writer.
+    fn turns(&self) -> Option<std::sync::Arc<dyn turns::StreamTurns>> {
+        None
+    }
 
     /// The head position as this process last committed it; changes after every append.
     /// Readers in the same process wait on it instead of polling.

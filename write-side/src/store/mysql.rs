@@ -10,6 +10,7 @@ use super::group_commit::{
 };
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
+use super::turns::{MySqlStreamTurns, StreamTurns};
 use super::{Appended, EventStore, Snapshot, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -33,7 +34,11 @@ pub struct MySqlEventStore {
     pool: MySqlPool,
     head: Arc<watch::Sender<i64>>,
     writer: GroupCommit,
+    turns: Arc<MySqlStreamTurns>,
 }
+
+/// Connections for stream turns (each turn holds one while its batch is decided).
+const TURN_CONNECTIONS: u32 = 16;
 
 /// Opens a pool on `url`, creating the database it names if it does not exist, and runs
 /// the MySQL migrations (event store and read models share one schema).
@@ -71,7 +76,17 @@ impl MySqlEventStore {
             pool: pool.clone(),
             head: head.clone(),
         });
-        Ok(Self { pool, head, writer })
+        let turn_pool = MySqlPoolOptions::new()
+            .max_connections(TURN_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_lazy_with((*pool.connect_options()).clone());
+        let turns = Arc::new(MySqlStreamTurns::new(turn_pool));
+        Ok(Self {
+            pool,
+            head,
+            writer,
+            turns,
+        })
     }
 
     pub fn pool(&self) -> &MySqlPool {
@@ -522,6 +537,10 @@ impl EventStore for MySqlEventStore {
         .await
         .map_err(StoreError::db("save a reader checkpoint"))?;
         Ok(())
+    }
+
+    fn turns(&self) -> Option<Arc<dyn StreamTurns>> {
+        Some(self.turns.clone())
     }
 
     fn subscribe_head(&self) -> watch::Receiver<i64> {
