@@ -153,19 +153,34 @@ run_rows() {
     WRK_USERS=5000 WRK_PRODUCTS=20 measure order "$cpu" "$base" -s "$wrk_dir/wrk-order.lua"
   fi
   if wants hot-coupon && [[ -n $second ]]; then
-    # Two wrk at once, one per command node, on one coupon: the rush must stay exact.
+    # Two wrk at once, one per command node, on one coupon: the rush must stay exact. The
+    # row counts both nodes' requests against the CPU of every process over the run.
     local hot out2
     hot=$(coupon "$base" 10000000)
-    out2=$workdir/hot-second.json
-    (WRK_COUPON=$hot WRK_USER_BASE=500000000 "$wrk_dir/cpu-per-request.sh" "$cpu" "$second" \
-      -t1 -c"$connections" -d"$duration" -s "$wrk_dir/wrk-issue.lua" >"$out2") &
+    out2=$workdir/hot-second.txt
+    (WRK_COUPON=$hot WRK_USER_BASE=500000000 wrk -t1 -c"$connections" -d"$duration" --latency \
+      -s "$wrk_dir/wrk-issue.lua" "$second" >"$out2" 2>&1) &
     local second_wrk=$!
     WRK_COUPON=$hot measure hot-coupon "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
     wait "$second_wrk"
-    python3 - "$mode" "$(cat "$out2")" >>"$results" <<'EOF'
+    python3 - "$results" "$(tail -n1 "$out2")" <<'EOF'
 import json, sys
-r = json.loads(sys.argv[2]); r.update(mode=sys.argv[1], label="hot-coupon (node 2)", lua=json.loads(r["wrk_last"]))
-print(json.dumps(r))
+path, second = sys.argv[1:]
+rows = [json.loads(l) for l in open(path)]
+r, other = rows[-1], json.loads(second)
+both = r["requests"] + sum(other.get(k, 0) for k in ("201", "409", "503", "other"))
+r["us_per_req"] = round(r["server_cpu_s"] * 1e6 / max(both, 1), 1)
+r["split"] = {k: round(v * r["requests"] / max(both, 1), 1) for k, v in r["split"].items()}
+r["rps"] = r["rps"] + other["rps"]
+r["label"] = "hot-coupon (2 nodes)"
+lua = r["lua"]
+for k in ("201", "409", "503", "other"):
+    lua[k] = lua.get(k, 0) + other.get(k, 0)
+lua["p99_ms"] = max(lua.get("p99_ms", 0), other.get("p99_ms", 0))
+lua["p50_ms"] = max(lua.get("p50_ms", 0), other.get("p50_ms", 0))
+rows[-1] = r
+with open(path, "w") as f:
+    f.writelines(json.dumps(x) + "\n" for x in rows)
 EOF
   fi
 }

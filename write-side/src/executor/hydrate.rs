@@ -37,7 +37,7 @@ async fn load_once<A: Aggregate>(
     stream: &StreamId,
 ) -> Result<Hydrated<A>, StoreError> {
     let store = &shared.store;
-    let (snapshot, mut recorded) = store.load_stream(stream).await?;
+    let (snapshot, mut recorded) = shared.loader.load(stream).await?;
     let mut hydrated = match snapshot.map(from_snapshot::<A>) {
         Some(Some(hydrated)) => hydrated,
         // A snapshot of another shape: replay the stream from its start.

@@ -11,6 +11,7 @@
 
 mod batch;
 mod hydrate;
+mod loader;
 mod mailbox;
 
 use crate::domain::Aggregate;
@@ -116,6 +117,7 @@ impl Fresh {
 pub(crate) struct Shared {
     pub store: Arc<dyn EventStore>,
     pub config: ExecutorConfig,
+    pub loader: loader::Loader,
 }
 
 pub struct Executor<A: Aggregate> {
@@ -141,7 +143,11 @@ impl<A: Aggregate> Executor<A> {
             .time_to_idle(config.idle_eviction)
             .build();
         Self {
-            shared: Arc::new(Shared { store, config }),
+            shared: Arc::new(Shared {
+                loader: loader::Loader::spawn(store.clone()),
+                store,
+                config,
+            }),
             mailboxes,
         }
     }

@@ -54,6 +54,9 @@ impl StoreError {
     }
 }
 
+/// A stream's newest snapshot and its events after it (all of them without one).
+pub type Loaded = (Option<Snapshot>, Vec<RecordedEvent>);
+
 /// Where an append landed. Positions of one append are consecutive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Appended {
@@ -117,13 +120,20 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// The stream's newest snapshot and its events after it (all of them without one):
     /// what loading an aggregate needs, in one round trip where the backend can.
-    async fn load_stream(
-        &self,
-        stream: &StreamId,
-    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+    async fn load_stream(&self, stream: &StreamId) -> Result<Loaded, StoreError> {
         let snapshot = self.load_snapshot(stream).await?;
         let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
         Ok((snapshot, self.read_stream(stream, after).await?))
+    }
+
+    /// `load_stream` for many streams at once, in stream order: what a batch of cold
+    /// streams needs, in as few round trips as the backend can.
+    async fn load_streams(&self, streams: &[StreamId]) -> Result<Vec<Loaded>, StoreError> {
+        let mut loaded = Vec::with_capacity(streams.len());
+        for stream in streams {
+            loaded.push(self.load_stream(stream).await?);
+        }
+        Ok(loaded)
     }
 
     /// Up to `limit` events with global position > `after`, in position order. Positions

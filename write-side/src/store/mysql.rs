@@ -11,7 +11,7 @@ use super::group_commit::{
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
 use super::turns::{MySqlStreamTurns, StreamTurns};
-use super::{Appended, EventStore, Snapshot, StoreError};
+use super::{Appended, EventStore, Loaded, Snapshot, StoreError};
 use async_trait::async_trait;
 use chrono::Utc;
 use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
@@ -455,6 +455,33 @@ impl EventStore for MySqlEventStore {
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         queries::read_stream(&self.pool, stream, after_version).await
+    }
+
+    /// Two statements for the whole group: every snapshot, then every event after its
+    /// stream's snapshot (a join, so a long snapshotted stream sends only its tail).
+    async fn load_streams(&self, streams: &[StreamId]) -> Result<Vec<Loaded>, StoreError> {
+        let mut snapshots: HashMap<StreamId, Snapshot> = HashMap::new();
+        let mut events: HashMap<StreamId, Vec<RecordedEvent>> = HashMap::new();
+        for chunk in streams.chunks(VERSION_QUERY_STREAMS) {
+            for snapshot in queries::load_snapshots(&self.pool, chunk).await? {
+                snapshots.insert(snapshot.stream_id.clone(), snapshot);
+            }
+            for event in queries::read_streams_after_snapshots(&self.pool, chunk).await? {
+                events
+                    .entry(event.stream_id.clone())
+                    .or_default()
+                    .push(event);
+            }
+        }
+        Ok(streams
+            .iter()
+            .map(|stream| {
+                (
+                    snapshots.remove(stream),
+                    events.remove(stream).unwrap_or_default(),
+                )
+            })
+            .collect())
     }
 
     async fn read_all(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, StoreError> {

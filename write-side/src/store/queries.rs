@@ -175,3 +175,66 @@ where
             .map_err(StoreError::db("load a reader checkpoint"))?;
     Ok(position.map_or(0, |(position,)| position))
 }
+
+/// The snapshots of those of `streams` that have one (MySQL: the IN list is built here).
+pub(crate) async fn load_snapshots(
+    pool: &sqlx::MySqlPool,
+    streams: &[StreamId],
+) -> Result<Vec<Snapshot>, StoreError> {
+    let mut select = sqlx::QueryBuilder::new(
+        "SELECT stream_id, stream_version, global_position, schema_version, payload \
+         FROM snapshots WHERE stream_id IN (",
+    );
+    let mut list = select.separated(", ");
+    for stream in streams {
+        list.push_bind(stream.as_str());
+    }
+    select.push(")");
+    let rows: Vec<(String, i64, i64, i64, Vec<u8>)> = select
+        .build_query_as()
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::db("load snapshots"))?;
+    rows.into_iter()
+        .map(
+            |(stream_id, stream_version, global_position, schema_version, payload)| {
+                Ok(Snapshot {
+                    stream_id: StreamId::from_stored(stream_id),
+                    stream_version,
+                    global_position,
+                    schema_version: u16::try_from(schema_version).map_err(|_| {
+                        StoreError::Corrupt(format!("snapshot schema version {schema_version}"))
+                    })?,
+                    payload,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Every event of `streams` after its stream's snapshot, in stream and version order.
+pub(crate) async fn read_streams_after_snapshots(
+    pool: &sqlx::MySqlPool,
+    streams: &[StreamId],
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let columns = EVENT_COLUMNS
+        .split(", ")
+        .map(|column| format!("e.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut select = sqlx::QueryBuilder::new(format!(
+        "SELECT {columns} FROM events e LEFT JOIN snapshots s ON s.stream_id = e.stream_id \
+         WHERE e.stream_version > COALESCE(s.stream_version, 0) AND e.stream_id IN ("
+    ));
+    let mut list = select.separated(", ");
+    for stream in streams {
+        list.push_bind(stream.as_str());
+    }
+    select.push(") ORDER BY e.stream_id, e.stream_version");
+    let rows: Vec<RawEvent> = select
+        .build_query_as()
+        .fetch_all(pool)
+        .await
+        .map_err(StoreError::db("read streams"))?;
+    into_recorded(rows)
+}

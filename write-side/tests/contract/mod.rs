@@ -327,6 +327,35 @@ pub async fn a_tailing_reader_never_skips_a_late_commit(store: Arc<dyn EventStor
     assert_eq!(seen.len(), (WRITERS * APPENDS) as usize);
 }
 
+pub async fn a_group_load_answers_each_stream_after_its_snapshot(store: Arc<dyn EventStore>) {
+    let (long, short, empty) = (wallet(80), wallet(81), wallet(82));
+    let five: Vec<_> = (1..=5).map(|i| charge(80, i)).collect();
+    store.append(&long, 0, &five).await.unwrap();
+    store.append(&short, 0, &[charge(81, 1)]).await.unwrap();
+    store
+        .save_snapshot(&Snapshot {
+            stream_id: long.clone(),
+            stream_version: 3,
+            global_position: 3,
+            schema_version: 1,
+            payload: vec![3],
+        })
+        .await
+        .unwrap();
+    let loaded = store
+        .load_streams(&[empty.clone(), long.clone(), short.clone()])
+        .await
+        .unwrap();
+    assert_eq!(loaded.len(), 3);
+    assert!(loaded[0].0.is_none() && loaded[0].1.is_empty());
+    assert_eq!(loaded[1].0.as_ref().map(|s| s.stream_version), Some(3));
+    let tail: Vec<i64> = loaded[1].1.iter().map(|e| e.stream_version).collect();
+    assert_eq!(tail, [4, 5]);
+    assert!(loaded[2].0.is_none());
+    assert_eq!(loaded[2].1.len(), 1);
+    assert_eq!(loaded[2].1[0].stream_id, short);
+}
+
 fn entry(key: &str, value: u8, unique: bool) -> NewEntry {
     NewEntry {
         key: key.to_owned(),
@@ -411,6 +440,7 @@ macro_rules! store_contract {
             a_tailing_reader_never_skips_a_late_commit,
             entries_are_written_with_their_events_and_read_back,
             a_taken_unique_entry_is_a_conflict_and_writes_nothing,
+            a_group_load_answers_each_stream_after_its_snapshot,
         );
     };
     (@tests $make:path; $($case:ident),* $(,)?) => {$(

@@ -12,7 +12,7 @@ mod reads;
 mod writer;
 
 use super::group_commit::AppendRequest;
-use super::{Appended, EventStore, Snapshot, StoreError};
+use super::{Appended, EventStore, Loaded, Snapshot, StoreError};
 use async_trait::async_trait;
 use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
 use reads::Readers;
@@ -178,16 +178,21 @@ impl EventStore for SqliteEventStore {
             .await
     }
 
-    async fn load_stream(
-        &self,
-        stream: &StreamId,
-    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+    async fn load_stream(&self, stream: &StreamId) -> Result<Loaded, StoreError> {
         let stream = stream.clone();
         self.readers
+            .blocking(move |connection| reads::load_stream(connection, &stream))
+            .await
+    }
+
+    async fn load_streams(&self, streams: &[StreamId]) -> Result<Vec<Loaded>, StoreError> {
+        let streams = streams.to_vec();
+        self.readers
             .blocking(move |connection| {
-                let snapshot = reads::load_snapshot(connection, &stream)?;
-                let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
-                Ok((snapshot, reads::read_stream(connection, &stream, after)?))
+                streams
+                    .iter()
+                    .map(|stream| reads::load_stream(connection, stream))
+                    .collect()
             })
             .await
     }

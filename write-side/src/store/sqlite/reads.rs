@@ -5,7 +5,7 @@
 //! that may return many rows run on tokio's blocking pool, one hop per query.
 
 use super::super::row::{EVENT_COLUMNS, RawEvent};
-use super::super::{Snapshot, StoreError};
+use super::super::{Loaded, Snapshot, StoreError};
 use super::writer::sqlite;
 use events::{RecordedEvent, StreamId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
@@ -131,6 +131,16 @@ pub(super) fn read_stream(
         ),
         params![stream.as_str(), after_version],
     )
+}
+
+/// A stream's newest snapshot and its events after it.
+pub(super) fn load_stream(
+    connection: &Connection,
+    stream: &StreamId,
+) -> Result<Loaded, StoreError> {
+    let snapshot = load_snapshot(connection, stream)?;
+    let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
+    Ok((snapshot, read_stream(connection, stream, after)?))
 }
 
 pub(super) fn read_all(
