@@ -81,6 +81,32 @@ async fn load_once<A: Aggregate>(
     Ok(hydrated)
 }
 
+/// Brings a loaded state up to the stream's head by folding in the events appended since
+/// (another process's batch, on a stream the nodes take turns on): a read of the tail
+/// instead of a reload from the snapshot. What those events wrote is stored already, so
+/// their entries are dropped once the view has them.
+pub(crate) async fn catch_up<A: Aggregate>(
+    shared: &Shared,
+    stream: &StreamId,
+    hydrated: &mut Hydrated<A>,
+) -> Result<(), StoreError> {
+    for recorded in shared.store.read_stream(stream, hydrated.version).await? {
+        let event = A::Event::decode(
+            &recorded.event_type,
+            recorded.schema_version,
+            &recorded.payload,
+        )
+        .map_err(|e| StoreError::Corrupt(format!("{stream}: {e}")))?;
+        let state = std::mem::take(&mut hydrated.state);
+        hydrated.state = state.evolve(&event);
+        hydrated.version = recorded.stream_version;
+        hydrated.position = recorded.global_position;
+    }
+    hydrated.state.take_entries();
+    hydrated.state.forget();
+    Ok(())
+}
+
 pub(crate) fn empty<A: Aggregate>() -> Hydrated<A> {
     Hydrated {
         state: A::default(),

@@ -1,7 +1,7 @@
 //! One task per hot aggregate: it owns the hydrated state and drains its queue in batches.
 
 use super::batch::Contention;
-use super::hydrate::Hydrated;
+use super::hydrate::{self, Hydrated};
 use super::{Job, Shared, batch};
 use crate::domain::Aggregate;
 use crate::store::turns::Turn;
@@ -24,11 +24,14 @@ pub(super) fn spawn<A: Aggregate>(
         // Until when this stream takes turns with other processes (after a conflict).
         let mut contended_until: Option<Instant> = None;
         while receiver.recv_many(&mut jobs, max_batch).await > 0 {
-            let turn = match contended_until {
-                Some(until) if Instant::now() < until => {
-                    take_turn(&shared, &stream, &mut hydrated).await
-                }
-                _ => None,
+            // A node that keeps winning never sees a conflict, so a full batch (a rush) is
+            // reason enough to take turns as well: otherwise the node that lost would
+            // wait for turns the winner never takes.
+            let contended = contended_until.is_some_and(|until| Instant::now() < until);
+            let turn = if contended || jobs.len() >= shared.config.turn_from_batch {
+                take_turn(&shared, &stream, &mut hydrated).await
+            } else {
+                None
             };
             let contention = batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
             if let Some(turn) = turn {
@@ -44,7 +47,7 @@ pub(super) fn spawn<A: Aggregate>(
 }
 
 /// Waits for this process's turn on a contended stream (see `store::turns`); the state
-/// is reloaded first if another process appended since. Without a turn (none to take, the
+/// first folds in whatever another process appended since. Without a turn (none to take, the
 /// wait ran out, an error) the batch is decided anyway: the version check keeps it exact.
 async fn take_turn<A: Aggregate>(
     shared: &Shared,
@@ -59,11 +62,11 @@ async fn take_turn<A: Aggregate>(
             return None;
         }
     };
-    if let Some(current) = hydrated.as_ref() {
-        match shared.store.stream_version(stream).await {
-            Ok(version) if version == current.version => {}
-            _ => *hydrated = None,
-        }
+    if let Some(current) = hydrated.as_mut()
+        && let Err(error) = hydrate::catch_up(shared, stream, current).await
+    {
+        tracing::warn!(%stream, %error, "cannot catch up on a contended stream; reloading");
+        *hydrated = None;
     }
     Some(turn)
 }

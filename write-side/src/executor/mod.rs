@@ -48,6 +48,8 @@ pub struct ExecutorConfig {
     pub contended_for: Duration,
     /// Longest wait for a turn; past it the batch is decided without one.
     pub turn_wait: Duration,
+    /// A batch of this many commands takes a turn even without a conflict (a rush).
+    pub turn_from_batch: usize,
 }
 
 impl Default for ExecutorConfig {
@@ -64,6 +66,7 @@ impl Default for ExecutorConfig {
             snapshot_every: 200,
             contended_for: Duration::from_secs(10),
             turn_wait: Duration::from_secs(2),
+            turn_from_batch: 16,
         }
     }
 }
