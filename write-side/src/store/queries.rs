@@ -2,7 +2,7 @@
 //! sqlx database. (Appends, snapshots upserts and id sequences differ per backend and stay
 //! in their own files.)
 
-use super::row::{EVENT_COLUMNS, RawEvent, into_recorded};
+use super::row::{EVENT_COLUMNS, RawEvent, into_recorded, snapshot};
 use super::{Snapshot, StoreError};
 use events::{RecordedEvent, StreamId};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
@@ -145,15 +145,13 @@ where
     .await
     .map_err(StoreError::db("load a snapshot"))?;
     row.map(|row| {
-        Ok(Snapshot {
-            stream_id: stream.clone(),
-            stream_version: row.stream_version,
-            global_position: row.global_position,
-            schema_version: u16::try_from(row.schema_version).map_err(|_| {
-                StoreError::Corrupt(format!("snapshot schema version {}", row.schema_version))
-            })?,
-            payload: row.payload,
-        })
+        snapshot(
+            stream.clone(),
+            row.stream_version,
+            row.global_position,
+            row.schema_version,
+            row.payload,
+        )
     })
     .transpose()
 }
@@ -196,19 +194,15 @@ pub(crate) async fn load_snapshots(
         .await
         .map_err(StoreError::db("load snapshots"))?;
     rows.into_iter()
-        .map(
-            |(stream_id, stream_version, global_position, schema_version, payload)| {
-                Ok(Snapshot {
-                    stream_id: StreamId::from_stored(stream_id),
-                    stream_version,
-                    global_position,
-                    schema_version: u16::try_from(schema_version).map_err(|_| {
-                        StoreError::Corrupt(format!("snapshot schema version {schema_version}"))
-                    })?,
-                    payload,
-                })
-            },
-        )
+        .map(|(stream_id, version, position, schema_version, payload)| {
+            snapshot(
+                StreamId::from_stored(stream_id),
+                version,
+                position,
+                schema_version,
+                payload,
+            )
+        })
         .collect()
 }
 

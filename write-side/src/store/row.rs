@@ -79,3 +79,22 @@ pub(crate) fn conflict_or(error: sqlx::Error, stream: &StreamId, expected: i64) 
         },
     }
 }
+
+/// A snapshot row as every backend stores it; the schema version is checked here.
+pub(crate) fn snapshot(
+    stream_id: StreamId,
+    stream_version: i64,
+    global_position: i64,
+    schema_version: i64,
+    payload: Vec<u8>,
+) -> Result<super::Snapshot, StoreError> {
+    Ok(super::Snapshot {
+        stream_id,
+        stream_version,
+        global_position,
+        schema_version: u16::try_from(schema_version).map_err(|_| {
+            StoreError::Corrupt(format!("snapshot schema version {schema_version}"))
+        })?,
+        payload,
+    })
+}

@@ -4,7 +4,7 @@
 //! microseconds against cached pages, less than a hop to another thread and back. Reads
 //! that may return many rows run on tokio's blocking pool, one hop per query.
 
-use super::super::row::{EVENT_COLUMNS, RawEvent};
+use super::super::row::{EVENT_COLUMNS, RawEvent, snapshot};
 use super::super::{Loaded, Snapshot, StoreError};
 use super::writer::sqlite;
 use events::{RecordedEvent, StreamId};
@@ -211,19 +211,9 @@ pub(super) fn load_snapshot(
                 .optional()
         })
         .map_err(sqlite("load a snapshot"))?;
-    row.map(
-        |(stream_version, global_position, schema_version, payload)| {
-            Ok(Snapshot {
-                stream_id: stream.clone(),
-                stream_version,
-                global_position,
-                schema_version: u16::try_from(schema_version).map_err(|_| {
-                    StoreError::Corrupt(format!("snapshot schema version {schema_version}"))
-                })?,
-                payload,
-            })
-        },
-    )
+    row.map(|(version, position, schema_version, payload)| {
+        snapshot(stream.clone(), version, position, schema_version, payload)
+    })
     .transpose()
 }
 
