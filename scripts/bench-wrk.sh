@@ -15,7 +15,8 @@
 # request summed over the server processes (full: every shop process + mariadbd + Kafka +
 # Redis; peer: the peer + mariadbd). DURATION (8s), CONNECTIONS (64), SKIP_BUILD=1 reuses
 # target/release/shop, SHOP_BIN=/path runs that binary, ONLY="floor issue ..." picks rows.
-# Rows: floor, refusal, issue, charge, order, hot-coupon (full: two nodes, one coupon).
+# Rows: floor, refusal, issue, charge, order, hot-coupon (full: two nodes, one coupon);
+# opt-in: holders (ONLY="floor holders": one coupon issued to HOLDERS users, window by window).
 # Everything it starts is stopped on exit; the services of services.sh stay up.
 set -euo pipefail
 
@@ -146,6 +147,19 @@ run_rows() {
     local big
     big=$(coupon "$base" 10000000)
     WRK_COUPON=$big measure issue "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
+  fi
+  if wants holders; then
+    # One coupon, wrk windows one after another until it has HOLDERS (1,000,000) holders:
+    # the µs per issue of the first window (the first ~100,000) against the last.
+    local many n=0 issued=0
+    many=$(coupon "$base" 10000000)
+    while ((issued < ${HOLDERS:-1000000})); do
+      n=$((n + 1))
+      WRK_COUPON=$many WRK_USER_BASE=$((700000000 + n * 10000000)) \
+        measure "holders window $n" "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
+      issued=$((issued + $(tail -n1 "$results" | python3 -c 'import json,sys; print(json.load(sys.stdin)["lua"].get("201", 0))')))
+      echo "bench: the coupon has $issued holders" >&2
+    done
   fi
   wants charge && WRK_USERS=100000 measure charge "$cpu" "$base" -s "$wrk_dir/wrk-charge.lua"
   if wants order; then

@@ -56,6 +56,9 @@ async fn open_sqlite(url: &str) -> Result<AnyPool, ProjectionError> {
             Box::pin(async move {
                 conn.execute("PRAGMA synchronous = NORMAL").await?;
                 conn.execute("PRAGMA busy_timeout = 10000").await?;
+                // SQLite's default page cache is ~8 MiB; read models of a million rows
+                // (a coupon's holders) outgrow it and every write starts reading pages.
+                conn.execute("PRAGMA cache_size = -32768").await?;
                 Ok(())
             })
         })

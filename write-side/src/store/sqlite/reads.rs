@@ -78,6 +78,11 @@ pub(super) fn open(path: &PathBuf, flags: OpenFlags) -> Result<Connection, Store
         .busy_timeout(Duration::from_secs(30))
         .map_err(sqlite("set the busy timeout"))?;
     connection.set_prepared_statement_cache_capacity(32);
+    // SQLite's default page cache is ~8 MiB: a store of millions of events outgrows it,
+    // and the writer's index inserts start reading pages back (64 MiB, per connection).
+    connection
+        .pragma_update(None, "cache_size", -65_536)
+        .map_err(sqlite("set the page cache size"))?;
     Ok(connection)
 }
 
