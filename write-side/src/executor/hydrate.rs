@@ -48,17 +48,7 @@ async fn load_once<A: Aggregate>(
         None => empty(),
     };
     let from_start = hydrated.version == 0;
-    for recorded in recorded {
-        let event = A::Event::decode(
-            &recorded.event_type,
-            recorded.schema_version,
-            &recorded.payload,
-        )
-        .map_err(|e| StoreError::Corrupt(format!("{stream}: {e}")))?;
-        hydrated.state = hydrated.state.evolve(&event);
-        hydrated.version = recorded.stream_version;
-        hydrated.position = recorded.global_position;
-    }
+    fold(stream, &mut hydrated, recorded)?;
     // The replayed events' entries are stored already, except for a stream written before
     // its aggregate kept entries (or before its first snapshot of this shape): replayed
     // from its start, it writes them all (upserts, checked against the version just
@@ -90,7 +80,20 @@ pub(crate) async fn catch_up<A: Aggregate>(
     stream: &StreamId,
     hydrated: &mut Hydrated<A>,
 ) -> Result<(), StoreError> {
-    for recorded in shared.store.read_stream(stream, hydrated.version).await? {
+    let tail = shared.store.read_stream(stream, hydrated.version).await?;
+    fold(stream, hydrated, tail)?;
+    hydrated.state.take_entries();
+    hydrated.state.forget();
+    Ok(())
+}
+
+/// Folds stored events into a state, moving its version and position along.
+fn fold<A: Aggregate>(
+    stream: &StreamId,
+    hydrated: &mut Hydrated<A>,
+    recorded: Vec<events::RecordedEvent>,
+) -> Result<(), StoreError> {
+    for recorded in recorded {
         let event = A::Event::decode(
             &recorded.event_type,
             recorded.schema_version,
@@ -102,8 +105,6 @@ pub(crate) async fn catch_up<A: Aggregate>(
         hydrated.version = recorded.stream_version;
         hydrated.position = recorded.global_position;
     }
-    hydrated.state.take_entries();
-    hydrated.state.forget();
     Ok(())
 }
 

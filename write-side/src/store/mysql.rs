@@ -184,14 +184,7 @@ impl MySqlAppender {
                 continue;
             }
             let first_position = last_position + 1;
-            for (i, event) in request.events.iter().enumerate() {
-                rows.push(Row {
-                    position: first_position + i as i64,
-                    version: request.expected + 1 + i as i64,
-                    stream: &request.stream,
-                    event,
-                });
-            }
+            rows.extend(rows_of(request, first_position));
             entries.extend(request.entries.iter().map(|entry| (&request.stream, entry)));
             let appended = placed(versions.appended(request), first_position, request);
             last_position = last_position.max(appended.last_position);
@@ -227,17 +220,7 @@ impl MySqlAppender {
                 continue;
             }
             let first_position = last_position + 1;
-            let rows: Vec<Row<'_>> = request
-                .events
-                .iter()
-                .enumerate()
-                .map(|(i, event)| Row {
-                    position: first_position + i as i64,
-                    version: request.expected + 1 + i as i64,
-                    stream: &request.stream,
-                    event,
-                })
-                .collect();
+            let rows: Vec<Row<'_>> = rows_of(request, first_position).collect();
             let entries: Vec<_> = request
                 .entries
                 .iter()
@@ -361,6 +344,20 @@ struct Row<'a> {
     version: i64,
     stream: &'a StreamId,
     event: &'a NewEvent,
+}
+
+/// The rows of one admitted append, its first event at `first_position`.
+fn rows_of(request: &AppendRequest, first_position: i64) -> impl Iterator<Item = Row<'_>> {
+    request
+        .events
+        .iter()
+        .enumerate()
+        .map(move |(i, event)| Row {
+            position: first_position + i as i64,
+            version: request.expected + 1 + i as i64,
+            stream: &request.stream,
+            event,
+        })
 }
 
 /// Inserts `rows` in multi-row INSERTs of `ROWS_PER_INSERT`.
