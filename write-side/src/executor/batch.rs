@@ -46,6 +46,18 @@ pub(crate) async fn run<A: Aggregate>(
             Some(current) => current,
             None => match hydrate::load::<A>(shared, stream).await {
                 Ok(loaded) => loaded,
+                // Another writer moved the stream while it was loading: load again.
+                Err(StoreError::Conflict { .. }) => match delays.next() {
+                    Some(delay) => {
+                        contention = Contention::Conflicted;
+                        tokio::time::sleep(delay).await;
+                        continue;
+                    }
+                    None => {
+                        overloaded(jobs);
+                        return Contention::Conflicted;
+                    }
+                },
                 Err(error) => {
                     fail_all(jobs, error);
                     return contention;
@@ -124,9 +136,7 @@ pub(crate) async fn run<A: Aggregate>(
                     metrics::counter!("shop_executor_conflicts_total", "aggregate" => A::NAME, "outcome" => "gave-up")
                         .increment(1);
                     tracing::warn!(%stream, "version conflicts outlasted the retries");
-                    for job in jobs.drain(..) {
-                        let _ = job.answer.send(Err(ExecuteError::Overloaded));
-                    }
+                    overloaded(jobs);
                     return Contention::Conflicted;
                 }
             },
@@ -228,6 +238,12 @@ fn answer_all<A: Aggregate>(
         };
         // A caller that gave up waiting is no reason to fail the others.
         let _ = job.answer.send(answer);
+    }
+}
+
+fn overloaded<A: Aggregate>(jobs: &mut Vec<Job<A>>) {
+    for job in jobs.drain(..) {
+        let _ = job.answer.send(Err(ExecuteError::Overloaded));
     }
 }
 

@@ -56,6 +56,14 @@ async fn load_once<A: Aggregate>(
     let entries = hydrated.state.take_entries();
     hydrated.state.forget();
     if from_start && hydrated.version > 0 && !entries.is_empty() {
+        // A stream written since entries exist has them all stored; only an older one,
+        // which has none, needs the fill (a fill on every load would conflict with each
+        // other writer of a young hot stream).
+        let keys: Vec<String> = entries.iter().map(|entry| entry.key.clone()).collect();
+        let stored = store.load_entries(stream, &keys).await?;
+        if keys.iter().all(|key| stored.contains_key(key)) {
+            return Ok(hydrated);
+        }
         let entries: Vec<_> = entries
             .into_iter()
             .map(|entry| NewEntry {
