@@ -24,7 +24,7 @@ pub struct Application {
     shutdown: CancellationToken,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     relay: Option<JoinHandle<anyhow::Result<()>>>,
-    saga_recovery: JoinHandle<()>,
+    command_background: JoinHandle<()>,
     projections: ProjectionHandles,
     services: Arc<CommandServices>,
 }
@@ -83,7 +83,7 @@ impl Application {
             shutdown,
             servers: vec![command.server, query.server],
             relay,
-            saga_recovery: command.recovery,
+            command_background: command.background,
             projections,
             services: command.services,
         })
@@ -116,9 +116,9 @@ impl Application {
             server.await.context("a server task panicked")??;
         }
         self.shutdown.cancel();
-        self.saga_recovery
+        self.command_background
             .await
-            .context("the saga recovery scan panicked")?;
+            .context("the command API's background work panicked")?;
         if let Some(relay) = self.relay {
             roles::join("relay", relay).await?;
         }

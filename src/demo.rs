@@ -30,7 +30,7 @@ pub async fn load_if_empty(services: &CommandServices) -> anyhow::Result<bool> {
             stock,
         };
         services
-            .register_product(product, Metadata::for_new_command())
+            .register_product(product, Metadata::for_new_command(), None)
             .await
             .with_context(|| format!("cannot register demo product {name}"))?;
     }
@@ -47,7 +47,7 @@ pub async fn load_if_empty(services: &CommandServices) -> anyhow::Result<bool> {
             valid_until: None,
         };
         services
-            .register_coupon(coupon, Metadata::for_new_command())
+            .register_coupon(coupon, Metadata::for_new_command(), None)
             .await
             .with_context(|| format!("cannot register demo coupon {name}"))?;
     }

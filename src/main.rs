@@ -101,9 +101,9 @@ async fn run_command_api(settings: Settings, shutdown: CancellationToken) -> any
     tracing::info!(url = %format!("http://{}", api.addr), "command API listening");
     log_admin_token(&api.admin_token, settings.admin_token.is_some());
     api.server.await.context("the command API panicked")??;
-    api.recovery
+    api.background
         .await
-        .context("the saga recovery scan panicked")?;
+        .context("the command API's background work panicked")?;
     Ok(())
 }
 

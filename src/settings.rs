@@ -98,7 +98,9 @@ pub struct Settings {
     #[arg(long, env = "SHOP_MAX_BODY_BYTES", default_value_t = 1_048_576, value_parser = clap::value_parser!(u64).range(1_024..=67_108_864))]
     pub max_body_bytes: u64,
 
-    /// A request still running after this many milliseconds is answered 503.
+    /// A query still running after this many milliseconds is answered 503; a command not
+    /// yet decided after it is answered 503 without being decided (a decided one is
+    /// answered with its commit's real outcome, never "retry").
     #[arg(long, env = "SHOP_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub request_timeout_ms: u64,
 
@@ -110,6 +112,11 @@ pub struct Settings {
     /// milliseconds (after a crash, an outage, or a driver in another process that died).
     #[arg(long, env = "SHOP_SAGA_RECOVER_AFTER_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
     pub saga_recover_after_ms: u64,
+
+    /// How long the outcome of a command sent with an Idempotency-Key is kept for its
+    /// repeats, in hours (at least 24).
+    #[arg(long, env = "SHOP_IDEMPOTENCY_RETENTION_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u64).range(24..=8_760))]
+    pub idempotency_retention_hours: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -249,13 +256,18 @@ impl Settings {
             request_timeout_ms: 30_000,
             order_wait_ms: 3_000,
             saga_recover_after_ms: 5_000,
+            idempotency_retention_hours: 24,
         }
+    }
+
+    pub fn request_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.request_timeout_ms)
     }
 
     pub fn http_limits(&self) -> api_common::layers::HttpLimits {
         api_common::layers::HttpLimits {
             max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
-            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms),
+            request_timeout: Some(self.request_timeout()),
         }
     }
 

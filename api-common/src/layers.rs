@@ -15,22 +15,25 @@ use tower_http::trace::TraceLayer;
 pub struct HttpLimits {
     /// Larger bodies are refused with 413 `payload-too-large`.
     pub max_body_bytes: usize,
-    /// A request still running after this is answered 503.
-    pub request_timeout: Duration,
+    /// A request still running after this is answered 503. `None` on the command API:
+    /// cutting a command off mid-commit would answer "retry" for a command that may still
+    /// commit, so the executor bounds the wait instead (a command not decided in time is
+    /// answered 503 undecided; a decided one waits for its commit's real outcome).
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for HttpLimits {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
+            request_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
 
 pub fn with_common_layers(router: Router, limits: HttpLimits) -> Router {
     // Routes first: the method-not-allowed fallback applies to the routes added before it.
-    router
+    let router = router
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(method_not_allowed)
@@ -43,11 +46,12 @@ pub fn with_common_layers(router: Router, limits: HttpLimits) -> Router {
                 "The server could not complete the request",
             )
             .into_response_boxed()
-        }))
-        .layer(axum::middleware::from_fn_with_state(
-            limits.request_timeout,
-            time_limit,
-        ))
+        }));
+    let router = match limits.request_timeout {
+        Some(limit) => router.layer(axum::middleware::from_fn_with_state(limit, time_limit)),
+        None => router,
+    };
+    router
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

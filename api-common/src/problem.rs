@@ -19,7 +19,10 @@ pub enum ErrorCode {
     CouponUnavailable,
     PayloadTooLarge,
     RateLimited,
+    IdempotencyKeyReused,
+    IdempotencyKeyInFlight,
     Overloaded,
+    Unavailable,
     Internal,
 }
 
@@ -39,7 +42,10 @@ impl ErrorCode {
             ErrorCode::CouponUnavailable => "coupon-unavailable",
             ErrorCode::PayloadTooLarge => "payload-too-large",
             ErrorCode::RateLimited => "rate-limited",
+            ErrorCode::IdempotencyKeyReused => "idempotency-key-reused",
+            ErrorCode::IdempotencyKeyInFlight => "idempotency-key-in-flight",
             ErrorCode::Overloaded => "overloaded",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -59,7 +65,14 @@ impl ErrorCode {
             ErrorCode::CouponUnavailable => "The coupon cannot be used",
             ErrorCode::PayloadTooLarge => "The request body is too large",
             ErrorCode::RateLimited => "Too many requests; retry after the time given",
+            ErrorCode::IdempotencyKeyReused => {
+                "The Idempotency-Key was already used for another request"
+            }
+            ErrorCode::IdempotencyKeyInFlight => {
+                "A request with this Idempotency-Key is still running; retry shortly"
+            }
             ErrorCode::Overloaded => "The service is busy; retry shortly",
+            ErrorCode::Unavailable => "A dependency is unavailable; retry shortly",
             ErrorCode::Internal => "Internal error",
         }
     }
@@ -116,6 +129,12 @@ impl Problem {
         self
     }
 
+    /// Asks the caller to retry after `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
     pub fn validation(detail: impl Into<String>) -> Self {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -143,6 +162,21 @@ impl Problem {
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::Overloaded,
                 detail,
+            )
+        }
+    }
+
+    /// A dependency (the database, the broker, Redis) is down or unreachable: the request
+    /// changed nothing, or, for a command sent with an Idempotency-Key, a retry with the
+    /// same key is safe either way. Logs the cause; the answer says nothing about it.
+    pub fn unavailable(cause: &dyn std::error::Error, retry_after_secs: u64) -> Self {
+        tracing::warn!(error = %cause, "a dependency is unavailable");
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Unavailable,
+                "A dependency of the service is unavailable; retry shortly",
             )
         }
     }

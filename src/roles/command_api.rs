@@ -23,7 +23,9 @@ pub struct CommandApi {
     pub saga: OrderSaga,
     pub admin_token: AdminToken,
     pub server: JoinHandle<std::io::Result<()>>,
-    pub recovery: JoinHandle<()>,
+    /// The role's background work until shutdown: the saga recovery scan, the sweep of
+    /// idempotency keys past their retention, and forgetting idle users' rate limits.
+    pub background: JoinHandle<()>,
 }
 
 /// Binds `SHOP_COMMAND_ADDR` and serves until `shutdown`.
@@ -36,6 +38,7 @@ pub async fn start(
 ) -> anyhow::Result<CommandApi> {
     let config = ExecutorConfig {
         strategy: settings.executor.into(),
+        max_queue_wait: settings.request_timeout(),
         ..ExecutorConfig::default()
     };
     let services = Arc::new(CommandServices::new(events.store.clone(), config));
@@ -44,24 +47,34 @@ pub async fn start(
         Some(pool) => Box::new(MySqlLeaderLock::new(pool.clone(), RECOVERY_READER)),
         None => Box::new(NoLeaderLock),
     };
-    let recovery = tokio::spawn(write_side::saga::run_recovery(
-        saga.clone(),
-        lock,
-        shutdown.clone(),
-    ));
+    let users = settings.user_guard();
+    let background = tokio::spawn({
+        let recovery = write_side::saga::run_recovery(saga.clone(), lock, shutdown.clone());
+        let sweep = write_side::idempotency::sweep_until_stopped(
+            events.store.clone(),
+            Duration::from_secs(settings.idempotency_retention_hours * 3600),
+            SWEEP_EVERY,
+            shutdown.clone(),
+        );
+        let forget = forget_idle_users(users.clone(), shutdown.clone());
+        async move {
+            tokio::join!(recovery, sweep, forget);
+        }
+    });
     let admin_token = match &settings.admin_token {
         Some(token) => AdminToken::new(token.clone()),
         None => AdminToken::random(),
     };
-    let users = settings.user_guard();
-    tokio::spawn(forget_idle_users(users.clone(), shutdown.clone()));
     let access = write_side::http::Access {
         admin_token: admin_token.clone(),
         users,
         in_flight: InFlightLimit::new(
             usize::try_from(settings.max_in_flight).unwrap_or(usize::MAX),
         ),
-        http: settings.http_limits(),
+        http: api_common::layers::HttpLimits {
+            request_timeout: None,
+            ..settings.http_limits()
+        },
     };
     let router = write_side::http::router(saga.clone(), access).merge(ops.router());
     let listener = TcpListener::bind(settings.command_addr)
@@ -80,9 +93,12 @@ pub async fn start(
         saga,
         admin_token,
         server,
-        recovery,
+        background,
     })
 }
+
+/// How often idempotency keys past their retention are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(600);
 
 fn saga_config(settings: &Settings) -> SagaConfig {
     SagaConfig {

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod domain;
 pub mod executor;
 pub mod http;
+pub mod idempotency;
 pub mod ids;
 pub mod leader;
 pub mod relay;

@@ -6,7 +6,7 @@ use utoipa::openapi::{RefOr, Schema};
 
 /// Every code a problem can carry. Adding a variant to [`ErrorCode`] breaks the build in
 /// [`position`] until it is listed here too.
-pub const CODES: [ErrorCode; 15] = [
+pub const CODES: [ErrorCode; 18] = [
     ErrorCode::ValidationFailed,
     ErrorCode::Unauthorized,
     ErrorCode::Forbidden,
@@ -20,7 +20,10 @@ pub const CODES: [ErrorCode; 15] = [
     ErrorCode::CouponUnavailable,
     ErrorCode::PayloadTooLarge,
     ErrorCode::RateLimited,
+    ErrorCode::IdempotencyKeyReused,
+    ErrorCode::IdempotencyKeyInFlight,
     ErrorCode::Overloaded,
+    ErrorCode::Unavailable,
     ErrorCode::Internal,
 ];
 
@@ -40,8 +43,11 @@ pub const fn position(code: ErrorCode) -> usize {
         ErrorCode::CouponUnavailable => 10,
         ErrorCode::PayloadTooLarge => 11,
         ErrorCode::RateLimited => 12,
-        ErrorCode::Overloaded => 13,
-        ErrorCode::Internal => 14,
+        ErrorCode::IdempotencyKeyReused => 13,
+        ErrorCode::IdempotencyKeyInFlight => 14,
+        ErrorCode::Overloaded => 15,
+        ErrorCode::Unavailable => 16,
+        ErrorCode::Internal => 17,
     }
 }
 
@@ -55,8 +61,9 @@ impl utoipa::PartialSchema for ErrorCode {
                  unauthorized (401), forbidden (403), not-found (404), method-not-allowed \
                  (405), coupon-sold-out, coupon-already-issued, coupon-not-active, \
                  insufficient-stock, insufficient-balance, coupon-unavailable (409), \
-                 payload-too-large (413), rate-limited (429, with Retry-After), overloaded \
-                 (503, with Retry-After), internal (500).",
+                 idempotency-key-in-flight (409, with Retry-After), idempotency-key-reused \
+                 (422), payload-too-large (413), rate-limited (429, with Retry-After), \
+                 overloaded and unavailable (503, with Retry-After), internal (500).",
             ))
             .into()
     }

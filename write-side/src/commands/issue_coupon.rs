@@ -1,6 +1,7 @@
 use super::CommandServices;
 use crate::domain::coupon::{Coupon, CouponCommand};
 use crate::executor::ExecuteResult;
+use crate::idempotency::IdempotencyKey;
 use chrono::Utc;
 use events::{CouponId, Metadata, StreamId, UserId};
 
@@ -11,13 +12,14 @@ impl CommandServices {
         coupon_id: CouponId,
         user_id: UserId,
         metadata: Metadata,
+        key: Option<&IdempotencyKey>,
     ) -> ExecuteResult<Coupon> {
         let command = CouponCommand::Issue {
             user_id,
             now: Utc::now(),
         };
         self.coupons
-            .execute(StreamId::coupon(coupon_id), command, metadata)
+            .execute_idempotent(StreamId::coupon(coupon_id), command, metadata, key)
             .await
     }
 }

@@ -2,6 +2,7 @@ use super::register_product::corrupt_id;
 use super::{CommandServices, id_error};
 use crate::domain::coupon::{Coupon, CouponCommand};
 use crate::executor::ExecuteResult;
+use crate::idempotency::IdempotencyKey;
 use crate::ids::IdSequence;
 use chrono::{DateTime, Utc};
 use events::{CouponId, Discount, Metadata, StreamId};
@@ -19,7 +20,14 @@ impl CommandServices {
         &self,
         coupon: NewCoupon,
         metadata: Metadata,
+        key: Option<&IdempotencyKey>,
     ) -> ExecuteResult<Coupon> {
+        // A repeat is answered before an id is drawn for it.
+        if let Some(key) = key
+            && let Some(recorded) = self.coupons.replay(key).await?
+        {
+            return Ok(recorded);
+        }
         let id = self.ids.next(IdSequence::Coupon).await.map_err(id_error)?;
         let coupon_id = CouponId::new(id).map_err(|e| id_error(corrupt_id(e)))?;
         let command = CouponCommand::Register {
@@ -30,8 +38,14 @@ impl CommandServices {
             valid_from: coupon.valid_from,
             valid_until: coupon.valid_until,
         };
-        self.coupons
-            .execute(StreamId::coupon(coupon_id), command, metadata)
-            .await
+        let stream = StreamId::coupon(coupon_id);
+        match key {
+            Some(key) => {
+                self.coupons
+                    .execute_keyed(stream, command, metadata, key, true)
+                    .await
+            }
+            None => self.coupons.execute_new(stream, command, metadata).await,
+        }
     }
 }

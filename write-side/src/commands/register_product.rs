@@ -1,6 +1,7 @@
 use super::{CommandServices, id_error};
 use crate::domain::product::{Product, ProductCommand};
 use crate::executor::ExecuteResult;
+use crate::idempotency::IdempotencyKey;
 use crate::ids::IdSequence;
 use events::{Krw, Metadata, ProductId, StreamId};
 
@@ -15,7 +16,14 @@ impl CommandServices {
         &self,
         product: NewProduct,
         metadata: Metadata,
+        key: Option<&IdempotencyKey>,
     ) -> ExecuteResult<Product> {
+        // A repeat is answered before an id is drawn for it.
+        if let Some(key) = key
+            && let Some(recorded) = self.products.replay(key).await?
+        {
+            return Ok(recorded);
+        }
         let id = self.ids.next(IdSequence::Product).await.map_err(id_error)?;
         let product_id = ProductId::new(id).map_err(|e| id_error(corrupt_id(e)))?;
         let command = ProductCommand::Register {
@@ -24,9 +32,15 @@ impl CommandServices {
             price: product.price,
             stock: product.stock,
         };
-        self.products
-            .execute(StreamId::product(product_id), command, metadata)
-            .await
+        let stream = StreamId::product(product_id);
+        match key {
+            Some(key) => {
+                self.products
+                    .execute_keyed(stream, command, metadata, key, true)
+                    .await
+            }
+            None => self.products.execute_new(stream, command, metadata).await,
+        }
     }
 }
 

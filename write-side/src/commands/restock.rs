@@ -1,6 +1,7 @@
 use super::CommandServices;
 use crate::domain::product::{Product, ProductCommand};
 use crate::executor::ExecuteResult;
+use crate::idempotency::IdempotencyKey;
 use events::{Metadata, ProductId, StreamId};
 
 impl CommandServices {
@@ -9,12 +10,14 @@ impl CommandServices {
         product_id: ProductId,
         quantity: i64,
         metadata: Metadata,
+        key: Option<&IdempotencyKey>,
     ) -> ExecuteResult<Product> {
         self.products
-            .execute(
+            .execute_idempotent(
                 StreamId::product(product_id),
                 ProductCommand::Restock { quantity },
                 metadata,
+                key,
             )
             .await
     }

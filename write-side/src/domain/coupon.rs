@@ -156,7 +156,7 @@ pub enum CouponError {
 }
 
 /// What the caller learns after a coupon command.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CouponReply {
     /// The registered coupon; `None` only if it is not registered.
     pub coupon: Option<CouponInfo>,

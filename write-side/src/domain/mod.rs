@@ -18,7 +18,9 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     type Error: std::error::Error + Clone + Send + Sync + 'static;
     /// What the caller of a command learns, read from the state right after the
     /// command's events were applied (also for commands that produced no events).
-    type Reply: Send + 'static;
+    /// Serializable: the reply to a command sent with an idempotency key is recorded and
+    /// answered again to its repeats.
+    type Reply: Serialize + DeserializeOwned + Send + 'static;
 
     /// Bumped whenever the state's shape changes, so older snapshots are ignored.
     const SNAPSHOT_VERSION: u16;

@@ -85,7 +85,7 @@ pub enum ProductError {
 
 /// The product as the caller sees it after the command; `product_id` is `None` only if
 /// the product is not registered (never after a successful command).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProductReply {
     pub product_id: Option<ProductId>,
     pub name: String,

@@ -71,7 +71,7 @@ pub enum WalletError {
     InsufficientBalance { balance: Krw, requested: Krw },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WalletReply {
     /// The balance now, or for a repeated idempotency key the balance right after the
     /// first charge with that key.

@@ -3,7 +3,8 @@
 use super::hydrate::{self, Hydrated};
 use super::{ExecuteError, ExecuteResult, Executed, Job, Shared};
 use crate::domain::{Aggregate, StreamEvent};
-use crate::store::StoreError;
+use crate::idempotency::IdempotencyKey;
+use crate::store::{Claim, StoreError};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use events::{ConsistencyToken, EventId, NewEvent, StreamId};
 use std::ops::Range;
@@ -42,6 +43,10 @@ pub(crate) async fn run<A: Aggregate>(
         .with_jitter()
         .build();
     loop {
+        drop_stale(jobs);
+        if jobs.is_empty() {
+            return contention;
+        }
         let current = match hydrated.take() {
             Some(current) => current,
             None => match hydrate::load::<A>(shared, stream).await {
@@ -74,7 +79,7 @@ pub(crate) async fn run<A: Aggregate>(
             fail_all(jobs, error);
             return contention;
         }
-        let (mut state, new_events, outcomes) = match decide_all(state, jobs) {
+        let (mut state, new_events, outcomes, claims) = match decide_all(state, jobs, (base_version, base_position)) {
             Ok(decided) => decided,
             Err(error) => {
                 fail_all(jobs, error);
@@ -82,7 +87,7 @@ pub(crate) async fn run<A: Aggregate>(
             }
         };
         let entries = state.take_entries();
-        let committed = if new_events.is_empty() && entries.is_empty() {
+        let committed = if new_events.is_empty() && entries.is_empty() && claims.is_empty() {
             // Rejections and no-ops must not rest on a state another process has moved on
             // from: check the version is still the one they were decided against.
             match shared.store.stream_version(stream).await {
@@ -97,7 +102,7 @@ pub(crate) async fn run<A: Aggregate>(
         } else {
             shared
                 .store
-                .append_with_entries(stream, base_version, &new_events, &entries)
+                .append_claimed(stream, base_version, &new_events, &entries, &claims)
                 .await
                 .map(Some)
         };
@@ -140,12 +145,51 @@ pub(crate) async fn run<A: Aggregate>(
                     return Contention::Conflicted;
                 }
             },
+            Err(StoreError::KeyTaken { .. }) => {
+                // Another process recorded one of the batch's keys meanwhile: its callers
+                // get that record; the rest of the batch is decided again.
+                if let Err(error) = answer_taken_keys(shared, jobs).await {
+                    fail_all(jobs, error);
+                    return contention;
+                }
+                if jobs.is_empty() {
+                    return contention;
+                }
+            }
             Err(error) => {
                 fail_all(jobs, error);
                 return contention;
             }
         }
     }
+}
+
+/// Answers `KeyTaken` to the jobs whose idempotency key is recorded now, and keeps the
+/// others. With no such job (the record went again), every keyed job is answered, so the
+/// batch cannot come back to the same failure forever.
+async fn answer_taken_keys<A: Aggregate>(
+    shared: &Shared,
+    jobs: &mut Vec<Job<A>>,
+) -> Result<(), StoreError> {
+    let keys: Vec<(usize, IdempotencyKey)> = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, job)| Some((index, job.claim.clone()?)))
+        .collect();
+    let mut taken = Vec::new();
+    for (index, key) in keys {
+        if shared.store.load_claim(&key.scope, &key.key).await?.is_some() {
+            taken.push(index);
+        }
+    }
+    if taken.is_empty() {
+        taken = (0..jobs.len()).filter(|&i| jobs[i].claim.is_some()).collect();
+    }
+    for index in taken.into_iter().rev() {
+        let job = jobs.remove(index);
+        let _ = job.answer.send(Err(ExecuteError::KeyTaken));
+    }
+    Ok(())
 }
 
 /// Loads, in one read, the stored entries the batch's commands need that the state does
@@ -179,11 +223,18 @@ fn missing_entries<A: Aggregate>(state: &A, jobs: &[Job<A>]) -> Vec<String> {
     keys
 }
 
-type Decided<A> = (A, Vec<NewEvent>, Vec<Outcome<A>>);
+type Decided<A> = (A, Vec<NewEvent>, Vec<Outcome<A>>, Vec<Claim>);
 
-fn decide_all<A: Aggregate>(mut state: A, jobs: &[Job<A>]) -> Result<Decided<A>, StoreError> {
+/// Decides every job in order against the evolving state; an accepted job sent with an
+/// idempotency key gets a record of its reply, written with the batch's events.
+fn decide_all<A: Aggregate>(
+    mut state: A,
+    jobs: &[Job<A>],
+    (base_version, base_position): (i64, i64),
+) -> Result<Decided<A>, StoreError> {
     let mut new_events = Vec::new();
     let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut claims = Vec::new();
     for job in jobs {
         match state.decide(&job.command) {
             Ok(events) => {
@@ -201,15 +252,38 @@ fn decide_all<A: Aggregate>(mut state: A, jobs: &[Job<A>]) -> Result<Decided<A>,
                     });
                 }
                 state = events.iter().fold(state, A::evolve);
-                outcomes.push(Outcome::Accepted(
-                    state.reply(&job.command),
-                    start..new_events.len(),
-                ));
+                let reply = state.reply(&job.command);
+                if let Some(key) = &job.claim {
+                    claims.push(claim(key, &reply, base_version, new_events.len(), base_position)?);
+                }
+                outcomes.push(Outcome::Accepted(reply, start..new_events.len()));
             }
             Err(error) => outcomes.push(Outcome::Rejected(error)),
         }
     }
-    Ok((state, new_events, outcomes))
+    Ok((state, new_events, outcomes, claims))
+}
+
+/// The record of an accepted keyed command: its reply, and where the stream stood after
+/// it (its last event, or the latest of the batch's before it, or the stream's base).
+fn claim<R: serde::Serialize>(
+    key: &IdempotencyKey,
+    reply: &R,
+    base_version: i64,
+    events_so_far: usize,
+    base_position: i64,
+) -> Result<Claim, StoreError> {
+    let outcome = postcard::to_stdvec(reply)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode a reply: {e}")))?;
+    Ok(Claim {
+        scope: key.scope.clone(),
+        key: key.key.clone(),
+        fingerprint: key.fingerprint,
+        outcome,
+        stream_version: base_version + events_so_far as i64,
+        last_event: events_so_far.checked_sub(1),
+        position: base_position,
+    })
 }
 
 /// A command's token names its last event, or for a command that changed nothing, the
@@ -232,6 +306,7 @@ fn answer_all<A: Aggregate>(
                 Ok(Executed {
                     reply,
                     token: ConsistencyToken::new(last_position, stream.clone(), last_version),
+                    replayed: false,
                 })
             }
             Outcome::Rejected(error) => Err(ExecuteError::Rejected(error)),
@@ -239,6 +314,28 @@ fn answer_all<A: Aggregate>(
         // A caller that gave up waiting is no reason to fail the others.
         let _ = job.answer.send(answer);
     }
+}
+
+/// Answers, without deciding them, the jobs queued past their deadline (`Overloaded`:
+/// nothing was done, a retry is safe) and drops those whose caller went away (it got no
+/// answer, so it cannot have been told anything).
+fn drop_stale<A: Aggregate>(jobs: &mut Vec<Job<A>>) {
+    let now = std::time::Instant::now();
+    if jobs.iter().all(|job| job.deadline > now && !job.answer.is_closed()) {
+        return;
+    }
+    let mut kept = Vec::with_capacity(jobs.len());
+    for job in jobs.drain(..) {
+        if job.answer.is_closed() {
+            metrics::counter!("shop_executor_abandoned_total", "aggregate" => A::NAME).increment(1);
+        } else if job.deadline <= now {
+            metrics::counter!("shop_executor_expired_total", "aggregate" => A::NAME).increment(1);
+            let _ = job.answer.send(Err(ExecuteError::Overloaded));
+        } else {
+            kept.push(job);
+        }
+    }
+    *jobs = kept;
 }
 
 fn overloaded<A: Aggregate>(jobs: &mut Vec<Job<A>>) {

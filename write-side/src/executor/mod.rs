@@ -15,7 +15,8 @@ mod loader;
 mod mailbox;
 
 use crate::domain::Aggregate;
-use crate::store::{EventStore, StoreError};
+use crate::idempotency::IdempotencyKey;
+use crate::store::{EventStore, StoreError, StoredClaim};
 use events::{ConsistencyToken, Metadata, StreamId};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,10 @@ pub struct ExecutorConfig {
     pub turn_wait: Duration,
     /// A batch of this many commands takes a turn even without a conflict (a rush).
     pub turn_from_batch: usize,
+    /// A command still queued this long after it was sent is answered `Overloaded`
+    /// without being decided. Once decided, its caller waits for the commit's real
+    /// outcome: an answer never says "retry" for a command that may still commit.
+    pub max_queue_wait: Duration,
 }
 
 impl Default for ExecutorConfig {
@@ -67,6 +72,7 @@ impl Default for ExecutorConfig {
             contended_for: Duration::from_secs(10),
             turn_wait: Duration::from_secs(2),
             turn_from_batch: 16,
+            max_queue_wait: Duration::from_secs(10),
         }
     }
 }
@@ -77,6 +83,8 @@ impl Default for ExecutorConfig {
 pub struct Executed<R> {
     pub reply: R,
     pub token: ConsistencyToken,
+    /// The recorded answer to an earlier request with the same idempotency key.
+    pub replayed: bool,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -89,6 +97,13 @@ pub enum ExecuteError<E> {
     Store(Arc<StoreError>),
     #[error("the executor is shutting down")]
     ShuttingDown,
+    /// The idempotency key was recorded for another request.
+    #[error("the Idempotency-Key was already used for another request")]
+    KeyReused,
+    /// Another request recorded the key while this one ran; `execute_keyed` answers with
+    /// its record instead.
+    #[error("the Idempotency-Key was recorded by another request meanwhile")]
+    KeyTaken,
 }
 
 pub type ExecuteResult<A> =
@@ -97,6 +112,10 @@ pub type ExecuteResult<A> =
 pub(crate) struct Job<A: Aggregate> {
     pub command: A::Command,
     pub metadata: Metadata,
+    /// Recorded with the command's events if it is accepted.
+    pub claim: Option<IdempotencyKey>,
+    /// Past this, the command is answered `Overloaded` instead of being decided.
+    pub deadline: std::time::Instant,
     pub answer: oneshot::Sender<ExecuteResult<A>>,
 }
 
@@ -166,7 +185,67 @@ impl<A: Aggregate> Executor<A> {
         command: A::Command,
         metadata: Metadata,
     ) -> ExecuteResult<A> {
-        self.timed(stream, command, metadata, Fresh::No).await
+        self.timed(stream, command, metadata, None, Fresh::No).await
+    }
+
+    /// What an earlier command sent with `key` answered, if one was recorded: `Ok(None)`
+    /// if none was; `KeyReused` if it was sent with another request.
+    pub async fn replay(
+        &self,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Executed<A::Reply>>, ExecuteError<A::Error>> {
+        let stored = self
+            .shared
+            .store
+            .load_claim(&key.scope, &key.key)
+            .await
+            .map_err(|e| ExecuteError::Store(Arc::new(e)))?;
+        stored.map(|stored| replayed::<A>(key, stored)).transpose()
+    }
+
+    /// Like `execute` (or `execute_new` with `fresh`), recording the outcome under `key`
+    /// in the same transaction as the events. The caller checks `replay` first; should
+    /// another request record the key meanwhile (another process), or the command be
+    /// refused because that request's effect is already there, the answer is that
+    /// request's record.
+    pub async fn execute_keyed(
+        &self,
+        stream: StreamId,
+        command: A::Command,
+        metadata: Metadata,
+        key: &IdempotencyKey,
+        fresh: bool,
+    ) -> ExecuteResult<A> {
+        let fresh = if fresh { Fresh::Yes } else { Fresh::No };
+        let result = self
+            .timed(stream, command, metadata, Some(key.clone()), fresh)
+            .await;
+        match result {
+            Err(ExecuteError::KeyTaken) => self.replay(key).await?.ok_or(ExecuteError::Overloaded),
+            Err(ExecuteError::Rejected(error)) => match self.replay(key).await? {
+                Some(recorded) => Ok(recorded),
+                None => Err(ExecuteError::Rejected(error)),
+            },
+            result => result,
+        }
+    }
+
+    /// `replay`, then `execute_keyed` if nothing was recorded; plain `execute` without a key.
+    pub async fn execute_idempotent(
+        &self,
+        stream: StreamId,
+        command: A::Command,
+        metadata: Metadata,
+        key: Option<&IdempotencyKey>,
+    ) -> ExecuteResult<A> {
+        let Some(key) = key else {
+            return self.execute(stream, command, metadata).await;
+        };
+        if let Some(recorded) = self.replay(key).await? {
+            return Ok(recorded);
+        }
+        self.execute_keyed(stream, command, metadata, key, false)
+            .await
     }
 
     /// Like `execute`, for a stream this process just allocated the id of (an order): it
@@ -180,7 +259,8 @@ impl<A: Aggregate> Executor<A> {
         command: A::Command,
         metadata: Metadata,
     ) -> ExecuteResult<A> {
-        self.timed(stream, command, metadata, Fresh::Yes).await
+        self.timed(stream, command, metadata, None, Fresh::Yes)
+            .await
     }
 
     async fn timed(
@@ -188,17 +268,19 @@ impl<A: Aggregate> Executor<A> {
         stream: StreamId,
         command: A::Command,
         metadata: Metadata,
+        claim: Option<IdempotencyKey>,
         fresh: Fresh,
     ) -> ExecuteResult<A> {
         let started = std::time::Instant::now();
         let name = A::command_name(&command);
-        let result = self.run(stream, command, metadata, fresh).await;
+        let result = self.run(stream, command, metadata, claim, fresh).await;
         let outcome = match &result {
             Ok(_) => "accepted",
             Err(ExecuteError::Rejected(_)) => "rejected",
             Err(ExecuteError::Overloaded) => "overloaded",
             Err(ExecuteError::Store(_)) => "error",
             Err(ExecuteError::ShuttingDown) => "shutting-down",
+            Err(ExecuteError::KeyReused | ExecuteError::KeyTaken) => "key-taken",
         };
         metrics::histogram!(
             "shop_command_duration_seconds",
@@ -215,12 +297,15 @@ impl<A: Aggregate> Executor<A> {
         stream: StreamId,
         command: A::Command,
         metadata: Metadata,
+        claim: Option<IdempotencyKey>,
         fresh: Fresh,
     ) -> ExecuteResult<A> {
         let (answer, answered) = oneshot::channel();
         let job: Job<A> = Job {
             command,
             metadata,
+            claim,
+            deadline: std::time::Instant::now() + self.shared.config.max_queue_wait,
             answer,
         };
         match self.shared.config.strategy {
@@ -261,4 +346,25 @@ impl<A: Aggregate> Executor<A> {
         }
         Err(ExecuteError::ShuttingDown)
     }
+}
+
+/// A stored record as the answer to `key`: the recorded reply if the request matches.
+fn replayed<A: Aggregate>(
+    key: &IdempotencyKey,
+    stored: StoredClaim,
+) -> Result<Executed<A::Reply>, ExecuteError<A::Error>> {
+    if stored.fingerprint != key.fingerprint {
+        return Err(ExecuteError::KeyReused);
+    }
+    let reply = postcard::from_bytes(&stored.outcome).map_err(|e| {
+        ExecuteError::Store(Arc::new(StoreError::Corrupt(format!(
+            "the record of an idempotency key on {}: {e}",
+            stored.stream
+        ))))
+    })?;
+    Ok(Executed {
+        reply,
+        token: ConsistencyToken::new(stored.position, stored.stream, stored.stream_version),
+        replayed: true,
+    })
 }

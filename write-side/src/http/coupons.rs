@@ -1,4 +1,5 @@
 use super::error::ApiError;
+use super::idempotency::{Caller, keyed};
 use super::{CommandState, consistency_header, metadata};
 use crate::commands::NewCoupon;
 use crate::domain::coupon::CouponReply;
@@ -13,7 +14,7 @@ use events::{CouponId, Discount, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = RegisterCouponRequest)]
 pub(super) struct RegisterRequest {
@@ -40,7 +41,7 @@ struct CouponResponse {
     valid_until: Option<DateTime<Utc>>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct IssueRequest {
     user_id: UserId,
@@ -74,6 +75,7 @@ pub(super) async fn register(
     headers: HeaderMap,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let keyed = keyed(&state, &headers, Caller::Admin, "registerCoupon", &request)?;
     let coupon = NewCoupon {
         name: request.name,
         discount: request.discount,
@@ -83,7 +85,7 @@ pub(super) async fn register(
     };
     let executed = state
         .services
-        .register_coupon(coupon, metadata::from_request(&headers))
+        .register_coupon(coupon, metadata::from_request(&headers), keyed.key())
         .await?;
     let reply: CouponReply = executed.reply;
     let coupon = reply
@@ -130,9 +132,21 @@ pub(super) async fn issue(
 ) -> Result<impl IntoResponse, ApiError> {
     state.users.authorize(&headers, request.user_id.get())?;
     state.users.throttle(request.user_id.get())?;
+    let keyed = keyed(
+        &state,
+        &headers,
+        Caller::User(request.user_id),
+        "issueCoupon",
+        &(coupon_id, &request),
+    )?;
     let executed = state
         .services
-        .issue_coupon(coupon_id, request.user_id, metadata::from_request(&headers))
+        .issue_coupon(
+            coupon_id,
+            request.user_id,
+            metadata::from_request(&headers),
+            keyed.key(),
+        )
         .await?;
     let reply = executed.reply;
     let issued = reply

@@ -1,15 +1,20 @@
-//! The command API's one error type; every status code is chosen in `into_response`.
+//! The command API's one error type; every status code is chosen in `into_response`, in
+//! exhaustive matches, so a new domain error cannot slip through as a silent default.
 
 use crate::domain::coupon::CouponError;
 use crate::domain::product::ProductError;
 use crate::domain::wallet::WalletError;
 use crate::executor::ExecuteError;
+use crate::idempotency::InvalidKey;
 use crate::saga::SagaError;
 use crate::store::StoreError;
 use api_common::{ErrorCode, Problem};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+
+/// Seconds a caller is asked to wait before retrying a 503 or an in-flight key.
+const RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -20,12 +25,22 @@ pub enum ApiError {
     ShuttingDown,
     Store(Arc<StoreError>),
     Saga(SagaError),
+    /// The Idempotency-Key was recorded for another request.
+    KeyReused,
+    /// A request with the same Idempotency-Key is still running here.
+    KeyInFlight,
     Problem(Problem),
 }
 
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
         ApiError::Problem(problem)
+    }
+}
+
+impl From<InvalidKey> for ApiError {
+    fn from(error: InvalidKey) -> Self {
+        ApiError::Problem(Problem::bad_request(error.to_string()))
     }
 }
 
@@ -38,6 +53,10 @@ macro_rules! from_execute_error {
                     ExecuteError::Overloaded => ApiError::Overloaded,
                     ExecuteError::ShuttingDown => ApiError::ShuttingDown,
                     ExecuteError::Store(e) => ApiError::Store(e),
+                    ExecuteError::KeyReused => ApiError::KeyReused,
+                    // `execute_keyed` answers a taken key with its record; should the
+                    // record be gone, the other request is the one to wait for.
+                    ExecuteError::KeyTaken => ApiError::KeyInFlight,
                 }
             }
         }
@@ -48,53 +67,121 @@ from_execute_error!(WalletError => Wallet, ProductError => Product, CouponError 
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        use ErrorCode as Code;
         let problem = match self {
             ApiError::Problem(problem) => problem,
-            ApiError::Wallet(e) => match e {
-                WalletError::InsufficientBalance { .. } => {
-                    Problem::conflict(Code::InsufficientBalance, e.to_string())
-                }
-                WalletError::ChargeOutOfRange(_)
-                | WalletError::BalanceLimitExceeded { .. }
-                | WalletError::IdempotencyKeyReused { .. } => Problem::validation(e.to_string()),
-            },
-            ApiError::Product(e) => match e {
-                ProductError::NotFound => Problem::not_found(e.to_string()),
-                ProductError::InsufficientStock { .. } => {
-                    Problem::conflict(Code::InsufficientStock, e.to_string())
-                }
-                _ => Problem::validation(e.to_string()),
-            },
-            ApiError::Coupon(e) => match e {
-                CouponError::NotFound => Problem::not_found(e.to_string()),
-                CouponError::SoldOut => Problem::conflict(Code::CouponSoldOut, e.to_string()),
-                CouponError::AlreadyIssued => {
-                    Problem::conflict(Code::CouponAlreadyIssued, e.to_string())
-                }
-                CouponError::NotActive => Problem::conflict(Code::CouponNotActive, e.to_string()),
-                CouponError::Unavailable => {
-                    Problem::conflict(Code::CouponUnavailable, e.to_string())
-                }
-                _ => Problem::validation(e.to_string()),
-            },
-            ApiError::Overloaded => Problem::overloaded("too many concurrent commands", 1),
-            ApiError::ShuttingDown => Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Code::Overloaded,
-                "the service is shutting down",
-            ),
-            ApiError::Store(e) => Problem::internal(&*e),
-            ApiError::Saga(e) => match e {
-                SagaError::Overloaded => Problem::overloaded("too many concurrent commands", 1),
-                SagaError::ShuttingDown => Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Code::Overloaded,
-                    "the service is shutting down",
-                ),
-                _ => Problem::internal(&e),
+            ApiError::Wallet(e) => wallet(e),
+            ApiError::Product(e) => product(e),
+            ApiError::Coupon(e) => coupon(e),
+            ApiError::Overloaded => {
+                Problem::overloaded("too many concurrent commands", RETRY_AFTER_SECS)
+            }
+            ApiError::ShuttingDown => shutting_down(),
+            ApiError::Store(e) => store(&e),
+            ApiError::Saga(e) => saga(e),
+            ApiError::KeyReused => key_reused(),
+            ApiError::KeyInFlight => Problem {
+                retry_after_secs: Some(RETRY_AFTER_SECS),
+                ..Problem::conflict(
+                    ErrorCode::IdempotencyKeyInFlight,
+                    "a request with this Idempotency-Key is still running; retry shortly",
+                )
             },
         };
         problem.into_response()
     }
+}
+
+fn wallet(e: WalletError) -> Problem {
+    use ErrorCode as Code;
+    match e {
+        WalletError::InsufficientBalance { .. } => {
+            Problem::conflict(Code::InsufficientBalance, e.to_string())
+        }
+        WalletError::IdempotencyKeyReused { .. } => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Code::IdempotencyKeyReused,
+            e.to_string(),
+        ),
+        WalletError::ChargeOutOfRange(_) | WalletError::BalanceLimitExceeded { .. } => {
+            Problem::validation(e.to_string())
+        }
+    }
+}
+
+fn product(e: ProductError) -> Problem {
+    use ErrorCode as Code;
+    match e {
+        ProductError::NotFound => Problem::not_found(e.to_string()),
+        ProductError::InsufficientStock { .. } => {
+            Problem::conflict(Code::InsufficientStock, e.to_string())
+        }
+        ProductError::InvalidName
+        | ProductError::InvalidPrice(_)
+        | ProductError::InvalidStock(_)
+        | ProductError::InvalidQuantity { .. }
+        | ProductError::StockLimitExceeded { .. } => Problem::validation(e.to_string()),
+        // Ids are allocated fresh for every registration: a registered one is a bug.
+        ProductError::AlreadyRegistered => Problem::internal(&e),
+    }
+}
+
+fn coupon(e: CouponError) -> Problem {
+    use ErrorCode as Code;
+    match e {
+        CouponError::NotFound => Problem::not_found(e.to_string()),
+        CouponError::SoldOut => Problem::conflict(Code::CouponSoldOut, e.to_string()),
+        CouponError::AlreadyIssued => Problem::conflict(Code::CouponAlreadyIssued, e.to_string()),
+        CouponError::NotActive => Problem::conflict(Code::CouponNotActive, e.to_string()),
+        CouponError::Unavailable => Problem::conflict(Code::CouponUnavailable, e.to_string()),
+        CouponError::InvalidName
+        | CouponError::InvalidDiscount
+        | CouponError::InvalidTotalQuantity(_)
+        | CouponError::InvalidValidity
+        | CouponError::IdSpaceExhausted => Problem::validation(e.to_string()),
+        CouponError::AlreadyRegistered => Problem::internal(&e),
+    }
+}
+
+/// The database down, unreachable or shedding load is a retryable 503; anything else
+/// the store reports (damaged data, a failed migration) is a 500.
+fn store(e: &StoreError) -> Problem {
+    if e.is_transient() {
+        Problem::unavailable(e, RETRY_AFTER_SECS)
+    } else {
+        Problem::internal(e)
+    }
+}
+
+fn saga(e: SagaError) -> Problem {
+    match e {
+        SagaError::Overloaded => {
+            Problem::overloaded("too many concurrent commands", RETRY_AFTER_SECS)
+        }
+        SagaError::ShuttingDown => shutting_down(),
+        SagaError::Store(e) => store(&e),
+        SagaError::KeyReused => key_reused(),
+        SagaError::NotPlaced(_)
+        | SagaError::Corrupt { .. }
+        | SagaError::Order { .. }
+        | SagaError::Product { .. }
+        | SagaError::Coupon { .. }
+        | SagaError::Wallet { .. } => Problem::internal(&e),
+    }
+}
+
+fn key_reused() -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::IdempotencyKeyReused,
+        "this Idempotency-Key was already used for a different request",
+    )
+}
+
+fn shutting_down() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Overloaded,
+        "the service is shutting down",
+    )
+    .retry_after(RETRY_AFTER_SECS)
 }

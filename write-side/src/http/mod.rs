@@ -5,6 +5,7 @@
 
 mod coupons;
 mod error;
+mod idempotency;
 mod metadata;
 mod openapi;
 mod orders;
@@ -35,6 +36,8 @@ pub struct CommandState {
     pub saga: OrderSaga,
     /// JWT subject checks and per-user rate limits on user routes.
     pub users: UserGuard,
+    /// Idempotency keys whose first request is running here.
+    pub keys_in_flight: crate::idempotency::InFlight,
 }
 
 /// Who may call what: the admin token, the user guard, and the cap on commands in flight.
@@ -56,6 +59,7 @@ pub fn router(saga: OrderSaga, access: Access) -> Router {
         services: saga.services().clone(),
         saga,
         users,
+        keys_in_flight: crate::idempotency::InFlight::default(),
     };
     let admin = Router::new()
         .route("/v1/products", post(products::register))

@@ -1,4 +1,5 @@
 use super::error::ApiError;
+use super::idempotency::{Caller, keyed};
 use super::{CommandState, consistency_header, metadata};
 use crate::domain::order::{OrderStatus, PlacedOrder};
 use crate::saga::{PlaceError, PlaceOrder};
@@ -13,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct PlaceRequest {
     user_id: UserId,
@@ -24,7 +25,7 @@ pub(super) struct PlaceRequest {
     user_coupon_id: Option<UserCouponId>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ItemRequest {
     product_id: ProductId,
@@ -79,6 +80,13 @@ pub(super) async fn place(
 ) -> Result<Response, ApiError> {
     state.users.authorize(&headers, request.user_id.get())?;
     state.users.throttle(request.user_id.get())?;
+    let keyed = keyed(
+        &state,
+        &headers,
+        Caller::User(request.user_id),
+        "placeOrder",
+        &request,
+    )?;
     let request = PlaceOrder {
         user_id: request.user_id,
         items: request
@@ -90,11 +98,12 @@ pub(super) async fn place(
     };
     let driven = state
         .saga
-        .place(request, metadata::from_request(&headers))
+        .place(request, metadata::from_request(&headers), keyed.key())
         .await
         .map_err(|error| match error {
             PlaceError::Invalid(error) => ApiError::Problem(Problem::validation(error.to_string())),
             PlaceError::Unavailable(error) => ApiError::Saga(error),
+            PlaceError::KeyReused => ApiError::KeyReused,
         })?;
     let order = &driven.order;
     let body = OrderResponse::from(order);

@@ -1,6 +1,7 @@
 use super::error::ApiError;
 use super::{CommandState, consistency_header, metadata};
-use api_common::{ApiJson, ApiPath, Problem};
+use crate::idempotency::InvalidKey;
+use api_common::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -22,9 +23,6 @@ struct BalanceResponse {
     user_id: UserId,
     balance: Krw,
 }
-
-/// Longest accepted Idempotency-Key.
-const MAX_IDEMPOTENCY_KEY: usize = 200;
 
 /// Charges points to a user's wallet; a repeated Idempotency-Key charges once and answers
 /// the first result.
@@ -51,19 +49,13 @@ pub(super) async fn charge(
     ApiJson(request): ApiJson<ChargeRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.users.authorize(&headers, user_id.get())?;
-    let idempotency_key = match headers.get("idempotency-key") {
+    // The wallet keeps its charges' keys itself (a repeat answers the balance right
+    // after the first charge), so the key goes to the domain as it is.
+    let idempotency_key = match headers.get(super::idempotency::HEADER) {
         None => None,
         Some(value) => {
-            let key = value
-                .to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
-                .ok_or_else(|| {
-                    Problem::validation(format!(
-                        "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
-                    ))
-                })?;
-            Some(key.to_owned())
+            let raw = value.to_str().map_err(|_| InvalidKey)?;
+            Some(crate::idempotency::parse(raw)?.to_owned())
         }
     };
     let executed = state

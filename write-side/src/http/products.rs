@@ -1,4 +1,5 @@
 use super::error::ApiError;
+use super::idempotency::{Caller, keyed};
 use super::{CommandState, consistency_header, metadata};
 use crate::commands::NewProduct;
 use crate::domain::product::ProductReply;
@@ -12,7 +13,7 @@ use events::{Krw, ProductId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[schema(as = RegisterProductRequest)]
 pub(super) struct RegisterRequest {
@@ -23,7 +24,7 @@ pub(super) struct RegisterRequest {
     stock: i64,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct RestockRequest {
     #[schema(minimum = 1)]
@@ -74,6 +75,7 @@ pub(super) async fn register(
     headers: HeaderMap,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let keyed = keyed(&state, &headers, Caller::Admin, "registerProduct", &request)?;
     let product = NewProduct {
         name: request.name,
         price: request.price,
@@ -81,7 +83,7 @@ pub(super) async fn register(
     };
     let executed = state
         .services
-        .register_product(product, metadata::from_request(&headers))
+        .register_product(product, metadata::from_request(&headers), keyed.key())
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -111,12 +113,20 @@ pub(super) async fn restock(
     headers: HeaderMap,
     ApiJson(request): ApiJson<RestockRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let keyed = keyed(
+        &state,
+        &headers,
+        Caller::Admin,
+        "restockProduct",
+        &(product_id, &request),
+    )?;
     let executed = state
         .services
         .restock(
             product_id,
             request.quantity,
             metadata::from_request(&headers),
+            keyed.key(),
         )
         .await?;
     Ok((

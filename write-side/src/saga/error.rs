@@ -17,6 +17,10 @@ pub enum SagaError {
     ShuttingDown,
     #[error(transparent)]
     Store(Arc<StoreError>),
+    /// The placement's Idempotency-Key was recorded for another order request (only the
+    /// placement sends a key).
+    #[error("the Idempotency-Key was already used for another order")]
+    KeyReused,
     #[error("order {0} was never placed")]
     NotPlaced(OrderId),
     #[error("order {order_id} has an unreadable event: {reason}")]
@@ -58,6 +62,7 @@ pub(super) fn verdict_with_token<R, E>(
     verdict(answer.map(|executed| Executed {
         reply: (executed.reply, executed.token.clone()),
         token: executed.token,
+        replayed: executed.replayed,
     }))
 }
 
@@ -72,5 +77,6 @@ pub(super) fn verdict<R, E>(
         Err(ExecuteError::Overloaded) => Err(SagaError::Overloaded),
         Err(ExecuteError::ShuttingDown) => Err(SagaError::ShuttingDown),
         Err(ExecuteError::Store(error)) => Err(SagaError::Store(error)),
+        Err(ExecuteError::KeyReused | ExecuteError::KeyTaken) => Err(SagaError::KeyReused),
     }
 }

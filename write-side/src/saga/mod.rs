@@ -104,6 +104,14 @@ impl OrderSaga {
     /// Reads an order from its stream (not through its mailbox), e.g. after another driver
     /// moved it or when the recovery scan picks it up.
     pub async fn load(&self, order_id: OrderId) -> Result<Option<PlacedOrder>, SagaError> {
+        Ok(self.load_with_token(order_id).await?.map(|(order, _)| order))
+    }
+
+    /// `load`, with the token of the order's last event (to read it back as it is now).
+    pub async fn load_with_token(
+        &self,
+        order_id: OrderId,
+    ) -> Result<Option<(PlacedOrder, events::ConsistencyToken)>, SagaError> {
         use crate::domain::{order::Order, replay};
         let recorded = self
             .services()
@@ -111,6 +119,13 @@ impl OrderSaga {
             .read_stream(&StreamId::order(order_id), 0)
             .await
             .map_err(|e| SagaError::Store(Arc::new(e)))?;
+        let token = recorded.last().map(|last| {
+            events::ConsistencyToken::new(
+                last.global_position,
+                StreamId::order(order_id),
+                last.stream_version,
+            )
+        });
         let mut events = Vec::with_capacity(recorded.len());
         for event in recorded {
             let decoded =
@@ -121,7 +136,8 @@ impl OrderSaga {
                     })?;
             events.push(decoded);
         }
-        Ok(replay(Order::default(), &events).placed().cloned())
+        let order = replay(Order::default(), &events).placed().cloned();
+        Ok(order.zip(token))
     }
 
     fn is_in_flight(&self, order_id: OrderId) -> bool {

@@ -2,16 +2,19 @@
 //! the order is settled or the caller's wait is over (the saga goes on either way).
 
 use super::driver::Driven;
-use super::error::{verdict, verdict_with_token};
+use super::error::verdict;
 use super::failpoint::crash_point;
 use super::{OrderSaga, SagaError};
-use crate::domain::order::{self, OrderCommand, OrderError};
+use crate::domain::order::{self, OrderCommand, OrderError, OrderStatus};
+use crate::executor::{ExecuteError, Executed};
+use crate::idempotency::IdempotencyKey;
 use crate::domain::product::{ProductCommand, ProductError};
 use crate::ids::IdSequence;
 use chrono::Utc;
 use events::{Krw, Metadata, OrderId, OrderLine, ProductId, StreamId, UserCouponId, UserId};
 use futures::future::join_all;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,14 +37,24 @@ pub enum PlaceError {
     /// The order could not be placed now; nothing was recorded.
     #[error(transparent)]
     Unavailable(SagaError),
+    /// The Idempotency-Key was used for another order request.
+    #[error("the Idempotency-Key was already used for another order request")]
+    KeyReused,
 }
 
+/// How often a repeat of a keyed placement looks at an order a driver here is working on.
+const RESUME_POLL: Duration = Duration::from_millis(10);
+
 impl OrderSaga {
+    /// Places an order and drives it. With an idempotency key, a repeat of a request
+    /// already placed answers that order as it stands now (driving it on, or waiting for
+    /// the driver here, up to the same wait), and places nothing.
     #[tracing::instrument(level = "debug", skip_all, fields(user_id = %request.user_id))]
     pub async fn place(
         &self,
         request: PlaceOrder,
         metadata: Metadata,
+        key: Option<&IdempotencyKey>,
     ) -> Result<PlaceOutcome, PlaceError> {
         // Checked before anything is allocated or recorded; prices come next.
         let unpriced: Vec<OrderLine> = request
@@ -54,20 +67,41 @@ impl OrderSaga {
             })
             .collect();
         order::validate_lines(&unpriced).map_err(PlaceError::Invalid)?;
+        if let Some(key) = key {
+            let recorded = self.services().orders.replay(key).await;
+            if let Some(order_id) = recorded_order(recorded)? {
+                return self.resume(order_id, metadata).await;
+            }
+        }
 
         let order_id = self.next_order_id().await?;
         let lines = self.price(unpriced, metadata).await?;
-        let placed = self
-            .place_order(order_id, &request, lines, metadata)
-            .await?;
+        let placed = match self
+            .place_order(order_id, &request, lines, metadata, key)
+            .await?
+        {
+            Placed::New(placed) => placed,
+            Placed::Recorded(order_id) => return self.resume(order_id, metadata).await,
+        };
         crash_point("saga-after-placed");
+        self.drive_for_answer(placed, metadata, self.config().answer_within)
+            .await
+    }
 
+    /// Drives the order in a task of its own (the saga goes on if the caller stops
+    /// waiting or disconnects) and answers it as it stands after at most `wait`.
+    async fn drive_for_answer(
+        &self,
+        placed: Driven,
+        metadata: Metadata,
+        wait: Duration,
+    ) -> Result<PlaceOutcome, PlaceError> {
+        let order_id = placed.order.order_id;
         let saga = self.clone();
         let placed_token = placed.token.clone();
-        // Spawned, so the saga goes on if the caller stops waiting or disconnects.
         let driving =
             tokio::spawn(async move { saga.drive(placed, metadata).await }.in_current_span());
-        match tokio::time::timeout(self.config().answer_within, driving).await {
+        match tokio::time::timeout(wait, driving).await {
             Ok(Ok(Ok(driven))) => Ok(driven),
             // The order is recorded; whatever stopped its driver, recovery takes it on.
             _ => match self.load(order_id).await {
@@ -78,6 +112,34 @@ impl OrderSaga {
                 Ok(None) => Err(PlaceError::Unavailable(SagaError::NotPlaced(order_id))),
                 Err(error) => Err(PlaceError::Unavailable(error)),
             },
+        }
+    }
+
+    /// An order an earlier request with the same key placed, as it stands now. A settled
+    /// one is answered at once; a pending one is driven on, unless a driver in this process
+    /// has it, whose outcome is then waited for (both up to the placement's wait). A
+    /// driver elsewhere or the recovery scan may drive it at the same time: every step is
+    /// idempotent by order id.
+    async fn resume(&self, order_id: OrderId, metadata: Metadata) -> Result<PlaceOutcome, PlaceError> {
+        let deadline = Instant::now() + self.config().answer_within;
+        loop {
+            let (order, token) = self
+                .load_with_token(order_id)
+                .await
+                .map_err(PlaceError::Unavailable)?
+                .ok_or(PlaceError::Unavailable(SagaError::NotPlaced(order_id)))?;
+            let now = Instant::now();
+            let driven = Driven {
+                order,
+                token: Some(token),
+            };
+            if driven.order.status() != OrderStatus::Pending || now >= deadline {
+                return Ok(driven);
+            }
+            if !self.is_in_flight(order_id) {
+                return self.drive_for_answer(driven, metadata, deadline - now).await;
+            }
+            tokio::time::sleep(RESUME_POLL).await;
         }
     }
 
@@ -138,7 +200,8 @@ impl OrderSaga {
         request: &PlaceOrder,
         lines: Vec<OrderLine>,
         metadata: Metadata,
-    ) -> Result<Driven, PlaceError> {
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Placed, PlaceError> {
         let orders = &self.services().orders;
         let command = OrderCommand::Place {
             order_id,
@@ -147,26 +210,68 @@ impl OrderSaga {
             user_coupon_id: request.user_coupon_id,
             placed_at: Utc::now(),
         };
+        let stream = StreamId::order(order_id);
         let answer = self
             .with_retries(|| {
-                let command = command.clone();
+                let (command, stream) = (command.clone(), stream.clone());
                 async move {
-                    verdict_with_token(
-                        orders
-                            .execute_new(StreamId::order(order_id), command, metadata)
-                            .await,
-                    )
+                    let executed = match key {
+                        Some(key) => {
+                            orders
+                                .execute_keyed(stream, command, metadata, key, true)
+                                .await
+                        }
+                        None => orders.execute_new(stream, command, metadata).await,
+                    };
+                    verdict(executed.map(|executed| Executed {
+                        reply: (executed.reply, executed.token.clone(), executed.replayed),
+                        token: executed.token,
+                        replayed: executed.replayed,
+                    }))
                 }
             })
             .await
             .map_err(PlaceError::Unavailable)?;
         match answer {
-            Ok((Some(order), token)) => Ok(Driven {
+            // Another request with the key placed its order first (another process).
+            Ok((Some(order), _, true)) => Ok(Placed::Recorded(order.order_id)),
+            Ok((Some(order), token, false)) => Ok(Placed::New(Driven {
                 order,
                 token: Some(token),
-            }),
-            Ok((None, _)) => Err(PlaceError::Unavailable(SagaError::NotPlaced(order_id))),
+            })),
+            Ok((None, _, _)) => Err(PlaceError::Unavailable(SagaError::NotPlaced(order_id))),
             Err(error) => Err(PlaceError::Invalid(error)),
         }
+    }
+}
+
+/// What placing came to: this request's new order, or the one a request with the same
+/// key placed first.
+enum Placed {
+    New(Driven),
+    Recorded(OrderId),
+}
+
+/// The order a recorded placement names; `KeyReused` if the key was used for another
+/// request.
+fn recorded_order(
+    recorded: Result<Option<Executed<Option<order::PlacedOrder>>>, ExecuteError<OrderError>>,
+) -> Result<Option<OrderId>, PlaceError> {
+    match recorded {
+        Ok(Some(executed)) => executed
+            .reply
+            .map(|order| Some(order.order_id))
+            .ok_or_else(|| {
+                PlaceError::Unavailable(SagaError::Store(Arc::new(
+                    crate::store::StoreError::Corrupt(
+                        "an idempotency record of a placement without its order".into(),
+                    ),
+                )))
+            }),
+        Ok(None) => Ok(None),
+        Err(ExecuteError::KeyReused) => Err(PlaceError::KeyReused),
+        Err(error) => verdict(Err(error))
+            .map(|_: Result<(), OrderError>| None)
+            .map_err(PlaceError::Unavailable),
     }
 }

@@ -5,7 +5,7 @@
 //! (the store's, or what an earlier append of the same batch left), so a conflict fails
 //! only that append.
 
-use super::{Appended, StoreError};
+use super::{Appended, Claim, StoreError};
 use async_trait::async_trait;
 use events::{NewEntry, NewEvent, StreamId};
 use std::collections::HashMap;
@@ -22,6 +22,7 @@ pub(crate) struct AppendRequest {
     pub expected: i64,
     pub events: Vec<NewEvent>,
     pub entries: Vec<NewEntry>,
+    pub claims: Vec<Claim>,
 }
 
 pub(crate) type AppendAnswer = Result<Appended, StoreError>;
@@ -89,6 +90,7 @@ impl GroupCommit {
         expected: i64,
         events: &[NewEvent],
         entries: &[NewEntry],
+        claims: &[Claim],
     ) -> AppendAnswer {
         let (answer, answered) = oneshot::channel();
         let job = Job {
@@ -97,6 +99,7 @@ impl GroupCommit {
                 expected,
                 events: events.to_vec(),
                 entries: entries.to_vec(),
+                claims: claims.to_vec(),
             },
             answer,
         };
@@ -135,7 +138,7 @@ impl<'a> BatchVersions<'a> {
                 actual,
             }));
         }
-        if request.events.is_empty() && request.entries.is_empty() {
+        if request.events.is_empty() && request.entries.is_empty() && request.claims.is_empty() {
             return Some(Ok(Appended {
                 stream_version: actual,
                 first_position: 0,

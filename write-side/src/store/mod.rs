@@ -1,12 +1,15 @@
 //! The event store: append-only streams with optimistic versions, a global order for
 //! readers of every stream, snapshots, and id sequences.
 
+mod claims;
 mod group_commit;
 pub mod mysql;
 mod queries;
 mod row;
 pub mod sqlite;
 pub mod turns;
+
+pub use claims::{Claim, StoredClaim};
 
 use async_trait::async_trait;
 use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
@@ -22,6 +25,10 @@ pub enum StoreError {
         expected: i64,
         actual: i64,
     },
+    /// An idempotency key of the append was recorded by another request meanwhile; nothing
+    /// of the append was written.
+    #[error("an idempotency key of stream {stream} was recorded meanwhile")]
+    KeyTaken { stream: StreamId },
     #[error("event store {operation} failed: {source}")]
     Database {
         operation: &'static str,
@@ -49,9 +56,61 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the failure passes by itself (the database is down, unreachable, busy, or
+    /// shed the transaction: a lost connection, a deadlock, a lock wait timeout), so the
+    /// caller may retry; the rest are bugs or damaged data.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Conflict { .. } | StoreError::KeyTaken { .. } => true,
+            StoreError::Database { source, .. } => transient_sqlx(source),
+            StoreError::Sqlite { source, .. } => transient_sqlite(source),
+            StoreError::RolledBack | StoreError::WriterStopped => true,
+            StoreError::Batch(inner) => inner.is_transient(),
+            StoreError::Migrate(_) | StoreError::Corrupt(_) => false,
+        }
+    }
+
     pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database { operation, source }
     }
+}
+
+fn transient_sqlx(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // MySQL/MariaDB server errors that say "try again": too many connections (1040),
+        // shutting down (1053), lock wait timeout (1205), deadlock (1213), connection
+        // killed (1927), read-only while failing over (1290, 1836), client idle (4031).
+        sqlx::Error::Database(db) => {
+            let number = db
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|mysql| mysql.number());
+            matches!(
+                number,
+                Some(1040 | 1053 | 1205 | 1213 | 1290 | 1836 | 1927 | 4031)
+            ) || db.code().is_some_and(|code| code.starts_with("08")) // connection exception
+        }
+        _ => false,
+    }
+}
+
+fn transient_sqlite(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    error.sqlite_error_code().is_some_and(|code| {
+        matches!(
+            code,
+            ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::DiskFull
+                | ErrorCode::OutOfMemory
+        )
+    })
 }
 
 /// A stream's newest snapshot and its events after it (all of them without one).
@@ -87,7 +146,9 @@ pub trait EventStore: Send + Sync + 'static {
         stream: &StreamId,
         expected: i64,
         events: &[NewEvent],
-    ) -> Result<Appended, StoreError>;
+    ) -> Result<Appended, StoreError> {
+        self.append_claimed(stream, expected, events, &[], &[]).await
+    }
 
     /// Like `append`, and writes `entries` (the stream's keyed state, see
     /// `domain::entries`) in the same transaction. A unique entry whose key the stream
@@ -99,7 +160,29 @@ pub trait EventStore: Send + Sync + 'static {
         expected: i64,
         events: &[NewEvent],
         entries: &[NewEntry],
+    ) -> Result<Appended, StoreError> {
+        self.append_claimed(stream, expected, events, entries, &[])
+            .await
+    }
+
+    /// Like `append_with_entries`, and records `claims` (idempotency keys and the outcomes
+    /// of the commands that sent them) in the same transaction. A key already recorded
+    /// fails the append with `StoreError::KeyTaken`.
+    async fn append_claimed(
+        &self,
+        stream: &StreamId,
+        expected: i64,
+        events: &[NewEvent],
+        entries: &[NewEntry],
+        claims: &[Claim],
     ) -> Result<Appended, StoreError>;
+
+    /// The record of an idempotency key, if one was written (and not swept yet).
+    async fn load_claim(&self, scope: &str, key: &str) -> Result<Option<StoredClaim>, StoreError>;
+
+    /// Deletes the records written before `before` (microseconds since the epoch); answers
+    /// how many went.
+    async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError>;
 
     /// The stored values of those of `keys` the stream has an entry for.
     async fn load_entries(

@@ -11,7 +11,7 @@ use super::group_commit::{
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
 use super::turns::{MySqlStreamTurns, StreamTurns};
-use super::{Appended, EventStore, Loaded, Snapshot, StoreError};
+use super::{Appended, Claim, EventStore, Loaded, Snapshot, StoreError, StoredClaim, claims};
 use async_trait::async_trait;
 use chrono::Utc;
 use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
@@ -174,6 +174,7 @@ impl MySqlAppender {
         let mut answers = Vec::with_capacity(requests.len());
         let mut rows = Vec::new();
         let mut entries = Vec::new();
+        let mut claimed = Vec::new();
         let mut last_position = head;
         for request in requests {
             let actual = versions
@@ -186,6 +187,7 @@ impl MySqlAppender {
             let first_position = last_position + 1;
             rows.extend(rows_of(request, first_position));
             entries.extend(request.entries.iter().map(|entry| (&request.stream, entry)));
+            claimed.extend(claim_rows(request, first_position));
             let appended = placed(versions.appended(request), first_position, request);
             last_position = last_position.max(appended.last_position);
             answers.push(Ok(appended));
@@ -196,6 +198,9 @@ impl MySqlAppender {
         write_entries(&mut tx, &entries)
             .await
             .map_err(StoreError::db("write stream entries"))?;
+        write_claims(&mut tx, &claimed, recorded_at)
+            .await
+            .map_err(StoreError::db("record idempotency keys"))?;
         self.finish(tx, head, last_position).await?;
         Ok(answers)
     }
@@ -226,14 +231,22 @@ impl MySqlAppender {
                 .iter()
                 .map(|entry| (&request.stream, entry))
                 .collect();
+            let claimed: Vec<_> = claim_rows(request, first_position).collect();
             savepoint(&mut tx, "SAVEPOINT append").await?;
             let written = match insert_rows(&mut tx, &rows, recorded_at).await {
                 Ok(()) => write_entries(&mut tx, &entries).await,
                 Err(error) => Err(error),
+            }
+            .map_err(|error| conflict_or(error, &request.stream, request.expected));
+            let written = match written {
+                Ok(()) => write_claims(&mut tx, &claimed, recorded_at)
+                    .await
+                    .map_err(|error| key_taken_or(error, &request.stream)),
+                Err(error) => Err(error),
             };
             if let Err(error) = written {
                 savepoint(&mut tx, "ROLLBACK TO SAVEPOINT append").await?;
-                answers.push(Err(conflict_or(error, &request.stream, request.expected)));
+                answers.push(Err(error));
                 continue;
             }
             savepoint(&mut tx, "RELEASE SAVEPOINT append").await?;
@@ -338,6 +351,57 @@ async fn write_entries(
     Ok(())
 }
 
+/// An admitted append's idempotency records, with the positions its events landed at.
+fn claim_rows(
+    request: &AppendRequest,
+    first_position: i64,
+) -> impl Iterator<Item = (&StreamId, &Claim, i64)> {
+    request
+        .claims
+        .iter()
+        .map(move |claim| (&request.stream, claim, claim.position_after(first_position)))
+}
+
+/// Records idempotency keys in multi-row INSERTs; a key already recorded is a unique
+/// violation (`key_taken_or`).
+async fn write_claims(
+    tx: &mut sqlx::Transaction<'static, MySql>,
+    claims: &[(&StreamId, &Claim, i64)],
+    created_at: i64,
+) -> Result<(), sqlx::Error> {
+    for chunk in claims.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::new(
+            "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, stream_id, \
+             stream_version, global_position, outcome, created_at) ",
+        );
+        insert.push_values(chunk, |mut values, (stream, claim, position)| {
+            values
+                .push_bind(claim.scope.as_str())
+                .push_bind(claim.key.as_str())
+                .push_bind(claim.fingerprint.as_slice())
+                .push_bind(stream.as_str())
+                .push_bind(claim.stream_version)
+                .push_bind(*position)
+                .push_bind(claim.outcome.as_slice())
+                .push_bind(created_at);
+        });
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+fn key_taken_or(error: sqlx::Error, stream: &StreamId) -> StoreError {
+    if is_unique_violation(&error) {
+        return StoreError::KeyTaken {
+            stream: stream.clone(),
+        };
+    }
+    StoreError::Database {
+        operation: "record idempotency keys",
+        source: error,
+    }
+}
+
 /// One event to insert, at its position and version.
 struct Row<'a> {
     position: i64,
@@ -395,23 +459,56 @@ async fn insert_rows(
 
 #[async_trait]
 impl EventStore for MySqlEventStore {
-    async fn append(
-        &self,
-        stream: &StreamId,
-        expected: i64,
-        events: &[NewEvent],
-    ) -> Result<Appended, StoreError> {
-        self.writer.append(stream, expected, events, &[]).await
-    }
-
-    async fn append_with_entries(
+    async fn append_claimed(
         &self,
         stream: &StreamId,
         expected: i64,
         events: &[NewEvent],
         entries: &[NewEntry],
+        claims: &[Claim],
     ) -> Result<Appended, StoreError> {
-        self.writer.append(stream, expected, events, entries).await
+        self.writer
+            .append(stream, expected, events, entries, claims)
+            .await
+    }
+
+    async fn load_claim(&self, scope: &str, key: &str) -> Result<Option<StoredClaim>, StoreError> {
+        let row: Option<(Vec<u8>, String, i64, i64, Vec<u8>)> = sqlx::query_as(
+            "SELECT fingerprint, stream_id, stream_version, global_position, outcome \
+             FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("load an idempotency key"))?;
+        row.map(|(fingerprint, stream, stream_version, position, outcome)| {
+            Ok(StoredClaim {
+                fingerprint: claims::fingerprint(&fingerprint)?,
+                stream: StreamId::from_stored(stream),
+                stream_version,
+                position,
+                outcome,
+            })
+        })
+        .transpose()
+    }
+
+    async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError> {
+        // In slices, so a sweep never holds many row locks at once.
+        let mut swept = 0;
+        loop {
+            let deleted = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000")
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::db("sweep idempotency keys"))?
+                .rows_affected();
+            swept += deleted;
+            if deleted < 1000 {
+                return Ok(swept);
+            }
+        }
     }
 
     async fn load_entries(

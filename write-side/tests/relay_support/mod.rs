@@ -421,25 +421,29 @@ impl StallingCheckpoints {
 
 #[async_trait]
 impl EventStore for StallingCheckpoints {
-    async fn append(
-        &self,
-        stream: &StreamId,
-        expected: i64,
-        events: &[NewEvent],
-    ) -> Result<Appended, StoreError> {
-        self.inner.append(stream, expected, events).await
-    }
-
-    async fn append_with_entries(
+    async fn append_claimed(
         &self,
         stream: &StreamId,
         expected: i64,
         events: &[NewEvent],
         entries: &[events::NewEntry],
+        claims: &[write_side::store::Claim],
     ) -> Result<Appended, StoreError> {
         self.inner
-            .append_with_entries(stream, expected, events, entries)
+            .append_claimed(stream, expected, events, entries, claims)
             .await
+    }
+
+    async fn load_claim(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> Result<Option<write_side::store::StoredClaim>, StoreError> {
+        self.inner.load_claim(scope, key).await
+    }
+
+    async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError> {
+        self.inner.sweep_claims(before).await
     }
 
     async fn load_entries(

@@ -12,7 +12,7 @@ mod reads;
 mod writer;
 
 use super::group_commit::AppendRequest;
-use super::{Appended, EventStore, Loaded, Snapshot, StoreError};
+use super::{Appended, Claim, EventStore, Loaded, Snapshot, StoreError, StoredClaim};
 use async_trait::async_trait;
 use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
 use reads::Readers;
@@ -134,20 +134,32 @@ impl EventStore for SqliteEventStore {
             .await
     }
 
-    async fn append_with_entries(
+    async fn append_claimed(
         &self,
         stream: &StreamId,
         expected: i64,
         events: &[NewEvent],
         entries: &[NewEntry],
+        claims: &[Claim],
     ) -> Result<Appended, StoreError> {
         let request = AppendRequest {
             stream: stream.clone(),
             expected,
             events: events.to_vec(),
             entries: entries.to_vec(),
+            claims: claims.to_vec(),
         };
         self.write(|answer| WriteOp::Append { request, answer })
+            .await
+    }
+
+    async fn load_claim(&self, scope: &str, key: &str) -> Result<Option<StoredClaim>, StoreError> {
+        self.readers
+            .now(|connection| reads::load_claim(connection, &scope, &key))
+    }
+
+    async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError> {
+        self.write(|answer| WriteOp::SweepClaims { before, answer })
             .await
     }
 

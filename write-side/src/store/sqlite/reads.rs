@@ -5,7 +5,7 @@
 //! that may return many rows run on tokio's blocking pool, one hop per query.
 
 use super::super::row::{EVENT_COLUMNS, RawEvent, snapshot};
-use super::super::{Loaded, Snapshot, StoreError};
+use super::super::{Loaded, Snapshot, StoreError, StoredClaim, claims};
 use super::writer::sqlite;
 use events::{RecordedEvent, StreamId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
@@ -252,4 +252,35 @@ pub(super) fn load_entries(
         }
     }
     Ok(found)
+}
+
+/// An idempotency key's record, if one was written.
+pub(super) fn load_claim(
+    connection: &Connection,
+    scope: &str,
+    key: &str,
+) -> Result<Option<StoredClaim>, StoreError> {
+    let row: Option<(Vec<u8>, String, i64, i64, Vec<u8>)> = connection
+        .prepare_cached(
+            "SELECT fingerprint, stream_id, stream_version, global_position, outcome \
+             FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
+        )
+        .and_then(|mut select| {
+            select
+                .query_row(params![scope, key], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                })
+                .optional()
+        })
+        .map_err(sqlite("load an idempotency key"))?;
+    row.map(|(fingerprint, stream, stream_version, position, outcome)| {
+        Ok(StoredClaim {
+            fingerprint: claims::fingerprint(&fingerprint)?,
+            stream: StreamId::from_stored(stream),
+            stream_version,
+            position,
+            outcome,
+        })
+    })
+    .transpose()
 }

@@ -10,7 +10,7 @@
 
 use super::super::group_commit::{AppendAnswer, AppendRequest, BatchVersions, advance_head};
 use super::super::row::{encode_metadata, micros};
-use super::super::{Appended, Snapshot, StoreError};
+use super::super::{Appended, Claim, Snapshot, StoreError};
 use chrono::Utc;
 use events::StreamId;
 use rusqlite::{Connection, ErrorCode, params};
@@ -40,6 +40,10 @@ pub(super) enum WriteOp {
         position: i64,
         answer: oneshot::Sender<Result<(), StoreError>>,
     },
+    SweepClaims {
+        before: i64,
+        answer: oneshot::Sender<Result<u64, StoreError>>,
+    },
 }
 
 /// What one operation came to, sent only after the batch's commit.
@@ -47,6 +51,7 @@ enum Done {
     Append(AppendAnswer),
     Unit(Result<(), StoreError>),
     Ids(Result<Range<i64>, StoreError>),
+    Count(Result<u64, StoreError>),
 }
 
 pub(super) fn sqlite(operation: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
@@ -111,6 +116,9 @@ fn commit(connection: &mut Connection, batch: &mut Vec<WriteOp>, head: &watch::S
                 } => Done::Unit(isolated(connection, |c| {
                     save_checkpoint(c, reader, *position)
                 })),
+                WriteOp::SweepClaims { before, .. } => {
+                    Done::Count(isolated(connection, |c| sweep_claims(c, *before)))
+                }
             });
             // Some errors (a full disk, I/O) make SQLite roll the whole transaction back
             // by itself; what follows would then commit statement by statement. Fail the
@@ -147,6 +155,7 @@ fn commit(connection: &mut Connection, batch: &mut Vec<WriteOp>, head: &watch::S
                         Done::Unit(Err(failed()))
                     }
                     WriteOp::ReserveIds { .. } => Done::Ids(Err(failed())),
+                    WriteOp::SweepClaims { .. } => Done::Count(Err(failed())),
                 };
                 answer(op, done);
             }
@@ -182,6 +191,7 @@ fn answer(op: WriteOp, done: Done) {
             drop(answer.send(r))
         }
         (WriteOp::ReserveIds { answer, .. }, Done::Ids(result)) => drop(answer.send(result)),
+        (WriteOp::SweepClaims { answer, .. }, Done::Count(result)) => drop(answer.send(result)),
         // `commit` builds each answer from its own operation, so the kinds always pair;
         // dropping the sender tells the caller the writer failed rather than answer wrong.
         (_, _) => tracing::error!("a write answer of the wrong kind"),
@@ -231,6 +241,9 @@ fn append<'a>(
         write_entry(connection, &request.stream, entry)
             .map_err(|error| conflict_or(error, &request.stream, request.expected))?;
     }
+    for claim in &request.claims {
+        write_claim(connection, &request.stream, claim, first_position, recorded_at)?;
+    }
     Ok(Appended {
         stream_version: versions.appended(request),
         first_position,
@@ -257,6 +270,55 @@ fn write_entry(
         .map(drop)
 }
 
+/// Records an idempotency key; one already recorded fails the append (`KeyTaken`).
+fn write_claim(
+    connection: &Connection,
+    stream: &StreamId,
+    claim: &Claim,
+    first_position: i64,
+    created_at: i64,
+) -> Result<(), StoreError> {
+    connection
+        .prepare_cached(
+            "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, stream_id, \
+             stream_version, global_position, outcome, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .and_then(|mut insert| {
+            insert.execute(params![
+                claim.scope,
+                claim.key,
+                claim.fingerprint.as_slice(),
+                stream.as_str(),
+                claim.stream_version,
+                claim.position_after(first_position),
+                claim.outcome,
+                created_at,
+            ])
+        })
+        .map(drop)
+        .map_err(|error| {
+            if is_unique_violation(&error) {
+                StoreError::KeyTaken {
+                    stream: stream.clone(),
+                }
+            } else {
+                StoreError::Sqlite {
+                    operation: "record an idempotency key",
+                    source: error,
+                }
+            }
+        })
+}
+
+fn sweep_claims(connection: &Connection, before: i64) -> Result<u64, StoreError> {
+    connection
+        .prepare_cached("DELETE FROM idempotency_keys WHERE created_at < ?")
+        .and_then(|mut delete| delete.execute([before]))
+        .map(|deleted| deleted as u64)
+        .map_err(sqlite("sweep idempotency keys"))
+}
+
 pub(super) fn stream_version(
     connection: &Connection,
     stream: &StreamId,
@@ -270,16 +332,7 @@ pub(super) fn stream_version(
 /// A unique violation on `(stream_id, stream_version)` means another process wrote first:
 /// a conflict, not a failure. (A duplicate event id is a failure.)
 fn conflict_or(error: rusqlite::Error, stream: &StreamId, expected: i64) -> StoreError {
-    // A `WITHOUT ROWID` table's key (stream_entries) reports PRIMARYKEY, not UNIQUE.
-    let unique = error.sqlite_error().is_some_and(|e| {
-        e.code == ErrorCode::ConstraintViolation
-            && matches!(
-                e.extended_code,
-                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-            )
-    });
-    if unique && !error.to_string().contains("event_id") {
+    if is_unique_violation(&error) && !error.to_string().contains("event_id") {
         return StoreError::Conflict {
             stream: stream.clone(),
             expected,
@@ -290,6 +343,18 @@ fn conflict_or(error: rusqlite::Error, stream: &StreamId, expected: i64) -> Stor
         operation: "append events",
         source: error,
     }
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    // A `WITHOUT ROWID` table's key (stream_entries) reports PRIMARYKEY, not UNIQUE.
+    error.sqlite_error().is_some_and(|e| {
+        e.code == ErrorCode::ConstraintViolation
+            && matches!(
+                e.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            )
+    })
 }
 
 fn save_snapshot(connection: &Connection, snapshot: &Snapshot) -> Result<(), StoreError> {
