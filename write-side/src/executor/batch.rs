@@ -79,13 +79,14 @@ pub(crate) async fn run<A: Aggregate>(
             fail_all(jobs, error);
             return contention;
         }
-        let (mut state, new_events, outcomes, claims) = match decide_all(state, jobs, (base_version, base_position)) {
-            Ok(decided) => decided,
-            Err(error) => {
-                fail_all(jobs, error);
-                return contention;
-            }
-        };
+        let (mut state, new_events, outcomes, claims) =
+            match decide_all(state, jobs, (base_version, base_position)) {
+                Ok(decided) => decided,
+                Err(error) => {
+                    fail_all(jobs, error);
+                    return contention;
+                }
+            };
         let entries = state.take_entries();
         let committed = if new_events.is_empty() && entries.is_empty() && claims.is_empty() {
             // Rejections and no-ops must not rest on a state another process has moved on
@@ -178,12 +179,19 @@ async fn answer_taken_keys<A: Aggregate>(
         .collect();
     let mut taken = Vec::new();
     for (index, key) in keys {
-        if shared.store.load_claim(&key.scope, &key.key).await?.is_some() {
+        if shared
+            .store
+            .load_claim(&key.scope, &key.key)
+            .await?
+            .is_some()
+        {
             taken.push(index);
         }
     }
     if taken.is_empty() {
-        taken = (0..jobs.len()).filter(|&i| jobs[i].claim.is_some()).collect();
+        taken = (0..jobs.len())
+            .filter(|&i| jobs[i].claim.is_some())
+            .collect();
     }
     for index in taken.into_iter().rev() {
         let job = jobs.remove(index);
@@ -254,7 +262,13 @@ fn decide_all<A: Aggregate>(
                 state = events.iter().fold(state, A::evolve);
                 let reply = state.reply(&job.command);
                 if let Some(key) = &job.claim {
-                    claims.push(claim(key, &reply, base_version, new_events.len(), base_position)?);
+                    claims.push(claim(
+                        key,
+                        &reply,
+                        base_version,
+                        new_events.len(),
+                        base_position,
+                    )?);
                 }
                 outcomes.push(Outcome::Accepted(reply, start..new_events.len()));
             }
@@ -321,7 +335,10 @@ fn answer_all<A: Aggregate>(
 /// answer, so it cannot have been told anything).
 fn drop_stale<A: Aggregate>(jobs: &mut Vec<Job<A>>) {
     let now = std::time::Instant::now();
-    if jobs.iter().all(|job| job.deadline > now && !job.answer.is_closed()) {
+    if jobs
+        .iter()
+        .all(|job| job.deadline > now && !job.answer.is_closed())
+    {
         return;
     }
     let mut kept = Vec::with_capacity(jobs.len());

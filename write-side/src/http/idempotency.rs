@@ -42,15 +42,16 @@ pub(super) fn keyed(
             _in_flight: None,
         });
     };
-    let raw = value
-        .to_str()
-        .map_err(|_| crate::idempotency::InvalidKey)?;
+    let raw = value.to_str().map_err(|_| crate::idempotency::InvalidKey)?;
     let caller = match caller {
         Caller::User(user_id) => format!("user:{user_id}"),
         Caller::Admin => "admin".to_owned(),
     };
     let key = IdempotencyKey::new(raw, &caller, operation, request)?;
-    let guard = state.keys_in_flight.enter(&key).ok_or(ApiError::KeyInFlight)?;
+    let guard = state
+        .keys_in_flight
+        .enter(&key)
+        .ok_or(ApiError::KeyInFlight)?;
     Ok(Keyed {
         key: Some(key),
         _in_flight: Some(guard),

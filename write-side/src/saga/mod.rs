@@ -104,7 +104,10 @@ impl OrderSaga {
     /// Reads an order from its stream (not through its mailbox), e.g. after another driver
     /// moved it or when the recovery scan picks it up.
     pub async fn load(&self, order_id: OrderId) -> Result<Option<PlacedOrder>, SagaError> {
-        Ok(self.load_with_token(order_id).await?.map(|(order, _)| order))
+        Ok(self
+            .load_with_token(order_id)
+            .await?
+            .map(|(order, _)| order))
     }
 
     /// `load`, with the token of the order's last event (to read it back as it is now).

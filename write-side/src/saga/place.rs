@@ -6,9 +6,9 @@ use super::error::verdict;
 use super::failpoint::crash_point;
 use super::{OrderSaga, SagaError};
 use crate::domain::order::{self, OrderCommand, OrderError, OrderStatus};
+use crate::domain::product::{ProductCommand, ProductError};
 use crate::executor::{ExecuteError, Executed};
 use crate::idempotency::IdempotencyKey;
-use crate::domain::product::{ProductCommand, ProductError};
 use crate::ids::IdSequence;
 use chrono::Utc;
 use events::{Krw, Metadata, OrderId, OrderLine, ProductId, StreamId, UserCouponId, UserId};
@@ -120,7 +120,11 @@ impl OrderSaga {
     /// has it, whose outcome is then waited for (both up to the placement's wait). A
     /// driver elsewhere or the recovery scan may drive it at the same time: every step is
     /// idempotent by order id.
-    async fn resume(&self, order_id: OrderId, metadata: Metadata) -> Result<PlaceOutcome, PlaceError> {
+    async fn resume(
+        &self,
+        order_id: OrderId,
+        metadata: Metadata,
+    ) -> Result<PlaceOutcome, PlaceError> {
         let deadline = Instant::now() + self.config().answer_within;
         loop {
             let (order, token) = self
@@ -137,7 +141,9 @@ impl OrderSaga {
                 return Ok(driven);
             }
             if !self.is_in_flight(order_id) {
-                return self.drive_for_answer(driven, metadata, deadline - now).await;
+                return self
+                    .drive_for_answer(driven, metadata, deadline - now)
+                    .await;
             }
             tokio::time::sleep(RESUME_POLL).await;
         }

@@ -147,7 +147,8 @@ pub trait EventStore: Send + Sync + 'static {
         expected: i64,
         events: &[NewEvent],
     ) -> Result<Appended, StoreError> {
-        self.append_claimed(stream, expected, events, &[], &[]).await
+        self.append_claimed(stream, expected, events, &[], &[])
+            .await
     }
 
     /// Like `append`, and writes `entries` (the stream's keyed state, see

@@ -498,12 +498,13 @@ impl EventStore for MySqlEventStore {
         // In slices, so a sweep never holds many row locks at once.
         let mut swept = 0;
         loop {
-            let deleted = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000")
-                .bind(before)
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::db("sweep idempotency keys"))?
-                .rows_affected();
+            let deleted =
+                sqlx::query("DELETE FROM idempotency_keys WHERE created_at < ? LIMIT 1000")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(StoreError::db("sweep idempotency keys"))?
+                    .rows_affected();
             swept += deleted;
             if deleted < 1000 {
                 return Ok(swept);

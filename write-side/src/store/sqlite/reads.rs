@@ -268,7 +268,13 @@ pub(super) fn load_claim(
         .and_then(|mut select| {
             select
                 .query_row(params![scope, key], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
                 })
                 .optional()
         })

@@ -242,7 +242,13 @@ fn append<'a>(
             .map_err(|error| conflict_or(error, &request.stream, request.expected))?;
     }
     for claim in &request.claims {
-        write_claim(connection, &request.stream, claim, first_position, recorded_at)?;
+        write_claim(
+            connection,
+            &request.stream,
+            claim,
+            first_position,
+            recorded_at,
+        )?;
     }
     Ok(Appended {
         stream_version: versions.appended(request),
