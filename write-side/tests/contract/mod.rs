@@ -7,7 +7,7 @@ use events::{
 };
 use std::collections::HashSet;
 use std::sync::Arc;
-use write_side::store::{EventStore, Snapshot, StoreError};
+use write_side::store::{Claim, EventStore, Snapshot, StoreError, StoredClaim};
 
 pub fn wallet(user: i64) -> StreamId {
     StreamId::wallet(UserId::new(user).unwrap())
@@ -421,6 +421,87 @@ pub async fn a_taken_unique_entry_is_a_conflict_and_writes_nothing(store: Arc<dy
     assert!(matches!(moved, StoreError::Conflict { .. }), "{moved:?}");
 }
 
+fn claim(scope: &str, key: &str, last_event: Option<usize>) -> Claim {
+    Claim {
+        scope: scope.to_owned(),
+        key: key.to_owned(),
+        fingerprint: [7; 32],
+        outcome: vec![1, 2, 3],
+        stream_version: 2,
+        last_event,
+        position: 0,
+    }
+}
+
+pub async fn an_idempotency_key_is_recorded_with_its_events_once(store: Arc<dyn EventStore>) {
+    let stream = wallet(73);
+    let appended = store
+        .append_claimed(
+            &stream,
+            0,
+            &[charge(73, 1), charge(73, 2)],
+            &[],
+            &[claim("user:73 op", "k1", Some(1))],
+        )
+        .await
+        .unwrap();
+    let stored = store.load_claim("user:73 op", "k1").await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        StoredClaim {
+            fingerprint: [7; 32],
+            stream: stream.clone(),
+            stream_version: 2,
+            position: appended.last_position,
+            outcome: vec![1, 2, 3],
+        }
+    );
+    assert!(store.load_claim("user:73 op", "k2").await.unwrap().is_none());
+    assert!(store.load_claim("user:74 op", "k1").await.unwrap().is_none());
+
+    // The same key again: the append fails whole, typed, and writes nothing.
+    let taken = store
+        .append_claimed(
+            &stream,
+            2,
+            &[charge(73, 3)],
+            &[],
+            &[claim("user:73 op", "k1", Some(0))],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(taken, StoreError::KeyTaken { .. }), "{taken:?}");
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 2);
+    // Beside another append that commits in the same group, it fails alone.
+    let (events_a, claims_a) = ([charge(73, 4)], [claim("user:73 op", "k1", Some(0))]);
+    let (events_b, claims_b) = ([charge(74, 1)], [claim("user:74 op", "k1", None)]);
+    let (wallet_74, no_entries) = (wallet(74), []);
+    let (taken, other) = tokio::join!(
+        store.append_claimed(&stream, 2, &events_a, &no_entries, &claims_a),
+        store.append_claimed(&wallet_74, 0, &events_b, &no_entries, &claims_b),
+    );
+    assert!(matches!(taken, Err(StoreError::KeyTaken { .. })), "{taken:?}");
+    other.unwrap();
+    assert_eq!(store.stream_version(&wallet(74)).await.unwrap(), 1);
+
+    // A command that appended nothing is recorded at the position it was given.
+    let mut quiet = claim("user:73 op", "k3", None);
+    quiet.position = appended.last_position;
+    store
+        .append_claimed(&stream, 2, &[], &[], &[quiet])
+        .await
+        .unwrap();
+    let stored = store.load_claim("user:73 op", "k3").await.unwrap().unwrap();
+    assert_eq!(stored.position, appended.last_position);
+    assert_eq!(store.stream_version(&stream).await.unwrap(), 2);
+
+    // Records past their retention are swept; newer ones stay.
+    let far_future = i64::MAX;
+    assert_eq!(store.sweep_claims(0).await.unwrap(), 0);
+    assert_eq!(store.sweep_claims(far_future).await.unwrap(), 3);
+    assert!(store.load_claim("user:73 op", "k1").await.unwrap().is_none());
+}
+
 #[macro_export]
 macro_rules! store_contract {
     ($make:path) => {
@@ -441,6 +522,7 @@ macro_rules! store_contract {
             entries_are_written_with_their_events_and_read_back,
             a_taken_unique_entry_is_a_conflict_and_writes_nothing,
             a_group_load_answers_each_stream_after_its_snapshot,
+            an_idempotency_key_is_recorded_with_its_events_once,
         );
     };
     (@tests $make:path; $($case:ident),* $(,)?) => {$(
