@@ -4,6 +4,8 @@
 //! without seeing each other.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use std::net::TcpListener;
@@ -133,6 +135,12 @@ impl Cluster {
 
     pub async fn command_api(&self) -> Role {
         self.http_role("command-api", "SHOP_COMMAND_ADDR", &[])
+            .await
+    }
+
+    /// A command API with extra environment (e.g. its own `SHOP_DATABASE_URL`).
+    pub async fn command_api_with(&self, env: &[(&str, &str)]) -> Role {
+        self.http_role("command-api", "SHOP_COMMAND_ADDR", env)
             .await
     }
 

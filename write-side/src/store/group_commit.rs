@@ -7,9 +7,11 @@
 
 use super::{Appended, Claim, StoreError};
 use async_trait::async_trait;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use events::{NewEntry, NewEvent, StreamId};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most appends committed in one transaction.
@@ -37,6 +39,117 @@ pub(crate) trait BatchAppender: Send + Sync + 'static {
         &self,
         requests: &[AppendRequest],
     ) -> Result<Vec<AppendAnswer>, StoreError>;
+
+    /// After a commit whose outcome is unknown (the connection was lost during COMMIT):
+    /// where each request landed if it was committed, `None` if it was not. The event
+    /// ids are known, so reading them back settles it.
+    async fn committed(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Vec<Option<Appended>>, StoreError>;
+}
+
+/// Attempts at a batch whose transaction failed for a passing reason (a lost connection,
+/// a deadlock, a lock wait timeout) before its appends are failed; with the backoff
+/// below, about 6 s of outage are bridged.
+const BATCH_ATTEMPTS: usize = 8;
+const RETRY_MIN_DELAY: Duration = Duration::from_millis(25);
+const RETRY_MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// Commits `requests`, retrying the whole batch while its transaction fails for a passing
+/// reason (nothing of a failed transaction is written, so a retry is the same batch
+/// again). A commit whose outcome is unknown is settled by reading the events back first:
+/// the appends it did commit are answered as such and only the others are retried.
+/// Failures of single appends (a version conflict, a taken key) are answers, not retried.
+async fn commit_with_retries(
+    appender: &impl BatchAppender,
+    requests: Vec<AppendRequest>,
+) -> Vec<AppendAnswer> {
+    let mut answers: Vec<Option<AppendAnswer>> = (0..requests.len()).map(|_| None).collect();
+    let mut pending: Vec<usize> = (0..requests.len()).collect();
+    let mut delays = ExponentialBuilder::default()
+        .with_min_delay(RETRY_MIN_DELAY)
+        .with_max_delay(RETRY_MAX_DELAY)
+        .with_max_times(BATCH_ATTEMPTS - 1)
+        .with_jitter()
+        .build();
+    let mut batch: Vec<AppendRequest> = requests;
+    loop {
+        let error = match appender.append_batch(&batch).await {
+            Ok(results) => {
+                for (index, result) in pending.iter().zip(results) {
+                    answers[*index] = Some(result);
+                }
+                break;
+            }
+            Err(error) => error,
+        };
+        let unknown = matches!(error, StoreError::CommitUnknown(_));
+        let retry = error.is_transient().then(|| delays.next()).flatten();
+        let Some(delay) = retry else {
+            tracing::error!(%error, appends = pending.len(), "an append batch failed");
+            let error = Arc::new(error);
+            for index in &pending {
+                answers[*index] = Some(Err(StoreError::Batch(error.clone())));
+            }
+            break;
+        };
+        tracing::warn!(%error, ?delay, appends = pending.len(), "an append batch failed; retrying");
+        metrics::counter!("shop_store_append_batch_retries_total").increment(1);
+        tokio::time::sleep(delay).await;
+        if unknown {
+            let settled = settle_unknown(appender, &batch, &mut delays).await;
+            let mut still = Vec::new();
+            let mut still_pending = Vec::new();
+            for ((index, request), landed) in pending.iter().zip(batch).zip(settled) {
+                match landed {
+                    Some(Ok(appended)) => answers[*index] = Some(Ok(appended)),
+                    Some(Err(error)) => answers[*index] = Some(Err(error)),
+                    None => {
+                        still.push(request);
+                        still_pending.push(*index);
+                    }
+                }
+            }
+            batch = still;
+            pending = still_pending;
+            if batch.is_empty() {
+                break;
+            }
+        }
+    }
+    answers
+        .into_iter()
+        .map(|answer| answer.unwrap_or(Err(StoreError::WriterStopped)))
+        .collect()
+}
+
+/// Reads back where an unknown commit's appends landed, retrying while the database is
+/// away. `Some(Ok)`: committed; `None`: not committed (retry it); `Some(Err)`: still
+/// unknown after every attempt, answered as a failure whose outcome is unknown.
+async fn settle_unknown(
+    appender: &impl BatchAppender,
+    batch: &[AppendRequest],
+    delays: &mut impl Iterator<Item = Duration>,
+) -> Vec<Option<AppendAnswer>> {
+    loop {
+        match appender.committed(batch).await {
+            Ok(landed) => return landed.into_iter().map(|l| l.map(Ok)).collect(),
+            Err(error) => match delays.next() {
+                Some(delay) => {
+                    tracing::warn!(%error, "cannot tell whether a batch committed yet; retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                None => {
+                    let error = Arc::new(error);
+                    return batch
+                        .iter()
+                        .map(|_| Some(Err(StoreError::OutcomeUnknown(error.clone()))))
+                        .collect();
+                }
+            },
+        }
+    }
 }
 
 struct Job {
@@ -61,23 +174,12 @@ impl GroupCommit {
                     .unzip();
                 metrics::histogram!("shop_store_append_batch_size").record(requests.len() as f64);
                 let started = std::time::Instant::now();
-                let committed = appender.append_batch(&requests).await;
+                let results = commit_with_retries(&appender, requests).await;
                 metrics::histogram!("shop_store_append_batch_duration_seconds")
                     .record(started.elapsed().as_secs_f64());
-                match committed {
-                    Ok(results) => {
-                        for (answer, result) in answers.into_iter().zip(results) {
-                            // A caller that stopped waiting does not undo the commit.
-                            let _ = answer.send(result);
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, appends = answers.len(), "an append batch failed");
-                        let error = Arc::new(error);
-                        for answer in answers {
-                            let _ = answer.send(Err(StoreError::Batch(error.clone())));
-                        }
-                    }
+                for (answer, result) in answers.into_iter().zip(results) {
+                    // A caller that stopped waiting does not undo the commit.
+                    let _ = answer.send(result);
                 }
             }
         });

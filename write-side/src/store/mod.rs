@@ -48,6 +48,14 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The connection failed during COMMIT: the batch may or may not be written. The
+    /// group commit settles it by reading the events back (`group_commit`).
+    #[error("the outcome of a commit is unknown: {0}")]
+    CommitUnknown(#[source] sqlx::Error),
+    /// Whether the append was written could not be told, even after retrying to read it
+    /// back: a retry with the command's idempotency key is safe.
+    #[error("whether the append was written is unknown: {0}")]
+    OutcomeUnknown(std::sync::Arc<StoreError>),
     /// The group commit this append was part of failed; nothing of it was written.
     #[error("the append batch failed: {0}")]
     Batch(std::sync::Arc<StoreError>),
@@ -65,6 +73,7 @@ impl StoreError {
             StoreError::Database { source, .. } => transient_sqlx(source),
             StoreError::Sqlite { source, .. } => transient_sqlite(source),
             StoreError::RolledBack | StoreError::WriterStopped => true,
+            StoreError::CommitUnknown(_) | StoreError::OutcomeUnknown(_) => true,
             StoreError::Batch(inner) => inner.is_transient(),
             StoreError::Migrate(_) | StoreError::Corrupt(_) => false,
         }

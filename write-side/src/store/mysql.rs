@@ -105,21 +105,88 @@ impl BatchAppender for MySqlAppender {
     /// The whole group in a few statements: lock the head, read every stream's version in
     /// one query, insert every admitted append's events in one multi-row INSERT, move the
     /// head, commit. Holding the head's lock keeps every other appender out, so the
-    /// versions read cannot move before the commit. Should the INSERT still fail (a
-    /// duplicate event id), the group is committed again one savepoint per append, so only
-    /// the offending append fails.
+    /// versions read cannot move before the commit. Should a statement still fail for one
+    /// append's sake, the group is committed again one savepoint per append, so only the
+    /// offending append fails.
     async fn append_batch(
         &self,
         requests: &[AppendRequest],
     ) -> Result<Vec<AppendAnswer>, StoreError> {
         match self.append_together(requests).await {
-            Err(StoreError::Database { source, .. }) if is_unique_violation(&source) => {
-                tracing::debug!(error = %source, "a grouped append failed; isolating each append");
+            // One append's fault (a duplicate event id, a taken key, a value the schema
+            // refuses) must not fail the others: commit them one savepoint each. A
+            // transient fault is the whole transaction's; the writer retries it.
+            Err(error) if !error.is_transient() => {
+                tracing::debug!(%error, "a grouped append failed; isolating each append");
                 self.append_isolated(requests).await
             }
             result => result,
         }
     }
+
+    /// Each request's first event, looked up by id: found, the request was committed
+    /// whole (an append is one transaction) at consecutive positions from there.
+    async fn committed(
+        &self,
+        requests: &[AppendRequest],
+    ) -> Result<Vec<Option<Appended>>, StoreError> {
+        let ids: Vec<Vec<u8>> = requests
+            .iter()
+            .filter_map(|request| request.events.first())
+            .map(|event| event.event_id.0.as_bytes().to_vec())
+            .collect();
+        let mut found: HashMap<Vec<u8>, i64> = HashMap::new();
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut select = QueryBuilder::new(
+                "SELECT event_id, global_position FROM events WHERE event_id IN (",
+            );
+            let mut list = select.separated(", ");
+            for id in chunk {
+                list.push_bind(id.as_slice());
+            }
+            select.push(")");
+            let rows: Vec<(Vec<u8>, i64)> = select
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("read back an unknown commit"))?;
+            found.extend(rows);
+        }
+        let mut landed = Vec::with_capacity(requests.len());
+        for request in requests {
+            let Some(first) = request.events.first() else {
+                // Entries and keys only: not written, or written the same way again (the
+                // entries are upserts; a recorded key answers `KeyTaken`, then its record).
+                landed.push(None);
+                continue;
+            };
+            landed.push(
+                found
+                    .get(first.event_id.0.as_bytes().as_slice())
+                    .map(|&first_position| {
+                        placed(
+                            request.expected + request.events.len() as i64,
+                            first_position,
+                            request,
+                        )
+                    }),
+            );
+        }
+        // What was committed moved the head; the next batch reads it again anyway.
+        if let Some(last) = landed.iter().flatten().map(|a| a.last_position).max() {
+            advance_head(&self.head, last);
+        }
+        Ok(landed)
+    }
+}
+
+/// A COMMIT that failed on the wire (the reply never came) may have been applied; one
+/// the server answered with an error was not.
+fn transient_commit_error(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed
+    )
 }
 
 fn is_unique_violation(error: &sqlx::Error) -> bool {
@@ -156,9 +223,16 @@ impl MySqlAppender {
                 .await
                 .map_err(StoreError::db("advance the event head"))?;
         }
-        tx.commit()
-            .await
-            .map_err(StoreError::db("commit an append batch"))?;
+        tx.commit().await.map_err(|error| {
+            if transient_commit_error(&error) {
+                StoreError::CommitUnknown(error)
+            } else {
+                StoreError::Database {
+                    operation: "commit an append batch",
+                    source: error,
+                }
+            }
+        })?;
         advance_head(&self.head, last_position);
         Ok(())
     }

@@ -456,8 +456,20 @@ pub async fn an_idempotency_key_is_recorded_with_its_events_once(store: Arc<dyn 
             outcome: vec![1, 2, 3],
         }
     );
-    assert!(store.load_claim("user:73 op", "k2").await.unwrap().is_none());
-    assert!(store.load_claim("user:74 op", "k1").await.unwrap().is_none());
+    assert!(
+        store
+            .load_claim("user:73 op", "k2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .load_claim("user:74 op", "k1")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // The same key again: the append fails whole, typed, and writes nothing.
     let taken = store
@@ -480,7 +492,10 @@ pub async fn an_idempotency_key_is_recorded_with_its_events_once(store: Arc<dyn 
         store.append_claimed(&stream, 2, &events_a, &no_entries, &claims_a),
         store.append_claimed(&wallet_74, 0, &events_b, &no_entries, &claims_b),
     );
-    assert!(matches!(taken, Err(StoreError::KeyTaken { .. })), "{taken:?}");
+    assert!(
+        matches!(taken, Err(StoreError::KeyTaken { .. })),
+        "{taken:?}"
+    );
     other.unwrap();
     assert_eq!(store.stream_version(&wallet(74)).await.unwrap(), 1);
 
@@ -499,7 +514,13 @@ pub async fn an_idempotency_key_is_recorded_with_its_events_once(store: Arc<dyn 
     let far_future = i64::MAX;
     assert_eq!(store.sweep_claims(0).await.unwrap(), 0);
     assert_eq!(store.sweep_claims(far_future).await.unwrap(), 3);
-    assert!(store.load_claim("user:73 op", "k1").await.unwrap().is_none());
+    assert!(
+        store
+            .load_claim("user:73 op", "k1")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[macro_export]

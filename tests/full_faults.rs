@@ -1,0 +1,226 @@
+//! Faults of the database under keyed load, over real processes and servers: the command
+//! API's connection to MariaDB is cut for 3 s (a TCP proxy resets every connection and
+//! refuses new ones) while 16 clients charge and order with Idempotency-Keys. Every answer
+//! during the cut is a retryable 503 with Retry-After and a stable code, never a 500; each
+//! client retries a failed request with its key; afterwards every balance is exactly the
+//! acknowledged charges minus the paid orders, and the stock moved once per order.
+#![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
+
+mod cluster;
+
+use cluster::Cluster;
+use cluster::proxy::Proxy;
+use events::{ProductId, StreamId, UserId};
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use write_side::domain::product::Product;
+use write_side::domain::wallet::Wallet;
+use write_side::domain::{StreamEvent, replay};
+use write_side::store::EventStore;
+use write_side::store::mysql::MySqlEventStore;
+
+const CLIENTS: i64 = 16;
+const ROUNDS: i64 = 12;
+const CHARGE: i64 = 100;
+const PRICE: i64 = 10;
+const STOCK: i64 = 100_000;
+
+/// `mysql://user:pass@host:port/db` with the host and port replaced.
+fn through(url: &str, addr: std::net::SocketAddr) -> String {
+    let at = url.find('@').unwrap();
+    let slash = at + url[at..].find('/').unwrap();
+    format!("{}@{addr}{}", &url[..at], &url[slash..])
+}
+
+fn upstream(url: &str) -> String {
+    let at = url.find('@').unwrap();
+    let slash = at + url[at..].find('/').unwrap();
+    url[at + 1..slash].to_owned()
+}
+
+/// What one request answered, for the assertions after the run.
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    during_cut: bool,
+    retry_after: bool,
+    code: Option<String>,
+}
+
+/// Sends one keyed request until it settles (not 503, not 202 PENDING), recording every
+/// answer; returns the settled status and body.
+async fn until_settled(
+    cluster: &Cluster,
+    url: &str,
+    key: &str,
+    body: &Value,
+    cut: &AtomicBool,
+    log: &mut Vec<Answer>,
+) -> (StatusCode, Value) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let during_cut = cut.load(Ordering::SeqCst);
+        let response = cluster
+            .client
+            .post(url)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("the command API answers");
+        let status = response.status();
+        let retry_after = response.headers().contains_key("retry-after");
+        let body_back: Value = response.json().await.unwrap_or(Value::Null);
+        log.push(Answer {
+            status,
+            during_cut,
+            retry_after,
+            code: body_back["code"].as_str().map(str::to_owned),
+        });
+        if status != StatusCode::SERVICE_UNAVAILABLE && status != StatusCode::ACCEPTED {
+            return (status, body_back);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} never settled: {status} {body_back}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_once() {
+    let mut cluster = Cluster::new();
+    cluster.migrate();
+    let proxy = Proxy::start(upstream(&cluster.names.database_url)).await;
+    let proxied = through(&cluster.names.database_url, proxy.addr);
+    cluster
+        .extra_env
+        .push(("SHOP_SAGA_RECOVER_AFTER_MS".into(), "1000".into()));
+    let node = cluster
+        .command_api_with(&[("SHOP_DATABASE_URL", &proxied)])
+        .await;
+    let base = node.url.clone().unwrap();
+
+    let (status, product) = cluster
+        .admin_post(
+            &node,
+            "/v1/products",
+            json!({"name": "latte", "price": PRICE, "stock": STOCK}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{product}");
+    let product_id = product["productId"].as_i64().unwrap();
+
+    let cut = Arc::new(AtomicBool::new(false));
+    let cutter = {
+        let cut = cut.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(1_500)).await;
+            cut.store(true, Ordering::SeqCst);
+            proxy.cut();
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            proxy.restore();
+            cut.store(false, Ordering::SeqCst);
+            proxy
+        }
+    };
+    let clients = (1..=CLIENTS).map(|user| {
+        let (cluster, base, cut) = (&cluster, &base, &cut);
+        async move {
+            let mut log = Vec::new();
+            let mut paid = 0;
+            for round in 0..ROUNDS {
+                let (status, body) = until_settled(
+                    cluster,
+                    &format!("{base}/v1/users/{user}/points/charge"),
+                    &format!("charge-{user}-{round}"),
+                    &json!({"amount": CHARGE}),
+                    cut,
+                    &mut log,
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "charge {user}/{round}: {body}");
+                let (status, body) = until_settled(
+                    cluster,
+                    &format!("{base}/v1/orders"),
+                    &format!("order-{user}-{round}"),
+                    &json!({"userId": user, "items": [{"productId": product_id, "quantity": 1}]}),
+                    cut,
+                    &mut log,
+                )
+                .await;
+                assert_eq!(status, StatusCode::CREATED, "order {user}/{round}: {body}");
+                paid += body["paidAmount"].as_i64().unwrap();
+            }
+            (user, paid, log)
+        }
+    });
+    let (results, proxy) = tokio::join!(join_all(clients), cutter);
+    drop(proxy);
+
+    let mut unavailable = 0;
+    for (_, _, log) in &results {
+        for answer in log {
+            match answer.status {
+                StatusCode::OK | StatusCode::CREATED | StatusCode::ACCEPTED => {}
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    unavailable += 1;
+                    assert!(answer.retry_after, "a 503 without Retry-After: {answer:?}");
+                    assert!(
+                        matches!(answer.code.as_deref(), Some("unavailable" | "overloaded")),
+                        "a 503 with code {:?}",
+                        answer.code
+                    );
+                }
+                other => panic!(
+                    "unexpected {other} (during the cut: {}): {answer:?}",
+                    answer.during_cut
+                ),
+            }
+        }
+    }
+    assert!(
+        unavailable > 0,
+        "the cut was never noticed: the test proved nothing"
+    );
+
+    // The store itself, read past the proxy: every balance is exact.
+    let store = MySqlEventStore::open(&cluster.names.database_url, 2)
+        .await
+        .unwrap();
+    for (user, paid, _) in &results {
+        assert_eq!(
+            *paid,
+            ROUNDS * PRICE,
+            "user {user} paid for each order once"
+        );
+        let stream = StreamId::wallet(UserId::new(*user).unwrap());
+        let wallet: Wallet = fold(&store, &stream).await;
+        assert_eq!(
+            wallet.balance().won(),
+            ROUNDS * CHARGE - paid,
+            "user {user}: acknowledged charges minus paid orders"
+        );
+    }
+    let stream = StreamId::product(ProductId::new(product_id).unwrap());
+    let product: Product = fold(&store, &stream).await;
+    assert_eq!(
+        product.stock(),
+        STOCK - CLIENTS * ROUNDS,
+        "one unit per order"
+    );
+}
+
+async fn fold<A: write_side::domain::Aggregate>(store: &MySqlEventStore, stream: &StreamId) -> A {
+    let recorded = store.read_stream(stream, 0).await.unwrap();
+    let events: Vec<A::Event> = recorded
+        .iter()
+        .map(|e| A::Event::decode(&e.event_type, e.schema_version, &e.payload).unwrap())
+        .collect();
+    replay(A::default(), &events)
+}
