@@ -29,8 +29,8 @@ pub fn check_written(path: &Path, written: &[u8]) {
     assert!(
         stored == written,
         "{} holds other bytes than the current code writes for its version: a stored \
-         layout changed. Bump the version (and keep reading the old one) instead of \
-         editing the file.\n stored: {stored:02x?}\nwritten: {written:02x?}",
+         layout changed. Bump the version (an event's keeps an upcast from the old one) \
+         instead of editing the file.\n stored: {stored:02x?}\nwritten: {written:02x?}",
         path.display(),
     );
 }

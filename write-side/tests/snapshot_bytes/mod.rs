@@ -4,7 +4,8 @@
 //! The current version's state must encode to exactly its file and decode back to the
 //! value written here. An older version's file must be refused: shop never reads an old
 //! snapshot, it replays the stream instead, and it must refuse it even under the current
-//! version number (a version bump forgotten), which the layout fingerprint makes sure of.
+//! version number (a version bump forgotten) when its layout is another, which the
+//! layout fingerprint makes sure of.
 //!
 //! Adding a version: bump `SNAPSHOT_VERSION`, change the expected value here if the state
 //! changed, and run `SHOP_WRITE_FIXTURES=1 cargo test -p write-side --test executor
@@ -58,10 +59,13 @@ fn check<A: Aggregate + std::fmt::Debug>(state: A, check: impl Fn(&A)) {
             "{} v{old} is read",
             A::NAME
         );
+        // Even claiming the current version it is refused, unless it is of the current
+        // layout (a version bumped for a change of meaning only), so it reads correctly.
+        let same_layout = bytes.starts_with(&snapshot::fingerprint::<A>().unwrap().0);
         let misread = snapshot::decode::<A>(current, &bytes);
         assert!(
-            matches!(misread, Err(SnapshotError::Fingerprint { .. })),
-            "{} v{old} under v{current}: {misread:?}",
+            same_layout || misread.is_err(),
+            "{} v{old} reads as v{current}: {misread:?}",
             A::NAME
         );
     }
