@@ -68,13 +68,18 @@ pub(crate) fn decode<T: DeserializeOwned>(
 }
 
 /// Declares an aggregate's event enum: one variant per event type, each with the payload
-/// struct and the schema version written today. Older versions are handled by the
-/// `upcast` function given to the macro, which is tried before the current decoder.
+/// struct, the name it is stored and published under, and the schema version written
+/// today. Older versions are handled by the `upcast` function given to the macro, which
+/// is tried before the current decoder.
+///
+/// The stored name is a literal, not the variant's identifier: it is in every stored row
+/// and Kafka header, so renaming a Rust variant must not rename the events already
+/// written (`events/tests/stored_bytes/names.rs` pins the list to docs/events.md).
 macro_rules! event_enum {
     (
         $(#[$meta:meta])*
         pub enum $enum:ident upcast $upcast:path {
-            $($variant:ident($payload:ty) = $version:literal),* $(,)?
+            $($variant:ident($payload:ty) as $name:literal = $version:literal),* $(,)?
         }
     ) => {
         $(#[$meta])*
@@ -84,11 +89,14 @@ macro_rules! event_enum {
         }
 
         impl $enum {
-            pub const EVENT_TYPES: &'static [&'static str] = &[$(stringify!($variant)),*];
+            pub const EVENT_TYPES: &'static [&'static str] = &[$($name),*];
+
+            /// Each stored name with the schema version written today.
+            pub const SCHEMA_VERSIONS: &'static [(&'static str, u16)] = &[$(($name, $version)),*];
 
             pub fn event_type(&self) -> &'static str {
                 match self {
-                    $(Self::$variant(_) => stringify!($variant)),*
+                    $(Self::$variant(_) => $name),*
                 }
             }
 
@@ -100,7 +108,7 @@ macro_rules! event_enum {
 
             pub fn encode(&self) -> Result<$crate::codec::EncodedEvent, $crate::codec::CodecError> {
                 match self {
-                    $(Self::$variant(payload) => $crate::codec::encode(stringify!($variant), $version, payload)),*
+                    $(Self::$variant(payload) => $crate::codec::encode($name, $version, payload)),*
                 }
             }
 
@@ -109,8 +117,8 @@ macro_rules! event_enum {
                     return upcast;
                 }
                 match (event_type, version) {
-                    $((stringify!($variant), $version) => $crate::codec::decode(event_type, version, bytes).map(Self::$variant),)*
-                    $((stringify!($variant), _) => Err($crate::codec::CodecError::UnknownVersion {
+                    $(($name, $version) => $crate::codec::decode(event_type, version, bytes).map(Self::$variant),)*
+                    $(($name, _) => Err($crate::codec::CodecError::UnknownVersion {
                         event_type: event_type.to_owned(),
                         version,
                     }),)*
@@ -131,7 +139,7 @@ macro_rules! event_enum {
             /// current schema (the relay upcasts before rendering), so there is no version.
             pub fn from_json(event_type: &str, bytes: &[u8]) -> Result<Self, $crate::codec::CodecError> {
                 let parsed = match event_type {
-                    $(stringify!($variant) => serde_json::from_slice::<$payload>(bytes).map(Self::$variant),)*
+                    $($name => serde_json::from_slice::<$payload>(bytes).map(Self::$variant),)*
                     _ => return Err($crate::codec::CodecError::UnknownType(event_type.to_owned())),
                 };
                 parsed.map_err(|source| $crate::codec::CodecError::FromJson {

@@ -73,9 +73,9 @@ pub struct CouponRestored {
 
 event_enum! {
     pub enum CouponEvent upcast no_upcasts {
-        CouponRegistered(CouponRegistered) = 1,
-        CouponIssued(CouponIssued) = 1,
-        CouponUsed(CouponUsed) = 1,
-        CouponRestored(CouponRestored) = 1,
+        CouponRegistered(CouponRegistered) as "CouponRegistered" = 1,
+        CouponIssued(CouponIssued) as "CouponIssued" = 1,
+        CouponUsed(CouponUsed) as "CouponUsed" = 1,
+        CouponRestored(CouponRestored) as "CouponRestored" = 1,
     }
 }

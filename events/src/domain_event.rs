@@ -49,6 +49,19 @@ impl DomainEvent {
         }
     }
 
+    /// Every stored event name with the schema version written today.
+    pub fn schema_versions() -> impl Iterator<Item = (&'static str, u16)> {
+        [
+            WalletEvent::SCHEMA_VERSIONS,
+            ProductEvent::SCHEMA_VERSIONS,
+            CouponEvent::SCHEMA_VERSIONS,
+            OrderEvent::SCHEMA_VERSIONS,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+    }
+
     pub fn event_type(&self) -> &'static str {
         match self {
             Self::Wallet(e) => e.event_type(),

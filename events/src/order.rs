@@ -100,12 +100,12 @@ pub struct OrderCancelled {
 
 event_enum! {
     pub enum OrderEvent upcast no_upcasts {
-        OrderPlaced(OrderPlaced) = 1,
-        OrderStockReserved(OrderStockReserved) = 1,
-        OrderCouponApplied(OrderCouponApplied) = 1,
-        OrderPaid(OrderPaid) = 1,
-        OrderCompleted(OrderCompleted) = 1,
-        OrderCancelled(OrderCancelled) = 1,
+        OrderPlaced(OrderPlaced) as "OrderPlaced" = 1,
+        OrderStockReserved(OrderStockReserved) as "OrderStockReserved" = 1,
+        OrderCouponApplied(OrderCouponApplied) as "OrderCouponApplied" = 1,
+        OrderPaid(OrderPaid) as "OrderPaid" = 1,
+        OrderCompleted(OrderCompleted) as "OrderCompleted" = 1,
+        OrderCancelled(OrderCancelled) as "OrderCancelled" = 1,
     }
 }
 

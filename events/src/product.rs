@@ -39,9 +39,9 @@ pub struct StockReleased {
 
 event_enum! {
     pub enum ProductEvent upcast no_upcasts {
-        ProductRegistered(ProductRegistered) = 1,
-        ProductRestocked(ProductRestocked) = 1,
-        StockReserved(StockReserved) = 1,
-        StockReleased(StockReleased) = 1,
+        ProductRegistered(ProductRegistered) as "ProductRegistered" = 1,
+        ProductRestocked(ProductRestocked) as "ProductRestocked" = 1,
+        StockReserved(StockReserved) as "StockReserved" = 1,
+        StockReleased(StockReleased) as "StockReleased" = 1,
     }
 }

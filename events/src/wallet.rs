@@ -50,9 +50,9 @@ pub struct PointsRefunded {
 
 event_enum! {
     pub enum WalletEvent upcast upcast {
-        PointsCharged(PointsCharged) = 2,
-        PointsDeducted(PointsDeducted) = 1,
-        PointsRefunded(PointsRefunded) = 1,
+        PointsCharged(PointsCharged) as "PointsCharged" = 2,
+        PointsDeducted(PointsDeducted) as "PointsDeducted" = 1,
+        PointsRefunded(PointsRefunded) as "PointsRefunded" = 1,
     }
 }
 

@@ -12,6 +12,8 @@ use write_side::executor::{ExecuteError, Executor, ExecutorConfig, Strategy};
 use write_side::store::EventStore;
 use write_side::store::sqlite::{Durability, SqliteEventStore};
 
+mod snapshot_bytes;
+
 async fn open(url: &str) -> Arc<dyn EventStore> {
     Arc::new(
         SqliteEventStore::open(url, Durability::Normal)
@@ -203,6 +205,77 @@ async fn long_streams_reload_from_a_snapshot() {
         .await
         .unwrap();
     assert_eq!(executed.reply.balance, Krw::new(1_201).unwrap());
+}
+
+/// A stored snapshot this code did not write as it is (a layout nobody bumped the version
+/// for, or bytes that do not decode) is not trusted: the stream is replayed from its
+/// start, and the state is the replayed one.
+#[tokio::test]
+async fn a_snapshot_of_another_layout_or_of_garbage_is_replaced_by_a_replay() {
+    use write_side::domain::snapshot;
+    use write_side::domain::{Aggregate, replay};
+    use write_side::store::Snapshot;
+
+    let url = fresh_url();
+    let store = open(&url).await;
+    let executor = Executor::<Wallet>::new(store.clone(), ExecutorConfig::default());
+    let charge = |user, won| WalletCommand::Charge {
+        user_id: user,
+        amount: Krw::new(won).unwrap(),
+        idempotency_key: None,
+    };
+    let (other_layout, garbage) = (UserId::new(1).unwrap(), UserId::new(2).unwrap());
+    for user in [other_layout, garbage] {
+        for _ in 0..10 {
+            executor
+                .execute(
+                    StreamId::wallet(user),
+                    charge(user, 10),
+                    Metadata::for_new_command(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    drop(executor);
+
+    // A wallet of 999 won as of version 10: read as written, it would win over the events.
+    let rich: Wallet = {
+        let history = Wallet::default()
+            .decide(&charge(other_layout, 999))
+            .unwrap();
+        replay(Wallet::default(), &history)
+    };
+    let mut other = snapshot::encode(&rich).unwrap();
+    other[0] ^= 0xff;
+    let payloads = [(other_layout, other), (garbage, vec![0xff; 40])];
+    for (user, payload) in payloads {
+        let head = store.read_stream(&StreamId::wallet(user), 0).await.unwrap();
+        let last = head.last().unwrap();
+        store
+            .save_snapshot(&Snapshot {
+                stream_id: StreamId::wallet(user),
+                stream_version: last.stream_version,
+                global_position: last.global_position,
+                schema_version: Wallet::SNAPSHOT_VERSION,
+                payload,
+            })
+            .await
+            .unwrap();
+    }
+
+    let fresh = Executor::<Wallet>::new(open(&url).await, ExecutorConfig::default());
+    for user in [other_layout, garbage] {
+        let executed = fresh
+            .execute(
+                StreamId::wallet(user),
+                charge(user, 1),
+                Metadata::for_new_command(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(executed.reply.balance, Krw::new(101).unwrap(), "{user}");
+    }
 }
 
 /// Issues to users `users` in waves that fit the mailbox; every one must be issued.

@@ -339,10 +339,16 @@ impl Aggregate for Coupon {
     type Error = CouponError;
     type Reply = CouponReply;
 
-    /// 3: the holders moved out of the state into keyed entries.
-    const SNAPSHOT_VERSION: u16 = 3;
+    /// 3: the holders moved out of the state into keyed entries. 4: the payload starts
+    /// with the layout fingerprint.
+    const SNAPSHOT_VERSION: u16 = 4;
 
     const NAME: &'static str = "coupon";
+
+    fn trace_enums(tracer: &mut serde_reflection::Tracer) -> serde_reflection::Result<()> {
+        tracer.trace_simple_type::<DiscountKind>()?;
+        Ok(())
+    }
 
     fn command_name(command: &Self::Command) -> &'static str {
         match command {

@@ -5,6 +5,7 @@ pub mod coupon;
 pub mod entries;
 pub mod order;
 pub mod product;
+pub mod snapshot;
 pub mod wallet;
 
 #[cfg(test)]
@@ -22,7 +23,8 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
     /// answered again to its repeats.
     type Reply: Serialize + DeserializeOwned + Send + 'static;
 
-    /// Bumped whenever the state's shape changes, so older snapshots are ignored.
+    /// Bumped whenever the state's shape changes, so older snapshots are ignored (a
+    /// shape changed without a bump is caught by the snapshot's fingerprint, `snapshot`).
     const SNAPSHOT_VERSION: u16;
 
     /// The aggregate type, as metrics label it (`wallet`, `coupon`, ...).
@@ -55,6 +57,14 @@ pub trait Aggregate: Default + Serialize + DeserializeOwned + Send + Sync + 'sta
 
     /// Drops known entries past the aggregate's bound (after each committed batch).
     fn forget(&mut self) {}
+
+    /// Traces, one by one, the enums the state holds, before the snapshot fingerprint
+    /// traces the state (`snapshot::fingerprint`): the tracer explores an enum behind an
+    /// `Option` or in a collection only once, so it cannot find all their variants from
+    /// the state alone. One left out makes the fingerprint an error, not a weaker one.
+    fn trace_enums(_tracer: &mut serde_reflection::Tracer) -> serde_reflection::Result<()> {
+        Ok(())
+    }
 }
 
 /// A stored entry this aggregate does not recognise, or whose value does not decode.

@@ -474,9 +474,16 @@ impl Aggregate for Order {
     /// placed, which no successful command leaves behind.
     type Reply = Option<PlacedOrder>;
 
-    const SNAPSHOT_VERSION: u16 = 1;
+    /// 2: the payload starts with the layout fingerprint.
+    const SNAPSHOT_VERSION: u16 = 2;
 
     const NAME: &'static str = "order";
+
+    fn trace_enums(tracer: &mut serde_reflection::Tracer) -> serde_reflection::Result<()> {
+        tracer.trace_simple_type::<Progress>()?;
+        tracer.trace_simple_type::<CancelReason>()?;
+        Ok(())
+    }
 
     fn command_name(command: &Self::Command) -> &'static str {
         match command {

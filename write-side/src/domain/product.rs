@@ -204,7 +204,8 @@ impl Aggregate for Product {
     type Error = ProductError;
     type Reply = ProductReply;
 
-    const SNAPSHOT_VERSION: u16 = 1;
+    /// 2: the payload starts with the layout fingerprint.
+    const SNAPSHOT_VERSION: u16 = 2;
 
     const NAME: &'static str = "product";
 

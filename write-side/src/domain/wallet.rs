@@ -180,7 +180,8 @@ impl Aggregate for Wallet {
     type Error = WalletError;
     type Reply = WalletReply;
 
-    const SNAPSHOT_VERSION: u16 = 1;
+    /// 2: the payload starts with the layout fingerprint.
+    const SNAPSHOT_VERSION: u16 = 2;
 
     const NAME: &'static str = "wallet";
 

@@ -1,6 +1,7 @@
 //! Loading an aggregate: newest usable snapshot, then the events after it.
 
 use super::Shared;
+use crate::domain::snapshot as codec;
 use crate::domain::{Aggregate, StreamEvent};
 use crate::store::{EventStore, Snapshot, StoreError};
 use events::{NewEntry, StreamId};
@@ -125,12 +126,21 @@ pub(crate) fn empty<A: Aggregate>() -> Hydrated<A> {
     }
 }
 
-/// A snapshot of another shape (older code wrote it) is ignored: replay is always correct.
+/// A snapshot this code cannot read as written is ignored: replay is always correct. One
+/// of another version (older code wrote it) is expected after a deploy; one that claims
+/// this version but is of another layout or does not decode is a bug worth a warning.
 fn from_snapshot<A: Aggregate>(snapshot: Snapshot) -> Option<Hydrated<A>> {
-    if snapshot.schema_version != A::SNAPSHOT_VERSION {
-        return None;
-    }
-    let state = postcard::from_bytes(&snapshot.payload).ok()?;
+    let state = match codec::decode::<A>(snapshot.schema_version, &snapshot.payload) {
+        Ok(state) => state,
+        Err(error) if error.is_other_version() => {
+            tracing::debug!(stream = %snapshot.stream_id, %error, "snapshot ignored, replaying");
+            return None;
+        }
+        Err(error) => {
+            tracing::warn!(stream = %snapshot.stream_id, %error, "unreadable snapshot, replaying");
+            return None;
+        }
+    };
     Some(Hydrated {
         state,
         version: snapshot.stream_version,
@@ -173,7 +183,7 @@ async fn save_snapshot<A: Aggregate>(
 }
 
 fn encode<A: Aggregate>(stream: &StreamId, hydrated: &mut Hydrated<A>) -> Option<Snapshot> {
-    let payload = match postcard::to_stdvec(&hydrated.state) {
+    let payload = match codec::encode(&hydrated.state) {
         Ok(payload) => payload,
         Err(error) => {
             tracing::warn!(%stream, %error, "cannot encode a snapshot");
