@@ -4,7 +4,9 @@
 # a fixed admin token, free ports), then per API checks: no 5xx, status codes, content
 # types, headers and bodies as documented, and every error problem+json with a known code
 # (scripts/fuzz_checks.py; it also stands in for `not_a_server_error`, letting through only
-# the contract's 503 `overloaded` with Retry-After). scripts/test.sh runs it after the tests.
+# the contract's 503 `overloaded` with Retry-After, and never to a request carrying a
+# Consistency-Token: a fuzzed token must be refused at once with a 4xx, not waited on).
+# scripts/test.sh runs it after the tests.
 #
 #   scripts/fuzz.sh                 # FUZZ_EXAMPLES=25 per operation by default
 #   FUZZ_EXAMPLES=200 scripts/fuzz.sh

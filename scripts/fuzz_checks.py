@@ -2,9 +2,11 @@
 
 - `problem_json_with_known_code`: every error answer is RFC 9457 problem+json whose `code`
   is one the document enumerates and whose `status` member is the HTTP status.
-- `no_server_fault`: no 5xx, except the contract's 503 `overloaded` with Retry-After (a
-  query whose Consistency-Token names a write the read model has not reached in time;
-  fuzzed tokens name positions that never come). Stands in for `not_a_server_error`.
+- `no_server_fault`: no 5xx, except the contract's 503 `overloaded` with Retry-After (the
+  command API shedding load, or shutting down), and never a 503 to a request carrying a
+  Consistency-Token: a fuzzed token names a write the store has not made, which the query
+  API must refuse at once with a 4xx instead of waiting out its bound. Stands in for
+  `not_a_server_error`.
 """
 
 import json
@@ -19,10 +21,19 @@ def _header(response, name):
     return value
 
 
+def _carries_token(case):
+    headers = {name.lower() for name in (case.headers or {})}
+    return "consistency-token" in headers or "consistencyToken" in (case.query or {})
+
+
 @schemathesis.check
 def no_server_fault(ctx, response, case):
     if response.status_code < 500:
         return None
+    if response.status_code == 503 and _carries_token(case):
+        raise AssertionError(
+            f"503 to a request carrying a Consistency-Token: {response.content[:300]!r}"
+        )
     if response.status_code == 503 and _header(response, "retry-after"):
         try:
             if json.loads(response.content).get("code") == "overloaded":

@@ -7,6 +7,7 @@
 use crate::backend;
 use crate::roles::{self, command_api, projector, query_api};
 use crate::settings::Settings;
+use crate::store_writes::EventStoreWrites;
 use anyhow::Context;
 use api_common::AdminToken;
 use projections::ProjectionHandles;
@@ -72,6 +73,7 @@ impl Application {
             &settings,
             read_pool,
             progress,
+            EventStoreWrites::new(events.store.clone()),
             projections.lag(),
             shutdown.clone(),
         )

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod rebuild;
 pub mod roles;
 pub mod settings;
+pub mod store_writes;
 pub mod telemetry;
 
 pub use app::Application;

@@ -149,7 +149,19 @@ async fn run_projector(settings: Settings, shutdown: CancellationToken) -> anyho
 async fn run_query_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = backend::open_read_models(&settings).await?;
     let progress = query_api::progress_from_other_processes(&settings, pool.clone());
-    let api = query_api::start(&settings, pool, progress, Default::default(), shutdown).await?;
+    // Opened for Consistency-Tokens only: one naming a write the store has not made is
+    // refused at once (its head, and a stream's version when a read model lags).
+    let events = backend::open_event_store(&settings).await?;
+    let writes = shop::store_writes::EventStoreWrites::new(events.store);
+    let api = query_api::start(
+        &settings,
+        pool,
+        progress,
+        writes,
+        Default::default(),
+        shutdown,
+    )
+    .await?;
     tracing::info!(url = %format!("http://{}", api.addr), "query API listening");
     api.server.await.context("the query API panicked")??;
     Ok(())

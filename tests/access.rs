@@ -11,6 +11,7 @@ use jsonwebtoken::{EncodingKey, Header, encode};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use shop::{Application, Settings};
+use sqlx::Connection;
 use tokio_util::sync::CancellationToken;
 
 const SECRET: &str = "test-secret-of-enough-bytes";
@@ -242,17 +243,38 @@ async fn body_size_and_request_time_are_limited_as_configured() {
         .await;
     assert_problem(response, StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large").await;
 
-    // A read waiting for a write that never comes outlives the 300 ms budget.
+    // A read waiting for a genuine write its read model has not applied outlives the
+    // 300 ms budget. (A token beyond the store's head would be refused at once instead.)
+    // Holding the read models' write lock keeps the projectors from applying it.
+    let read_models = format!(
+        "sqlite://{}",
+        app._dir.path().join("shop-read.db").display()
+    );
+    let mut lock = sqlx::SqliteConnection::connect(&read_models).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let charged = app
+        .post(
+            "/v1/users/1/points/charge".to_owned(),
+            json!({"amount": 10}),
+            None,
+        )
+        .await;
+    assert_eq!(charged.status(), StatusCode::OK);
+    let token = charged.headers()["consistency-token"].clone();
     let started = std::time::Instant::now();
     let response = app
         .client
         .get(format!("{}/v1/users/1/points", app.query))
-        .header("Consistency-Token", "999999")
+        .header("Consistency-Token", token)
         .send()
         .await
         .unwrap();
     assert!(started.elapsed() < std::time::Duration::from_millis(1_500));
     assert_eq!(response.headers()["retry-after"], "1");
     assert_problem(response, StatusCode::SERVICE_UNAVAILABLE, "overloaded").await;
+    sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
     app.stop().await;
 }

@@ -152,6 +152,7 @@ async fn each_document_lists_every_route_problem_code_and_security_scheme() {
         let codes = schemas["ErrorCode"]["enum"].as_array().expect("codes");
         for code in [
             "validation-failed",
+            "consistency-token-unknown",
             "unauthorized",
             "forbidden",
             "not-found",
@@ -192,6 +193,13 @@ async fn each_document_lists_every_route_problem_code_and_security_scheme() {
         parameters
             .iter()
             .any(|p| p["name"] == "Consistency-Token" && p["in"] == "header")
+    );
+    let refused = points["responses"]["400"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        refused.contains("consistency-token-unknown"),
+        "a query's 400 names the token code: {refused}"
     );
     let list = &query["paths"]["/v1/products"]["get"]["parameters"];
     let names: Vec<&Value> = list

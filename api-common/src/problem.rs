@@ -7,6 +7,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     ValidationFailed,
+    /// A well-formed Consistency-Token naming a write the event store has not made.
+    ConsistencyTokenUnknown,
     Unauthorized,
     Forbidden,
     NotFound,
@@ -30,6 +32,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::ValidationFailed => "validation-failed",
+            ErrorCode::ConsistencyTokenUnknown => "consistency-token-unknown",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::NotFound => "not-found",
@@ -53,6 +56,9 @@ impl ErrorCode {
     fn title(self) -> &'static str {
         match self {
             ErrorCode::ValidationFailed => "The request is not valid",
+            ErrorCode::ConsistencyTokenUnknown => {
+                "The Consistency-Token names a write this store has not made"
+            }
             ErrorCode::Unauthorized => "Authentication is required",
             ErrorCode::Forbidden => "Not allowed for this caller",
             ErrorCode::NotFound => "Not found",

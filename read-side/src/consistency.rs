@@ -1,11 +1,16 @@
 //! Read-your-writes: a `Consistency-Token` (header, or `consistencyToken` query parameter)
-//! names a write; the query does not answer until its read model reflects it.
+//! names a write; the query does not answer until its read model reflects it. A token no
+//! write can have produced, or naming a write the event store has not made, is refused at
+//! once (`token_rejection`) instead of waiting out the bound.
 
 use crate::QueryState;
+use crate::known_writes::Verdict;
+use crate::token_rejection::{TokenRejection, check_shape};
 use api_common::Problem;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use events::{ConsistencyToken, StreamId};
+use events::{ConsistencyToken, InvalidToken, StreamId};
+use std::time::Duration;
 
 /// The request's token, if any, for the read model `PROJECTION`. Extracting it only parses;
 /// the wait happens in the read itself, because a Redis view that is already new enough
@@ -71,12 +76,27 @@ impl<const PROJECTION: u8> Consistent<PROJECTION> {
     }
 
     /// Waits (bounded) until the read model has applied the token's write; a 503
-    /// `overloaded` if it does not in time. Immediate without a token.
+    /// `overloaded` if it does not in time. Immediate without a token. Before waiting, a
+    /// token naming a stream version the store has not reached is refused: its wait could
+    /// only time out.
     pub(crate) async fn caught_up(&self, state: &QueryState) -> Result<(), Problem> {
         let Some(token) = &self.token else {
             return Ok(());
         };
         let name = projection_name(PROJECTION);
+        // Already applied is the common case: answer it without reading the store.
+        if state.progress.wait_for(name, token, Duration::ZERO).await {
+            return Ok(());
+        }
+        if let (Some(known), Some((stream, version))) = (&state.known_writes, &token.stream)
+            && known.has_version(stream, *version).await == Verdict::NotWritten
+        {
+            return Err(TokenRejection::UnknownVersion {
+                stream: stream.clone(),
+                version: *version,
+            }
+            .into());
+        }
         if state
             .progress
             .wait_for(name, token, state.consistency_wait)
@@ -92,32 +112,44 @@ impl<const PROJECTION: u8> Consistent<PROJECTION> {
     }
 }
 
-fn token(parts: &Parts) -> Result<Option<ConsistencyToken>, Problem> {
-    let from_header = parts
-        .headers
-        .get("consistency-token")
-        .map(|v| v.to_str().unwrap_or_default().to_owned());
-    let from_query = parts.uri.query().and_then(|query| {
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("consistencyToken="))
-            .map(str::to_owned)
-    });
-    match from_header.or(from_query) {
-        None => Ok(None),
-        Some(raw) => raw
-            .parse::<ConsistencyToken>()
-            .map(Some)
-            .map_err(|e| Problem::bad_request(format!("Consistency-Token: {e}"))),
+/// The raw token of the request: the header, else the (percent-decoded) query parameter.
+/// A header that is not visible ASCII is malformed, not absent.
+fn raw_token(parts: &Parts) -> Option<Result<String, InvalidToken>> {
+    if let Some(value) = parts.headers.get("consistency-token") {
+        return Some(value.to_str().map(str::to_owned).map_err(|_| InvalidToken));
     }
+    let query = parts.uri.query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "consistencyToken")
+        .map(|(_, value)| Ok(value.into_owned()))
+}
+
+/// Parses the request's token and refuses one naming a position beyond the store's head.
+/// Done for every route and layer alike, so a forged token is refused even where a hot
+/// view would have answered without looking at it.
+async fn token(
+    parts: &Parts,
+    state: &QueryState,
+) -> Result<Option<ConsistencyToken>, TokenRejection> {
+    let Some(raw) = raw_token(parts) else {
+        return Ok(None);
+    };
+    let token = raw?.parse::<ConsistencyToken>()?;
+    check_shape(&token)?;
+    if let Some(known) = &state.known_writes
+        && known.has_position(token.position).await == Verdict::NotWritten
+    {
+        return Err(TokenRejection::BeyondHead(token.position));
+    }
+    Ok(Some(token))
 }
 
 impl<const PROJECTION: u8> FromRequestParts<QueryState> for Consistent<PROJECTION> {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &QueryState) -> Result<Self, Problem> {
+    async fn from_request_parts(parts: &mut Parts, state: &QueryState) -> Result<Self, Problem> {
         Ok(Self {
-            token: token(parts)?,
+            token: token(parts, state).await?,
         })
     }
 }

@@ -6,6 +6,7 @@ mod caches;
 mod consistency;
 mod coupons;
 mod hot_view;
+mod known_writes;
 mod layered;
 mod log_limit;
 mod openapi;
@@ -17,7 +18,9 @@ mod ranking_window;
 mod rankings;
 mod redis_reader;
 mod stats;
+mod store_writes;
 mod stream_progress;
+mod token_rejection;
 mod user_coupons;
 
 pub use caches::DEFAULT_CACHE_TTL;
@@ -25,6 +28,7 @@ pub use openapi::spec;
 pub use progress::{PollingProgress, ReadProgress, WatchProgress};
 pub use redis_reader::{DEFAULT_REDIS_PREFIX, RedisReader, RedisSetupError};
 pub use stats::CacheStatsSnapshot;
+pub use store_writes::{StoreWrites, StoreWritesError};
 pub use stream_progress::StreamProgress;
 
 use axum::Router;
@@ -32,6 +36,7 @@ use axum::routing::get;
 use caches::Caches;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use known_writes::KnownWrites;
 use sqlx::AnyPool;
 use stats::CacheStats;
 use std::sync::Arc;
@@ -51,6 +56,9 @@ pub struct QueryState {
     pool: AnyPool,
     progress: Arc<dyn ReadProgress>,
     consistency_wait: Duration,
+    /// What the event store has written, to refuse tokens naming writes it has not made;
+    /// without it every well-formed token waits its bound.
+    known_writes: Option<Arc<KnownWrites>>,
     redis: Option<RedisReader>,
     caches: Arc<Caches>,
     stats: Arc<CacheStats>,
@@ -68,6 +76,7 @@ impl QueryState {
             pool,
             progress,
             consistency_wait: DEFAULT_CONSISTENCY_WAIT,
+            known_writes: None,
             redis: None,
             caches: Arc::new(Caches::new(min_ttl, max_ttl)),
             stats: Arc::new(CacheStats::default()),
@@ -92,6 +101,14 @@ impl QueryState {
 
     pub fn with_consistency_wait(mut self, wait: Duration) -> Self {
         self.consistency_wait = wait;
+        self
+    }
+
+    /// Checks every Consistency-Token against what `store` has written: one naming a
+    /// position beyond its head, or a stream version it has not reached, is a 400
+    /// `consistency-token-unknown` at once instead of a bounded wait ending in 503.
+    pub fn with_store_writes(mut self, store: Arc<dyn StoreWrites>) -> Self {
+        self.known_writes = Some(Arc::new(KnownWrites::new(store)));
         self
     }
 

@@ -74,7 +74,9 @@ fn consumes(projection: &str, category: &str) -> bool {
 #[async_trait]
 impl ReadProgress for StreamProgress {
     /// Answers at once for a token without a stream (a bare position cannot be compared
-    /// per stream) or for a stream this projection does not consume.
+    /// per stream), for a stream this projection does not consume, or for version 0 (a
+    /// command that wrote nothing to a new stream: there is nothing to wait for, and no
+    /// row would ever show it).
     async fn wait_for(
         &self,
         projection: &str,
@@ -84,7 +86,7 @@ impl ReadProgress for StreamProgress {
         let Some((stream, version)) = &token.stream else {
             return true;
         };
-        if !consumes(projection, stream.category()) {
+        if *version <= 0 || !consumes(projection, stream.category()) {
             return true;
         }
         let deadline = tokio::time::Instant::now() + timeout;

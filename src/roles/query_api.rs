@@ -3,7 +3,7 @@
 use crate::settings::Settings;
 use anyhow::Context;
 use projections::ProjectionLag;
-use read_side::{QueryState, ReadProgress, RedisReader};
+use read_side::{QueryState, ReadProgress, RedisReader, StoreWrites};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,15 +18,17 @@ pub struct QueryApi {
 }
 
 /// `lags`: the projections running in this process, for `/metrics` (none for a lone
-/// query API).
+/// query API). `writes`: the event store, which Consistency-Tokens are checked against.
 pub async fn start(
     settings: &Settings,
     pool: sqlx::AnyPool,
     progress: Arc<dyn ReadProgress>,
+    writes: Arc<dyn StoreWrites>,
     lags: HashMap<&'static str, watch::Receiver<ProjectionLag>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<QueryApi> {
     let mut state = QueryState::new(pool.clone(), progress)
+        .with_store_writes(writes)
         .with_timezone(settings.timezone)
         .with_users(settings.user_guard())
         .with_http_limits(settings.http_limits());

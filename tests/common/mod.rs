@@ -140,6 +140,11 @@ impl TestApp {
         response.json().await.expect("json")
     }
 
+    /// Where the SQLite event store (`shop.db`) and read models (`shop-read.db`) live.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// The event store's head: unchanged means no event was written.
     pub async fn head(&self) -> i64 {
         self.services

@@ -1,5 +1,6 @@
 //! The `Consistency-Token` header: commands answer it, queries may send it back.
 
+use super::responses::problem;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
@@ -45,7 +46,8 @@ pub fn add_response_header(api: &mut OpenApi) {
     }
 }
 
-/// Query API: every read accepts a token (header, or `consistencyToken` in the query).
+/// Query API: every read accepts a token (header, or `consistencyToken` in the query), and
+/// its 400 answer says which codes a token can be refused with.
 pub fn add_request_parameters(api: &mut OpenApi) {
     for operation in v1_operations(api) {
         let parameters = operation.parameters.get_or_insert_with(Vec::new);
@@ -57,7 +59,11 @@ pub fn add_request_parameters(api: &mut OpenApi) {
                 .schema(Some(token_schema()))
                 .description(Some(
                     "A command's Consistency-Token: the answer waits (up to 2 s) until this \
-                     read model reflects that write; 503 `overloaded` if it does not in time.",
+                     read model reflects that write; 503 `overloaded` if it does not in time. \
+                     Refused at once, never waited on: a malformed token (400 \
+                     `validation-failed`) and one naming a write the event store has not made, \
+                     a position beyond its head or a stream version the stream has not reached \
+                     (400 `consistency-token-unknown`).",
                 ))
                 .build(),
         ));
@@ -67,8 +73,19 @@ pub fn add_request_parameters(api: &mut OpenApi) {
                 .parameter_in(ParameterIn::Query)
                 .required(Required::False)
                 .schema(Some(token_schema()))
-                .description(Some("The same as the Consistency-Token header."))
+                .description(Some(
+                    "The same as the Consistency-Token header (which wins if both are sent).",
+                ))
                 .build(),
         ));
+        operation.responses.responses.insert(
+            "400".to_owned(),
+            RefOr::T(problem(
+                "`validation-failed`: a malformed path, query parameter or Consistency-Token. \
+                 `consistency-token-unknown`: a well-formed Consistency-Token naming a write \
+                 the event store has not made (forged, from another store, or altered); \
+                 answered at once, and retrying it cannot succeed.",
+            )),
+        );
     }
 }

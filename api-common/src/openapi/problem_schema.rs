@@ -6,8 +6,9 @@ use utoipa::openapi::{RefOr, Schema};
 
 /// Every code a problem can carry. Adding a variant to [`ErrorCode`] breaks the build in
 /// [`position`] until it is listed here too.
-pub const CODES: [ErrorCode; 18] = [
+pub const CODES: [ErrorCode; 19] = [
     ErrorCode::ValidationFailed,
+    ErrorCode::ConsistencyTokenUnknown,
     ErrorCode::Unauthorized,
     ErrorCode::Forbidden,
     ErrorCode::NotFound,
@@ -31,23 +32,24 @@ pub const CODES: [ErrorCode; 18] = [
 pub const fn position(code: ErrorCode) -> usize {
     match code {
         ErrorCode::ValidationFailed => 0,
-        ErrorCode::Unauthorized => 1,
-        ErrorCode::Forbidden => 2,
-        ErrorCode::NotFound => 3,
-        ErrorCode::MethodNotAllowed => 4,
-        ErrorCode::CouponSoldOut => 5,
-        ErrorCode::CouponAlreadyIssued => 6,
-        ErrorCode::CouponNotActive => 7,
-        ErrorCode::InsufficientStock => 8,
-        ErrorCode::InsufficientBalance => 9,
-        ErrorCode::CouponUnavailable => 10,
-        ErrorCode::PayloadTooLarge => 11,
-        ErrorCode::RateLimited => 12,
-        ErrorCode::IdempotencyKeyReused => 13,
-        ErrorCode::IdempotencyKeyInFlight => 14,
-        ErrorCode::Overloaded => 15,
-        ErrorCode::Unavailable => 16,
-        ErrorCode::Internal => 17,
+        ErrorCode::ConsistencyTokenUnknown => 1,
+        ErrorCode::Unauthorized => 2,
+        ErrorCode::Forbidden => 3,
+        ErrorCode::NotFound => 4,
+        ErrorCode::MethodNotAllowed => 5,
+        ErrorCode::CouponSoldOut => 6,
+        ErrorCode::CouponAlreadyIssued => 7,
+        ErrorCode::CouponNotActive => 8,
+        ErrorCode::InsufficientStock => 9,
+        ErrorCode::InsufficientBalance => 10,
+        ErrorCode::CouponUnavailable => 11,
+        ErrorCode::PayloadTooLarge => 12,
+        ErrorCode::RateLimited => 13,
+        ErrorCode::IdempotencyKeyReused => 14,
+        ErrorCode::IdempotencyKeyInFlight => 15,
+        ErrorCode::Overloaded => 16,
+        ErrorCode::Unavailable => 17,
+        ErrorCode::Internal => 18,
     }
 }
 
@@ -58,12 +60,14 @@ impl utoipa::PartialSchema for ErrorCode {
             .enum_values(Some(CODES.iter().map(|code| code.as_str())))
             .description(Some(
                 "Stable, machine-readable error code: validation-failed (400/422), \
-                 unauthorized (401), forbidden (403), not-found (404), method-not-allowed \
-                 (405), coupon-sold-out, coupon-already-issued, coupon-not-active, \
-                 insufficient-stock, insufficient-balance, coupon-unavailable (409), \
-                 idempotency-key-in-flight (409, with Retry-After), idempotency-key-reused \
-                 (422), payload-too-large (413), rate-limited (429, with Retry-After), \
-                 overloaded and unavailable (503, with Retry-After), internal (500).",
+                 consistency-token-unknown (400: a Consistency-Token sent to the query API \
+                 names a write the event store has not made), unauthorized (401), forbidden \
+                 (403), not-found (404), method-not-allowed (405), coupon-sold-out, \
+                 coupon-already-issued, coupon-not-active, insufficient-stock, \
+                 insufficient-balance, coupon-unavailable (409), idempotency-key-in-flight \
+                 (409, with Retry-After), idempotency-key-reused (422), payload-too-large \
+                 (413), rate-limited (429, with Retry-After), overloaded and unavailable (503, \
+                 with Retry-After), internal (500).",
             ))
             .into()
     }
