@@ -294,3 +294,85 @@ async fn a_malformed_key_is_400_and_changes_nothing() {
     assert_eq!(app.head().await, head);
     app.stop().await;
 }
+
+/// A command slower than `SHOP_REQUEST_TIMEOUT_MS` (its commit waits for a write lock held
+/// elsewhere) is not cut off with "retry" while it may still commit: a decided command is
+/// answered with its commit's real outcome; one still queued past the timeout is answered
+/// 503 undecided. Either way the answer matches what the store holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_slower_than_the_request_timeout_is_answered_as_the_store_holds_it() {
+    use sqlx::Connection;
+    let app = common::spawn_app_with(|s| s.request_timeout_ms = 300).await;
+    app.charge(21, 1_000).await;
+    let events = format!("sqlite://{}", app.data_dir().join("shop.db").display());
+    let mut lock = sqlx::SqliteConnection::connect(&events).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+
+    // The first is decided at once and waits on the lock; the second queues behind it in
+    // the same wallet's mailbox past the timeout.
+    let ten = json!({"amount": 10});
+    let first = keyed_post(&app, "/v1/users/21/points/charge", "slow-1", &ten);
+    let second = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        keyed_post(
+            &app,
+            "/v1/users/21/points/charge",
+            "slow-2",
+            &json!({"amount": 20}),
+        )
+        .await
+    };
+    let release = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+    };
+    let (first, second, ()) = tokio::join!(first, second, release);
+    let first = status_and_body(first).await;
+    let second = status_and_body(second).await;
+
+    let balance = app.get_json("/v1/users/21/points").await["balance"]
+        .as_i64()
+        .unwrap();
+    let mut expected = 1_000;
+    for ((status, body), amount) in [(&first, 10), (&second, 20)] {
+        match *status {
+            StatusCode::OK => expected += amount,
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert_eq!(body["code"], "overloaded", "{body}");
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(
+        first.0,
+        StatusCode::OK,
+        "a decided command waits for its commit"
+    );
+    assert_eq!(
+        second.0,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a command queued past the timeout is not decided"
+    );
+    assert_eq!(
+        balance, expected,
+        "the answers match the store: {first:?} {second:?}"
+    );
+
+    // Retried with its key, the undecided one takes effect once.
+    let retried = status_and_body(
+        keyed_post(
+            &app,
+            "/v1/users/21/points/charge",
+            "slow-2",
+            &json!({"amount": 20}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(retried.0, StatusCode::OK);
+    assert_eq!(retried.1["balance"], 1_030);
+    app.stop().await;
+}

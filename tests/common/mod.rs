@@ -19,8 +19,14 @@ pub struct TestApp {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with settings changed by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let settings = Settings::embedded_in(dir.path());
+    let mut settings = Settings::embedded_in(dir.path());
+    customize(&mut settings);
     let shutdown = CancellationToken::new();
     let app = Application::build(settings, shutdown.clone())
         .await
