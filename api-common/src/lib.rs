@@ -8,6 +8,7 @@ pub mod layers;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
+pub mod outage;
 pub mod problem;
 pub mod serve;
 pub mod shutdown;

@@ -164,7 +164,8 @@ pub fn router(state: QueryState) -> Router {
     api_common::layers::with_common_layers(routes, http)
 }
 
-/// A read-model query failed: log it, answer a 500 that leaks nothing.
+/// A read-model query failed: log it, answer a 503 for an outage, a 500 for anything
+/// else, and leak nothing either way.
 fn db_problem(error: &sqlx::Error) -> api_common::Problem {
-    api_common::Problem::internal(error)
+    api_common::outage::database_problem(error)
 }

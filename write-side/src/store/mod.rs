@@ -70,7 +70,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Conflict { .. } | StoreError::KeyTaken { .. } => true,
-            StoreError::Database { source, .. } => transient_sqlx(source),
+            StoreError::Database { source, .. } => api_common::outage::is_transient_sqlx(source),
             StoreError::Sqlite { source, .. } => transient_sqlite(source),
             StoreError::RolledBack | StoreError::WriterStopped => true,
             StoreError::CommitUnknown(_) | StoreError::OutcomeUnknown(_) => true,
@@ -81,30 +81,6 @@ impl StoreError {
 
     pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database { operation, source }
-    }
-}
-
-fn transient_sqlx(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        // MySQL/MariaDB server errors that say "try again": too many connections (1040),
-        // shutting down (1053), lock wait timeout (1205), deadlock (1213), connection
-        // killed (1927), read-only while failing over (1290, 1836), client idle (4031).
-        sqlx::Error::Database(db) => {
-            let number = db
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .map(|mysql| mysql.number());
-            matches!(
-                number,
-                Some(1040 | 1053 | 1205 | 1213 | 1290 | 1836 | 1927 | 4031)
-            ) || db.code().is_some_and(|code| code.starts_with("08")) // connection exception
-        }
-        _ => false,
     }
 }
 
