@@ -24,8 +24,11 @@ pub fn problem(description: &str) -> Response {
 
 fn overloaded() -> Response {
     let mut response = problem(
-        "`overloaded`: too many commands in flight, a read model that did not catch up \
-         with a Consistency-Token in time, or shutting down. Retry after Retry-After seconds.",
+        "`overloaded`: too many commands in flight, a command still queued after \
+         SHOP_REQUEST_TIMEOUT_MS (not decided), a read model that did not catch up with a \
+         Consistency-Token in time, or shutting down. `unavailable`: the database is down \
+         or unreachable (nothing was changed, or a retry with the same Idempotency-Key is \
+         safe). Retry after Retry-After seconds.",
     );
     let seconds = ObjectBuilder::new()
         .schema_type(Type::Integer)

@@ -33,5 +33,60 @@ struct CommandApiDoc;
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut api = api_common::openapi::finish(CommandApiDoc::openapi());
     api_common::openapi::consistency::add_response_header(&mut api);
+    add_idempotency_key(&mut api);
     api
+}
+
+const KEY_DESCRIPTION: &str = "Makes the command safe to retry (the IETF httpapi \
+    Idempotency-Key header): 1 to 200 visible ASCII characters, scoped to the caller and \
+    this route. The first accepted outcome is recorded with the events it caused, in the \
+    same transaction, and kept at least 24 h (SHOP_IDEMPOTENCY_RETENTION_HOURS); a repeat \
+    with the same request answers that outcome again without deciding anew (an order \
+    first answered 202 is answered as it stands now). A refused command (409, 404) is not \
+    recorded: it changed nothing, and its repeat is decided again. The same key with \
+    another request: 422 `idempotency-key-reused`. A repeat while the first is still \
+    running: 409 `idempotency-key-in-flight`, retry after Retry-After. A malformed key: 400.";
+
+/// Every command takes an Idempotency-Key, and can answer the two problems it adds.
+fn add_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
+    use api_common::openapi::responses::problem;
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    use utoipa::openapi::{RefOr, Required};
+    for (path, item) in api.paths.paths.iter_mut() {
+        let Some(operation) = item.post.as_mut().filter(|_| path.starts_with("/v1/")) else {
+            continue;
+        };
+        let parameters = operation.parameters.get_or_insert_with(Vec::new);
+        parameters.retain(|p| !matches!(p, RefOr::T(p) if p.name == "Idempotency-Key"));
+        parameters.push(RefOr::T(
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(crate::idempotency::MAX_KEY_LEN))
+                        .pattern(Some("^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$")),
+                ))
+                .description(Some(KEY_DESCRIPTION))
+                .build(),
+        ));
+        let responses = &mut operation.responses.responses;
+        for (status, text) in [
+            ("409", "`idempotency-key-in-flight`: a request with this Idempotency-Key is still running; retry after Retry-After seconds."),
+            ("422", "`idempotency-key-reused`: this Idempotency-Key was used for another request."),
+        ] {
+            match responses.get_mut(status) {
+                Some(RefOr::T(response)) => {
+                    response.description = format!("{} {text}", response.description);
+                }
+                _ => {
+                    responses.insert(status.to_owned(), RefOr::T(problem(text)));
+                }
+            }
+        }
+    }
 }
