@@ -22,13 +22,14 @@ import { check, sleep } from 'k6';
 import { Counter, Rate } from 'k6/metrics';
 import {
   COMMAND_URLS,
-  JSON_HEADERS,
   QUERY_URL,
   TREND_STATS,
   adminPost,
+  commandKey,
   commandUrl,
   envInt,
   getAll,
+  keyed,
   pollStable,
   summarize,
   summaryOutputs,
@@ -121,7 +122,7 @@ export default function (data) {
   const res = http.post(
     `${commandUrl()}/v1/coupons/${couponId}/issue`,
     JSON.stringify({ userId }),
-    { headers: JSON_HEADERS, tags: { name: 'POST /v1/coupons/{id}/issue' } },
+    { headers: keyed(commandKey()), tags: { name: 'POST /v1/coupons/{id}/issue' } },
   );
   const body = res.body || '';
   if (res.status === 201) {

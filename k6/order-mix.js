@@ -31,9 +31,11 @@ import {
   QUERY_URL,
   TREND_STATS,
   adminPost,
+  commandKey,
   commandUrl,
   envInt,
   getAll,
+  keyed,
   parse,
   pollStable,
   runId,
@@ -138,7 +140,7 @@ export function setup() {
   }
   for (let u = userBase + 1; u <= userBase + Math.floor(RICH / 2); u++) {
     const res = http.post(`${COMMAND_URLS[0]}/v1/coupons/${couponA}/issue`, JSON.stringify({ userId: u }), {
-      headers: JSON_HEADERS,
+      headers: keyed(commandKey()),
       tags: { name: 'setup issue' },
     });
     if (res.status !== 201) throw new Error(`issue ${couponA} to ${u} answered ${res.status}: ${res.body}`);
@@ -195,7 +197,7 @@ function placeOrder(user, items, userCouponId) {
   const payload = { userId: user, items };
   if (userCouponId) payload.userCouponId = userCouponId;
   return http.post(`${commandUrl()}/v1/orders`, JSON.stringify(payload), {
-    headers: JSON_HEADERS,
+    headers: keyed(commandKey()),
     tags: { name: 'POST /v1/orders' },
   });
 }
@@ -270,7 +272,7 @@ export default function (data) {
     // Issue coupon B (201, or 409 already issued / sold out), then order with it.
     const user = rich(data);
     const res = http.post(`${commandUrl()}/v1/coupons/${data.couponB}/issue`, JSON.stringify({ userId: user }), {
-      headers: JSON_HEADERS,
+      headers: keyed(commandKey()),
       tags: { name: 'POST /v1/coupons/{id}/issue' },
     });
     const body = res.body || '';

@@ -44,6 +44,17 @@ export function runId() {
   return __ENV.RUN_ID || `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
+// A fresh Idempotency-Key for one intended command: what a client sends, and sends again
+// unchanged if it retries that command (retries would answer the first outcome).
+const KEY_RUN = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+export function commandKey() {
+  return `${KEY_RUN}:${__VU}:${__ITER}:${Math.random().toString(36).slice(2, 10)}`;
+}
+
+export function keyed(key) {
+  return { ...JSON_HEADERS, 'Idempotency-Key': key };
+}
+
 export function parse(res) {
   try {
     return res.json();
