@@ -9,6 +9,7 @@
 mod cluster;
 
 use cluster::Cluster;
+use cluster::keyed::{assert_only_retryable_failures, fold, until_settled};
 use cluster::proxy::Proxy;
 use events::{ProductId, StreamId, UserId};
 use futures::future::join_all;
@@ -19,7 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use write_side::domain::product::Product;
 use write_side::domain::wallet::Wallet;
-use write_side::domain::{StreamEvent, replay};
 use write_side::store::EventStore;
 use write_side::store::mysql::MySqlEventStore;
 
@@ -40,56 +40,6 @@ fn upstream(url: &str) -> String {
     let at = url.find('@').unwrap();
     let slash = at + url[at..].find('/').unwrap();
     url[at + 1..slash].to_owned()
-}
-
-/// What one request answered, for the assertions after the run.
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    during_cut: bool,
-    retry_after: bool,
-    code: Option<String>,
-}
-
-/// Sends one keyed request until it settles (not 503, not 202 PENDING), recording every
-/// answer; returns the settled status and body.
-async fn until_settled(
-    cluster: &Cluster,
-    url: &str,
-    key: &str,
-    body: &Value,
-    cut: &AtomicBool,
-    log: &mut Vec<Answer>,
-) -> (StatusCode, Value) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let during_cut = cut.load(Ordering::SeqCst);
-        let response = cluster
-            .client
-            .post(url)
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await
-            .expect("the command API answers");
-        let status = response.status();
-        let retry_after = response.headers().contains_key("retry-after");
-        let body_back: Value = response.json().await.unwrap_or(Value::Null);
-        log.push(Answer {
-            status,
-            during_cut,
-            retry_after,
-            code: body_back["code"].as_str().map(str::to_owned),
-        });
-        if status != StatusCode::SERVICE_UNAVAILABLE && status != StatusCode::ACCEPTED {
-            return (status, body_back);
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{url} never settled: {status} {body_back}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -163,27 +113,7 @@ async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_onc
     let (results, proxy) = tokio::join!(join_all(clients), cutter);
     drop(proxy);
 
-    let mut unavailable = 0;
-    for (_, _, log) in &results {
-        for answer in log {
-            match answer.status {
-                StatusCode::OK | StatusCode::CREATED | StatusCode::ACCEPTED => {}
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    unavailable += 1;
-                    assert!(answer.retry_after, "a 503 without Retry-After: {answer:?}");
-                    assert!(
-                        matches!(answer.code.as_deref(), Some("unavailable" | "overloaded")),
-                        "a 503 with code {:?}",
-                        answer.code
-                    );
-                }
-                other => panic!(
-                    "unexpected {other} (during the cut: {}): {answer:?}",
-                    answer.during_cut
-                ),
-            }
-        }
-    }
+    let unavailable = assert_only_retryable_failures(results.iter().flat_map(|(_, _, log)| log));
     assert!(
         unavailable > 0,
         "the cut was never noticed: the test proved nothing"
@@ -200,7 +130,7 @@ async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_onc
             "user {user} paid for each order once"
         );
         let stream = StreamId::wallet(UserId::new(*user).unwrap());
-        let wallet: Wallet = fold(&store, &stream).await;
+        let wallet: Wallet = fold(&store as &dyn EventStore, &stream).await;
         assert_eq!(
             wallet.balance().won(),
             ROUNDS * CHARGE - paid,
@@ -208,21 +138,12 @@ async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_onc
         );
     }
     let stream = StreamId::product(ProductId::new(product_id).unwrap());
-    let product: Product = fold(&store, &stream).await;
+    let product: Product = fold(&store as &dyn EventStore, &stream).await;
     assert_eq!(
         product.stock(),
         STOCK - CLIENTS * ROUNDS,
         "one unit per order"
     );
-}
-
-async fn fold<A: write_side::domain::Aggregate>(store: &MySqlEventStore, stream: &StreamId) -> A {
-    let recorded = store.read_stream(stream, 0).await.unwrap();
-    let events: Vec<A::Event> = recorded
-        .iter()
-        .map(|e| A::Event::decode(&e.event_type, e.schema_version, &e.payload).unwrap())
-        .collect();
-    replay(A::default(), &events)
 }
 
 /// The query API's database cut: reads answer 503 `unavailable` with Retry-After, never a

@@ -4,6 +4,7 @@
 //! without seeing each other.
 #![allow(dead_code)]
 
+pub mod keyed;
 pub mod proxy;
 
 use reqwest::{Client, StatusCode};

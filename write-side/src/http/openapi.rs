@@ -76,8 +76,14 @@ fn add_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
         ));
         let responses = &mut operation.responses.responses;
         for (status, text) in [
-            ("409", "`idempotency-key-in-flight`: a request with this Idempotency-Key is still running; retry after Retry-After seconds."),
-            ("422", "`idempotency-key-reused`: this Idempotency-Key was used for another request."),
+            (
+                "409",
+                "`idempotency-key-in-flight`: a request with this Idempotency-Key is still running; retry after Retry-After seconds.",
+            ),
+            (
+                "422",
+                "`idempotency-key-reused`: this Idempotency-Key was used for another request.",
+            ),
         ] {
             match responses.get_mut(status) {
                 Some(RefOr::T(response)) => {
