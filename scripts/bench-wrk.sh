@@ -15,7 +15,8 @@
 # request summed over the server processes (full: every shop process + mariadbd + Kafka +
 # Redis; peer: the peer + mariadbd). DURATION (8s), CONNECTIONS (64), SKIP_BUILD=1 reuses
 # target/release/shop, SHOP_BIN=/path runs that binary, ONLY="floor issue ..." picks rows.
-# Rows: floor, refusal, issue, charge, order, hot-coupon (full: two nodes, one coupon);
+# Rows: floor, refusal, issue, issue-keyed, charge, order, order-keyed, hot-coupon (full: two
+# nodes, one coupon); the keyed rows send a fresh Idempotency-Key per request (not the peer);
 # opt-in: holders (ONLY="floor holders": one coupon issued to HOLDERS users, window by window).
 # Everything it starts is stopped on exit; the services of services.sh stay up.
 set -euo pipefail
@@ -33,7 +34,7 @@ done
 
 duration=${DURATION:-8s}
 connections=${CONNECTIONS:-64}
-only=${ONLY:-floor refusal issue charge order hot-coupon}
+only=${ONLY:-floor refusal issue issue-keyed charge order order-keyed hot-coupon}
 wrk_dir=$root/bench/wrk
 command -v wrk >/dev/null || { echo "bench: installing wrk" >&2; apt-get install -y --no-install-recommends wrk >/dev/null; }
 
@@ -161,10 +162,20 @@ run_rows() {
       echo "bench: the coupon has $issued holders" >&2
     done
   fi
+  if wants issue-keyed && [[ $mode != peer ]]; then
+    local keyed
+    keyed=$(coupon "$base" 10000000)
+    WRK_KEYS=1 WRK_COUPON=$keyed WRK_USER_BASE=300000000 \
+      measure issue-keyed "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
+  fi
   wants charge && WRK_USERS=100000 measure charge "$cpu" "$base" -s "$wrk_dir/wrk-charge.lua"
   if wants order; then
     "$wrk_dir/setup-orders.sh" "$base" "$token" >"$workdir/setup-orders-$mode.log"
     WRK_USERS=5000 WRK_PRODUCTS=20 measure order "$cpu" "$base" -s "$wrk_dir/wrk-order.lua"
+  fi
+  if wants order-keyed && [[ $mode != peer ]]; then
+    wants order || "$wrk_dir/setup-orders.sh" "$base" "$token" >"$workdir/setup-orders-$mode.log"
+    WRK_KEYS=1 WRK_USERS=5000 WRK_PRODUCTS=20 measure order-keyed "$cpu" "$base" -s "$wrk_dir/wrk-order.lua"
   fi
   if wants hot-coupon && [[ -n $second ]]; then
     # Two wrk at once, one per command node, on one coupon: the rush must stay exact. The

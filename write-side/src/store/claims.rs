@@ -40,11 +40,24 @@ pub struct StoredClaim {
     pub outcome: Vec<u8>,
 }
 
-/// A stored fingerprint of the wrong length is corrupt.
-pub(crate) fn fingerprint(bytes: &[u8]) -> Result<[u8; 32], super::StoreError> {
-    bytes
-        .try_into()
-        .map_err(|_| super::StoreError::Corrupt("an idempotency fingerprint".into()))
+/// A record's columns as every backend selects them: fingerprint, stream, stream version,
+/// position, outcome.
+pub(crate) type ClaimRow = (Vec<u8>, String, i64, i64, Vec<u8>);
+
+/// A selected row as a record; a stored fingerprint of the wrong length is corrupt.
+pub(crate) fn from_row(
+    (fingerprint, stream, stream_version, position, outcome): ClaimRow,
+) -> Result<StoredClaim, super::StoreError> {
+    Ok(StoredClaim {
+        fingerprint: fingerprint
+            .as_slice()
+            .try_into()
+            .map_err(|_| super::StoreError::Corrupt("an idempotency fingerprint".into()))?,
+        stream: StreamId::from_stored(stream),
+        stream_version,
+        position,
+        outcome,
+    })
 }
 
 #[cfg(test)]

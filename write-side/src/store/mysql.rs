@@ -547,7 +547,7 @@ impl EventStore for MySqlEventStore {
     }
 
     async fn load_claim(&self, scope: &str, key: &str) -> Result<Option<StoredClaim>, StoreError> {
-        let row: Option<(Vec<u8>, String, i64, i64, Vec<u8>)> = sqlx::query_as(
+        let row: Option<claims::ClaimRow> = sqlx::query_as(
             "SELECT fingerprint, stream_id, stream_version, global_position, outcome \
              FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
         )
@@ -556,16 +556,7 @@ impl EventStore for MySqlEventStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::db("load an idempotency key"))?;
-        row.map(|(fingerprint, stream, stream_version, position, outcome)| {
-            Ok(StoredClaim {
-                fingerprint: claims::fingerprint(&fingerprint)?,
-                stream: StreamId::from_stored(stream),
-                stream_version,
-                position,
-                outcome,
-            })
-        })
-        .transpose()
+        row.map(claims::from_row).transpose()
     }
 
     async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError> {

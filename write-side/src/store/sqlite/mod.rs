@@ -155,7 +155,7 @@ impl EventStore for SqliteEventStore {
 
     async fn load_claim(&self, scope: &str, key: &str) -> Result<Option<StoredClaim>, StoreError> {
         self.readers
-            .now(|connection| reads::load_claim(connection, &scope, &key))
+            .now(|connection| reads::load_claim(connection, scope, key))
     }
 
     async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError> {

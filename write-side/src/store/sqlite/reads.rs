@@ -260,7 +260,7 @@ pub(super) fn load_claim(
     scope: &str,
     key: &str,
 ) -> Result<Option<StoredClaim>, StoreError> {
-    let row: Option<(Vec<u8>, String, i64, i64, Vec<u8>)> = connection
+    let row: Option<claims::ClaimRow> = connection
         .prepare_cached(
             "SELECT fingerprint, stream_id, stream_version, global_position, outcome \
              FROM idempotency_keys WHERE scope = ? AND idem_key = ?",
@@ -279,14 +279,5 @@ pub(super) fn load_claim(
                 .optional()
         })
         .map_err(sqlite("load an idempotency key"))?;
-    row.map(|(fingerprint, stream, stream_version, position, outcome)| {
-        Ok(StoredClaim {
-            fingerprint: claims::fingerprint(&fingerprint)?,
-            stream: StreamId::from_stored(stream),
-            stream_version,
-            position,
-            outcome,
-        })
-    })
-    .transpose()
+    row.map(claims::from_row).transpose()
 }
