@@ -3,9 +3,8 @@
 # (schemathesis, PyPI). Starts a fresh embedded `shop serve` (temp SQLite dir, demo data,
 # a fixed admin token, free ports), then per API checks: no 5xx, status codes, content
 # types, headers and bodies as documented, and every error problem+json with a known code
-# (scripts/fuzz_checks.py; it also stands in for `not_a_server_error`, letting through only
-# the contract's 503 `overloaded` with Retry-After, and never to a request carrying a
-# Consistency-Token: a fuzzed token must be refused at once with a 4xx, not waited on).
+# (scripts/fuzz_checks.py; it also stands in for `not_a_server_error`: no 5xx at all, so a
+# fuzzed Idempotency-Key or Consistency-Token must be refused at once with a 4xx).
 # scripts/test.sh runs it after the tests.
 #
 #   scripts/fuzz.sh                 # FUZZ_EXAMPLES=25 per operation by default
