@@ -23,7 +23,9 @@ impl OrderSaga {
     /// order where its stream says (pending), for the recovery scan to drive again.
     pub async fn drive(&self, order: Driven, metadata: Metadata) -> Result<Driven, SagaError> {
         let order_id = order.order.order_id;
-        self.lock_in_flight().insert(order_id);
+        // Unmarked when this future ends, however it ends (a panic, or dropped by a
+        // timeout or an aborted task).
+        let driving = self.inner.in_flight.enter(order_id);
         // The correlation id is the placing request's id: logs of every step (and of the
         // projectors, which see it in the events' metadata) can be joined on it.
         let span = tracing::info_span!(
@@ -32,7 +34,7 @@ impl OrderSaga {
             correlation_id = %metadata.correlation_id,
         );
         let driven = self.drive_steps(order, metadata).instrument(span).await;
-        self.lock_in_flight().remove(&order_id);
+        drop(driving);
         let outcome = match &driven {
             Ok(driven) => driven.order.status().as_str(),
             Err(_) => "ERROR",
