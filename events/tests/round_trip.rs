@@ -2,9 +2,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 use chrono::{DateTime, TimeZone, Utc};
-use events::coupon::{
-    CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed,
-};
+use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed};
 use events::order::{
     OrderCancelled, OrderCompleted, OrderCouponApplied, OrderPaid, OrderPlaced, OrderStockReserved,
 };

@@ -7,9 +7,7 @@
 
 use super::golden;
 use chrono::{TimeZone, Utc};
-use events::coupon::{
-    CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed,
-};
+use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed};
 use events::order::{
     OrderCancelled, OrderCompleted, OrderCouponApplied, OrderPaid, OrderPlaced, OrderStockReserved,
 };

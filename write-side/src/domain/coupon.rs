@@ -13,9 +13,7 @@
 use super::entries::{Entries, EntryWrite, Known};
 use super::{Aggregate, EntryError};
 use chrono::{DateTime, Utc};
-use events::coupon::{
-    CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed,
-};
+use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed};
 use events::{CouponEvent, CouponId, Discount, DiscountKind, OrderId, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
 
