@@ -21,7 +21,10 @@
 //! used by another order), points that may not cover it, stock that may not cover a line;
 //! the live driver, a second driver (a keyed repeat of the placement, or a driver in
 //! another process) and the recovery scan (in the live driver's process or its own),
-//! each maybe crashed. Then `check::invariants`.
+//! each maybe crashed; and now and then a change from outside (a restock, a charge, the
+//! coupon given back by the other order using it) that turns a refusal around while the
+//! drivers run, so that a second driver's late step could get through after the order
+//! was cancelled and compensated. Then `check::invariants`.
 //!
 //! `SAGA_MODEL_SCHEDULES=n` runs more (or fewer) schedules; `SAGA_MODEL_SEED=s` runs
 //! just one, to replay a failure.
@@ -134,10 +137,14 @@ async fn schedule(seed: u64) -> (Scenario, Outcome, Vec<(String, String)>) {
     let store = MemoryStore::new(scenario.plan.store_seed);
     let live = process(&store);
     let other = process(&store);
+    // Whoever else writes to the participants (an admin restocking, the user charging).
+    let outsider = process(&store);
     let metadata = Metadata::for_new_command();
     let placed = scenario.set_up(&live, metadata).await;
     store.set_chaos(Some(Chaos {
         max_latency: Duration::from_millis(8),
+        stall: 0.25,
+        max_stall: Duration::from_millis(300),
         rolled_back: 0.03,
         unknown: 0.03,
         until: Instant::now() + CHAOS_FOR,
@@ -192,6 +199,14 @@ async fn schedule(seed: u64) -> (Scenario, Outcome, Vec<(String, String)>) {
     };
     if let Second::Driver { crash_at } = scenario.plan.second {
         crash_after(&second, crash_at.map(|at| scenario.plan.second_starts + at));
+    }
+
+    for (at, change) in scenario.plan.outside.clone() {
+        let (scenario, outsider) = (scenario.clone(), outsider.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(at).await;
+            scenario.change(&outsider, change, metadata).await;
+        });
     }
 
     tokio::time::sleep_until(started + HORIZON).await;

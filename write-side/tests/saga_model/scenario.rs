@@ -60,6 +60,19 @@ pub enum RecoveryHome {
     Own,
 }
 
+/// A change to a participant from outside the order while the saga runs: it can turn a
+/// step refused to one driver into one another driver's late step gets through, which is
+/// what a compensation's mark must stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outside {
+    /// A restock of the line's product that covers it.
+    Restock { line: usize, quantity: i64 },
+    /// A charge of the user's points that covers the order.
+    Charge(Krw),
+    /// The other order that used the user's coupon is cancelled and gives it back.
+    FreeCoupon,
+}
+
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub live_crash_at: Option<Duration>,
@@ -69,6 +82,8 @@ pub struct Plan {
     /// When the recovery scan crashes, and how long until it runs again.
     pub recovery_crash: Option<(Duration, Duration)>,
     pub store_seed: u64,
+    /// When each outside change is sent.
+    pub outside: Vec<(Duration, Outside)>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,13 +143,13 @@ impl Scenario {
             coupon,
             initial_balance: Krw::ZERO,
             plan: Plan {
-                live_crash_at: maybe_crash(rng, 120),
-                second_starts: Duration::from_micros(rng.random_range(0..100_000)),
+                live_crash_at: maybe_crash(rng, 300),
+                second_starts: Duration::from_micros(rng.random_range(0..30_000)),
                 second: if rng.random_bool(0.3) {
                     Second::KeyedRepeat
                 } else {
                     Second::Driver {
-                        crash_at: maybe_crash(rng, 120),
+                        crash_at: maybe_crash(rng, 300),
                     }
                 },
                 recovery: if rng.random_bool(0.5) {
@@ -149,6 +164,7 @@ impl Scenario {
                     )
                 }),
                 store_seed: rng.random(),
+                outside: Vec::new(),
             },
         };
         let due = scenario.amount_due().won();
@@ -158,7 +174,76 @@ impl Scenario {
         } else {
             won(due + rng.random_range(0..=10_000))
         };
+        let mut outside = Vec::new();
+        for (line, l) in scenario.lines.iter().enumerate() {
+            if l.initial_stock < l.quantity && rng.random_bool(0.5) {
+                let quantity = l.quantity - l.initial_stock;
+                outside.push(Outside::Restock { line, quantity });
+            }
+        }
+        if scenario.initial_balance.won() < due && rng.random_bool(0.5) {
+            outside.push(Outside::Charge(won(due - scenario.initial_balance.won())));
+        }
+        if scenario.coupon == Some(CouponCase::UsedElsewhere) && rng.random_bool(0.5) {
+            outside.push(Outside::FreeCoupon);
+        }
+        scenario.plan.outside = outside
+            .into_iter()
+            .map(|change| (Duration::from_micros(rng.random_range(0..300_000)), change))
+            .collect();
         scenario
+    }
+
+    /// Sends one outside change until it is decided (the store may fault meanwhile; a
+    /// restock whose answer was lost may then go through twice, as a client's retry
+    /// would: the checks count what the streams hold).
+    pub async fn change(&self, saga: &OrderSaga, change: Outside, metadata: Metadata) {
+        use write_side::executor::ExecuteError;
+        let services = saga.services();
+        loop {
+            let answer = match change {
+                Outside::Restock { line, quantity } => {
+                    let product_id = self.lines[line].product_id;
+                    let restock = ProductCommand::Restock { quantity };
+                    services
+                        .products
+                        .execute(StreamId::product(product_id), restock, metadata)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| matches!(e, ExecuteError::Rejected(_)))
+                }
+                Outside::Charge(amount) => {
+                    let charge = WalletCommand::Charge {
+                        user_id: self.user_id(),
+                        amount,
+                        idempotency_key: Some("model-charge".to_owned()),
+                    };
+                    services
+                        .wallets
+                        .execute(StreamId::wallet(self.user_id()), charge, metadata)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| matches!(e, ExecuteError::Rejected(_)))
+                }
+                Outside::FreeCoupon => {
+                    let restore = CouponCommand::Restore {
+                        user_coupon_id: self.user_coupon_id().expect("a coupon"),
+                        order_id: OrderId::new(SOMEONE_ELSE).expect("positive"),
+                    };
+                    services
+                        .coupons
+                        .execute(StreamId::coupon(self.coupon_id()), restore, metadata)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| matches!(e, ExecuteError::Rejected(_)))
+                }
+            };
+            match answer {
+                Ok(()) => return,
+                Err(rejected) => assert!(!rejected, "{change:?} was refused"),
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     pub fn order_id(&self) -> OrderId {
@@ -183,21 +268,34 @@ impl Scenario {
         won(self.lines.iter().map(|l| l.price.won() * l.quantity).sum())
     }
 
+    /// The coupon's registered discount.
+    pub fn discount(&self) -> Option<Discount> {
+        self.coupon.map(|case| match case {
+            CouponCase::Usable(discount) => discount,
+            CouponCase::SomeoneElses | CouponCase::UsedElsewhere => Discount {
+                kind: DiscountKind::Fixed,
+                value: 100,
+            },
+        })
+    }
+
     /// What the order costs if it goes through.
     pub fn amount_due(&self) -> Krw {
-        let discount = match self.coupon {
-            Some(CouponCase::Usable(discount)) => discount_for(self.total(), &discount),
-            _ => Krw::ZERO,
-        };
+        let discount = self
+            .discount()
+            .map_or(Krw::ZERO, |discount| discount_for(self.total(), &discount));
         won(self.total().won() - discount.won())
     }
 
     /// Whether every participant can take its step: then the order must complete, and
     /// otherwise be cancelled, whatever crashed and however the drivers interleaved.
-    pub fn goes_through(&self) -> bool {
-        self.lines.iter().all(|l| l.initial_stock >= l.quantity)
+    /// `None` when an outside change may turn a refusal around: then either is right,
+    /// depending on which came first.
+    pub fn goes_through(&self) -> Option<bool> {
+        let through = self.lines.iter().all(|l| l.initial_stock >= l.quantity)
             && matches!(self.coupon, None | Some(CouponCase::Usable(_)))
-            && self.initial_balance >= self.amount_due()
+            && self.initial_balance >= self.amount_due();
+        self.plan.outside.is_empty().then_some(through)
     }
 
     pub fn request(&self) -> PlaceOrder {
@@ -238,14 +336,7 @@ impl Scenario {
                 .await
                 .expect("registered");
         }
-        if let Some(case) = self.coupon {
-            let discount = match case {
-                CouponCase::Usable(discount) => discount,
-                CouponCase::SomeoneElses | CouponCase::UsedElsewhere => Discount {
-                    kind: DiscountKind::Fixed,
-                    value: 100,
-                },
-            };
+        if let (Some(case), Some(discount)) = (self.coupon, self.discount()) {
             let coupons = &services.coupons;
             let stream = StreamId::coupon(self.coupon_id());
             let register = CouponCommand::Register {

@@ -22,8 +22,11 @@ use write_side::store::{Appended, Claim, EventStore, Snapshot, StoreError, Store
 #[derive(Debug, Clone, Copy)]
 pub struct Chaos {
     /// Latency before an operation reaches the data, and before an append's answer
-    /// comes back: uniform in `0..=max_latency`.
+    /// comes back: uniform in `0..=max_latency`, or now and then (`stall`) in
+    /// `0..=max_stall` (a pause, a slow network): what makes a step arrive late.
     pub max_latency: Duration,
+    pub stall: f64,
+    pub max_stall: Duration,
     /// Chance that an append is rolled back (nothing written, a transient error).
     pub rolled_back: f64,
     /// Chance that an append is written but answered "outcome unknown".
@@ -87,10 +90,21 @@ impl MemoryStore {
     }
 
     async fn latency(&self) {
-        let Some(chaos) = self.active() else { return };
-        let max = u64::try_from(chaos.max_latency.as_micros()).unwrap_or(u64::MAX);
-        let micros = self.rng.lock().expect("rng lock").random_range(0..=max);
-        tokio::time::sleep(Duration::from_micros(micros)).await;
+        if let Some(delay) = self.draw_latency() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    fn draw_latency(&self) -> Option<Duration> {
+        let chaos = self.active()?;
+        let mut rng = self.rng.lock().expect("rng lock");
+        let max = if rng.random_bool(chaos.stall) {
+            chaos.max_stall
+        } else {
+            chaos.max_latency
+        };
+        let max = u64::try_from(max.as_micros()).unwrap_or(u64::MAX);
+        Some(Duration::from_micros(rng.random_range(0..=max)))
     }
 
     /// `Some(true)`: roll the append back; `Some(false)`: write it, answer unknown.
