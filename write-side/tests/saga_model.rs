@@ -218,16 +218,7 @@ async fn schedule(seed: u64) -> (Scenario, Outcome, Vec<(String, String)>) {
     shutdown.cancel();
     let _ = recovering.await;
 
-    let (order, order_events, products, coupon, wallet) = check::read(&store, &scenario);
-    let outcome = Outcome {
-        order,
-        order_events,
-        products,
-        coupon,
-        wallet,
-        answers,
-        unfinished,
-    };
+    let outcome = check::read(&store, &scenario, answers, unfinished);
     (scenario, outcome, store.trace())
 }
 

@@ -37,16 +37,13 @@ fn decode<E>(
         .collect()
 }
 
+/// The schedule's outcome: the streams as the store holds them, and the drivers' answers.
 pub fn read(
     store: &MemoryStore,
     scenario: &Scenario,
-) -> (
-    PlacedOrder,
-    Vec<OrderEvent>,
-    Vec<Vec<ProductEvent>>,
-    Vec<CouponEvent>,
-    Vec<WalletEvent>,
-) {
+    answers: Vec<(&'static str, Answer)>,
+    unfinished: Vec<&'static str>,
+) -> Outcome {
     let order_events = decode(store, &StreamId::order(scenario.order_id()), |t, v, b| {
         OrderEvent::decode(t, v, b).ok()
     });
@@ -69,7 +66,15 @@ pub fn read(
     let wallet = decode(store, &StreamId::wallet(scenario.user_id()), |t, v, b| {
         WalletEvent::decode(t, v, b).ok()
     });
-    (order, order_events, products, coupon, wallet)
+    Outcome {
+        order,
+        order_events,
+        products,
+        coupon,
+        wallet,
+        answers,
+        unfinished,
+    }
 }
 
 macro_rules! ensure {
