@@ -71,11 +71,24 @@ pub struct CouponRestored {
     pub order_id: OrderId,
 }
 
+/// An order's coupon compensated where the order never used it (the coupon was refused
+/// it, or the compensation ran before the use arrived): recorded so that a use for that
+/// order arriving late, from a second driver of the saga, is refused instead of taking
+/// the coupon for a cancelled order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponUseVoided {
+    pub coupon_id: CouponId,
+    pub user_coupon_id: UserCouponId,
+    pub order_id: OrderId,
+}
+
 event_enum! {
     pub enum CouponEvent upcast no_upcasts {
         CouponRegistered(CouponRegistered) as "CouponRegistered" = 1,
         CouponIssued(CouponIssued) as "CouponIssued" = 1,
         CouponUsed(CouponUsed) as "CouponUsed" = 1,
         CouponRestored(CouponRestored) as "CouponRestored" = 1,
+        CouponUseVoided(CouponUseVoided) as "CouponUseVoided" = 1,
     }
 }

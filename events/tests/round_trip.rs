@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 use chrono::{DateTime, TimeZone, Utc};
-use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUsed};
+use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed};
 use events::order::{
     OrderCancelled, OrderCompleted, OrderCouponApplied, OrderPaid, OrderPlaced, OrderStockReserved,
 };
@@ -253,6 +253,16 @@ fn any_event() -> impl Strategy<Value = DomainEvent> {
                 .into(),
             )
         }),
+        (coupon(), user_coupon(), order()).prop_map(|(coupon_id, user_coupon_id, order_id)| {
+            DomainEvent::Coupon(
+                CouponUseVoided {
+                    coupon_id,
+                    user_coupon_id,
+                    order_id,
+                }
+                .into(),
+            )
+        }),
         any_order_event().prop_map(DomainEvent::Order),
     ]
 }
@@ -304,7 +314,7 @@ fn every_event_type_is_covered_by_the_generator() {
         OrderEvent::EVENT_TYPES,
     ]
     .concat();
-    assert_eq!(all.len(), 17);
+    assert_eq!(all.len(), 18);
 }
 
 #[test]

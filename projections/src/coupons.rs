@@ -100,6 +100,8 @@ impl Projection for Coupons {
                 .await
                 .map_err(ProjectionError::db("restore a coupon"))?;
             }
+            // The order never used the coupon: no read model changes.
+            CouponEvent::CouponUseVoided(_) => {}
         }
         Ok(())
     }

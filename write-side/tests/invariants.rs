@@ -158,11 +158,14 @@ proptest! {
                 WalletEvent::PointsCharged(e) => total += e.amount.won(),
                 WalletEvent::PointsDeducted(e) => {
                     total -= e.amount.won();
+                    prop_assert!(!refunded.contains_key(&e.order_id), "deducted after its refund");
                     prop_assert!(deducted.insert(e.order_id, e.amount).is_none(), "deducted twice");
                 }
                 WalletEvent::PointsRefunded(e) => {
                     total += e.amount.won();
-                    prop_assert_eq!(deducted.get(&e.order_id), Some(&e.amount));
+                    // What was deducted, or 0 for an order never deducted.
+                    let expected = deducted.get(&e.order_id).copied().unwrap_or(Krw::ZERO);
+                    prop_assert_eq!(e.amount, expected);
                     prop_assert!(refunded.insert(e.order_id, e.amount).is_none(), "refunded twice");
                 }
             }
@@ -184,11 +187,13 @@ proptest! {
                 ProductEvent::ProductRestocked(e) => stock += e.quantity,
                 ProductEvent::StockReserved(e) => {
                     stock -= e.quantity;
+                    prop_assert!(!released.contains(&e.order_id), "reserved after its release");
                     prop_assert!(reserved.insert(e.order_id, e.quantity).is_none(), "reserved twice");
                 }
                 ProductEvent::StockReleased(e) => {
                     stock += e.quantity;
-                    prop_assert_eq!(reserved.get(&e.order_id), Some(&e.quantity));
+                    // What was reserved, or 0 for an order that reserved nothing.
+                    prop_assert_eq!(e.quantity, reserved.get(&e.order_id).copied().unwrap_or(0));
                     prop_assert!(released.insert(e.order_id), "released twice");
                 }
             }
@@ -224,6 +229,10 @@ proptest! {
                 }
                 CouponEvent::CouponRestored(e) => {
                     prop_assert_eq!(used_by.remove(&e.user_coupon_id), Some(e.order_id));
+                    gave_back.insert(e.order_id);
+                }
+                // Compensated without a use to give back: it may not take one later.
+                CouponEvent::CouponUseVoided(e) => {
                     gave_back.insert(e.order_id);
                 }
             }

@@ -7,7 +7,7 @@
 
 use super::golden;
 use chrono::{TimeZone, Utc};
-use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUsed};
+use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed};
 use events::order::{
     OrderCancelled, OrderCompleted, OrderCouponApplied, OrderPaid, OrderPlaced, OrderStockReserved,
 };
@@ -184,6 +184,15 @@ fn fixtures() -> Vec<Fixture> {
             "CouponRestored",
             1,
             coupons(CouponRestored {
+                coupon_id: coupon(),
+                user_coupon_id: user_coupon(),
+                order_id: order(),
+            }),
+        ),
+        fixture(
+            "CouponUseVoided",
+            1,
+            coupons(CouponUseVoided {
                 coupon_id: coupon(),
                 user_coupon_id: user_coupon(),
                 order_id: order(),

@@ -109,6 +109,7 @@ impl ViewUpdate {
                     // waiting for this version of the coupon is not kept waiting.
                     CouponEvent::CouponUsed(e) => (e.coupon_id, false, Vec::new()),
                     CouponEvent::CouponRestored(e) => (e.coupon_id, false, Vec::new()),
+                    CouponEvent::CouponUseVoided(e) => (e.coupon_id, false, Vec::new()),
                 };
                 Self {
                     key: format!("{prefix}coupon:{coupon_id}"),

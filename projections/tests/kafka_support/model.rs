@@ -198,6 +198,9 @@ impl Model {
                 }
                 self.view(format!("{p}coupon:{}", e.coupon_id), version, false, |_| {});
             }
+            CouponEvent::CouponUseVoided(e) => {
+                self.view(format!("{p}coupon:{}", e.coupon_id), version, false, |_| {});
+            }
         }
     }
 }

@@ -13,7 +13,7 @@
 use super::entries::{Entries, EntryWrite, Known};
 use super::{Aggregate, EntryError};
 use chrono::{DateTime, Utc};
-use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUsed};
+use events::coupon::{CouponIssued, CouponRegistered, CouponRestored, CouponUseVoided, CouponUsed};
 use events::{CouponEvent, CouponId, Discount, DiscountKind, OrderId, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -35,9 +35,10 @@ pub struct Coupon {
     /// Each issued user coupon: entries `c:{userCouponId}`.
     #[serde(skip)]
     user_coupons: Entries<UserCouponId, UserCoupon>,
-    /// Orders whose use of a coupon here was restored: entries `o:{orderId}`. A saga
-    /// step for such an order that arrives late (a second driver after a crash) must not
-    /// take the coupon again.
+    /// Orders compensated here, whether a use was restored or there was none to restore
+    /// (`CouponUseVoided`): entries `o:{orderId}`. A saga step for such an order that
+    /// arrives late (a second driver, or one resumed after a crash) must not take the
+    /// coupon again.
     #[serde(skip)]
     compensated: Entries<OrderId, ()>,
 }
@@ -153,6 +154,10 @@ pub enum CouponError {
     IdSpaceExhausted,
     #[error("coupon is not available for this order")]
     Unavailable,
+    /// The order was already compensated here (it was cancelled): only a late saga step
+    /// asks to use the coupon for it.
+    #[error("order {0} was already compensated on this coupon")]
+    OrderCompensated(OrderId),
 }
 
 /// What the caller learns after a coupon command.
@@ -211,9 +216,13 @@ impl Coupon {
                 Key::UserCoupon(*user_coupon_id),
                 Key::Compensated(*order_id),
             ],
-            CouponCommand::Restore { user_coupon_id, .. } => {
-                vec![Key::UserCoupon(*user_coupon_id)]
-            }
+            CouponCommand::Restore {
+                user_coupon_id,
+                order_id,
+            } => vec![
+                Key::UserCoupon(*user_coupon_id),
+                Key::Compensated(*order_id),
+            ],
         }
     }
 
@@ -291,6 +300,10 @@ impl Coupon {
         now: DateTime<Utc>,
     ) -> Result<Vec<CouponEvent>, CouponError> {
         let info = self.registered()?;
+        // First: a compensated order takes nothing here, whatever the coupon's state.
+        if self.is_compensated(order_id) {
+            return Err(CouponError::OrderCompensated(order_id));
+        }
         let held = self
             .user_coupon(user_coupon_id)
             .filter(|held| held.user_id == user_id)
@@ -301,8 +314,7 @@ impl Coupon {
             Some(_) => return Err(CouponError::Unavailable),
             None => {}
         }
-        let compensated = matches!(self.compensated.get(&order_id), Known::Present(()));
-        if compensated || !info.is_active_at(now) {
+        if !info.is_active_at(now) {
             return Err(CouponError::Unavailable);
         }
         Ok(vec![CouponEvent::CouponUsed(CouponUsed {
@@ -318,18 +330,38 @@ impl Coupon {
         order_id: OrderId,
     ) -> Result<Vec<CouponEvent>, CouponError> {
         let info = self.registered()?;
-        // A compensation never fails: anything but "used by this very order" is a no-op.
+        // A compensation never fails: a coupon used by this very order is given back; one
+        // it never used (unknown, someone else's, used by another order, not yet used)
+        // records that the order is compensated here all the same, so a use for it that
+        // arrives later is refused; a second compensation is a no-op.
         let used_by_order = self
             .user_coupon(user_coupon_id)
             .is_some_and(|held| held.used_by == Some(order_id));
-        if !used_by_order {
+        if used_by_order {
+            return Ok(vec![CouponEvent::CouponRestored(CouponRestored {
+                coupon_id: info.coupon_id,
+                user_coupon_id,
+                order_id,
+            })]);
+        }
+        if self.is_compensated(order_id) {
             return Ok(Vec::new());
         }
-        Ok(vec![CouponEvent::CouponRestored(CouponRestored {
+        Ok(vec![CouponEvent::CouponUseVoided(CouponUseVoided {
             coupon_id: info.coupon_id,
             user_coupon_id,
             order_id,
         })])
+    }
+
+    /// Whether `order_id` was compensated here. The executor loads the entry before any
+    /// command that asks; a history folded in full knows every entry it wrote, so an
+    /// unknown one is one never written.
+    fn is_compensated(&self, order_id: OrderId) -> bool {
+        match self.compensated.get(&order_id) {
+            Known::Present(()) => true,
+            Known::Absent | Known::Unknown => false,
+        }
     }
 }
 
@@ -433,6 +465,9 @@ impl Aggregate for Coupon {
                 self.user_coupons
                     .update(restored.user_coupon_id, |held| held.used_by = None);
                 self.compensated.write(restored.order_id, (), false);
+            }
+            CouponEvent::CouponUseVoided(voided) => {
+                self.compensated.write(voided.order_id, (), false);
             }
         }
         self
@@ -854,17 +889,44 @@ mod tests {
         .then([]);
     }
 
+    fn voided(user_coupon_id: i64, order_id: i64) -> CouponEvent {
+        CouponEvent::CouponUseVoided(CouponUseVoided {
+            coupon_id: cid(),
+            user_coupon_id: uc(user_coupon_id),
+            order_id: order(order_id),
+        })
+    }
+
     #[test]
-    fn restore_for_another_order_or_an_unused_coupon_is_a_no_op() {
-        given::<Coupon>([registered(10), issued(1, 1, FROM), used(1, 50)])
+    fn restore_for_an_order_that_never_used_the_coupon_records_it_voided_once() {
+        // Used by another order: that use stands.
+        let then = given::<Coupon>([registered(10), issued(1, 1, FROM), used(1, 50)])
             .when(restore_cmd(1, 51))
-            .then([]);
+            .then([voided(1, 51)]);
+        assert_eq!(
+            then.reply().user_coupon.and_then(|c| c.used_by),
+            Some(order(50))
+        );
         given::<Coupon>([registered(10), issued(1, 1, FROM)])
             .when(restore_cmd(1, 50))
-            .then([]);
+            .then([voided(1, 50)]);
         given::<Coupon>([registered(10)])
             .when(restore_cmd(99, 50))
+            .then([voided(99, 50)]);
+        given::<Coupon>([registered(10), issued(1, 1, FROM), voided(1, 50)])
+            .when(restore_cmd(1, 50))
             .then([]);
+    }
+
+    #[test]
+    fn a_use_after_a_compensation_that_found_nothing_is_refused() {
+        given::<Coupon>([registered(10), issued(1, 1, FROM), voided(1, 50)])
+            .when(use_cmd(1, 1, 50, FROM))
+            .then_error(CouponError::OrderCompensated(order(50)));
+        // The coupon itself stays free for the user's other orders.
+        given::<Coupon>([registered(10), issued(1, 1, FROM), voided(1, 50)])
+            .when(use_cmd(1, 1, 51, FROM))
+            .then([used(1, 51)]);
     }
 
     #[test]
@@ -898,7 +960,7 @@ mod tests {
             restored(1, 50),
         ])
         .when(use_cmd(1, 1, 50, FROM))
-        .then_error(CouponError::Unavailable);
+        .then_error(CouponError::OrderCompensated(order(50)));
     }
 
     #[test]
@@ -966,7 +1028,7 @@ mod tests {
             .then_error(CouponError::AlreadyIssued);
         given_state(fresh)
             .when(use_cmd(1, 1, 50, FROM + 2))
-            .then_error(CouponError::Unavailable);
+            .then_error(CouponError::OrderCompensated(order(50)));
         assert!(state.learn("x:1", None).is_err());
     }
 }

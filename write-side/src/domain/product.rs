@@ -1,7 +1,11 @@
 //! A catalog product and its stock (`product-{productId}`).
 //!
 //! The order saga reserves and releases stock per order; both steps are idempotent by
-//! order id so a replayed saga step neither reserves twice nor releases twice.
+//! order id so a replayed saga step neither reserves twice nor releases twice. A release
+//! always leaves a mark, even for an order that reserved nothing here (a `StockReleased`
+//! of quantity 0): several drivers may run one order, and a reserve from one of them
+//! that arrives after the order was compensated must be refused, not take stock nobody
+//! will give back.
 
 use super::Aggregate;
 use events::product::{ProductRegistered, ProductRestocked, StockReleased, StockReserved};
@@ -21,8 +25,9 @@ pub const MAX_RESERVE: i64 = 1_000;
 pub struct Product {
     /// `None` until registered.
     info: Option<ProductInfo>,
-    /// Every order that ever reserved this product. Kept after release so a late or
-    /// replayed reserve for a compensated order stays a no-op.
+    /// Every order that ever reserved or released this product. Kept after release so a
+    /// late or replayed reserve for a compensated order is refused; an order released
+    /// without having reserved is kept with quantity 0.
     reservations: BTreeMap<OrderId, Reservation>,
 }
 
@@ -81,6 +86,10 @@ pub enum ProductError {
     StockLimitExceeded { stock: i64, quantity: i64 },
     #[error("insufficient stock: {available} available, {requested} requested")]
     InsufficientStock { available: i64, requested: i64 },
+    /// The order's stock here was already released (the order was cancelled): only a
+    /// late saga step asks for it.
+    #[error("order {0} was already compensated on this product")]
+    OrderCompensated(OrderId),
 }
 
 /// The product as the caller sees it after the command; `product_id` is `None` only if
@@ -167,8 +176,11 @@ impl Product {
                 max: MAX_RESERVE,
             });
         }
-        if self.reservations.contains_key(&order_id) {
-            return Ok(Vec::new());
+        match self.reservations.get(&order_id) {
+            // A replayed step: already reserved.
+            Some(reservation) if !reservation.released => return Ok(Vec::new()),
+            Some(_) => return Err(ProductError::OrderCompensated(order_id)),
+            None => {}
         }
         if info.stock < quantity {
             return Err(ProductError::InsufficientStock {
@@ -185,16 +197,18 @@ impl Product {
 
     fn release(&self, order_id: OrderId) -> Result<Vec<ProductEvent>, ProductError> {
         let info = self.registered()?;
-        match self.reservations.get(&order_id) {
-            Some(reservation) if !reservation.released => {
-                Ok(vec![ProductEvent::StockReleased(StockReleased {
-                    product_id: info.product_id,
-                    order_id,
-                    quantity: reservation.quantity,
-                })])
-            }
-            _ => Ok(Vec::new()),
-        }
+        // A compensation never fails. Nothing reserved still records a release (of 0),
+        // so a reserve for the order that arrives later is refused.
+        let quantity = match self.reservations.get(&order_id) {
+            Some(reservation) if reservation.released => return Ok(Vec::new()),
+            Some(reservation) => reservation.quantity,
+            None => 0,
+        };
+        Ok(vec![ProductEvent::StockReleased(StockReleased {
+            product_id: info.product_id,
+            order_id,
+            quantity,
+        })])
     }
 }
 
@@ -542,10 +556,17 @@ mod tests {
     }
 
     #[test]
-    fn a_reserve_after_that_order_was_released_is_a_no_op() {
+    fn a_reserve_after_that_order_was_released_is_refused() {
         given::<Product>([registered(10), reserved(1, 4), released(1, 4)])
             .when(reserve(1, 4))
-            .then([]);
+            .then_error(ProductError::OrderCompensated(order(1)));
+    }
+
+    #[test]
+    fn a_reserve_after_a_release_that_found_nothing_is_refused() {
+        given::<Product>([registered(10), released(1, 0)])
+            .when(reserve(1, 4))
+            .then_error(ProductError::OrderCompensated(order(1)));
     }
 
     #[test]
@@ -561,8 +582,20 @@ mod tests {
     }
 
     #[test]
-    fn releasing_an_order_that_reserved_nothing_is_a_no_op() {
-        given::<Product>([registered(10), reserved(1, 4)])
+    fn releasing_an_order_that_reserved_nothing_records_a_release_of_nothing_once() {
+        let then = given::<Product>([registered(10), reserved(1, 4)])
+            .when(release(2))
+            .then([released(2, 0)]);
+        assert_eq!(then.reply().stock, 6);
+        assert_eq!(
+            then.state.reservation(order(2)),
+            Some(Reservation {
+                quantity: 0,
+                released: true
+            })
+        );
+
+        given::<Product>([registered(10), released(2, 0)])
             .when(release(2))
             .then([]);
     }

@@ -3,7 +3,10 @@
 //!
 //! Every command here may be retried (a client resending its Idempotency-Key, a saga step
 //! replayed after a crash), so each one is idempotent: charges by idempotency key,
-//! deductions and refunds by order id.
+//! deductions and refunds by order id. A refund always leaves a mark, even for an order
+//! never deducted here (a `PointsRefunded` of 0): several drivers may run one order, and
+//! a deduction from one of them that arrives after the order was compensated must be
+//! refused, not take points nobody will give back.
 
 use super::Aggregate;
 use events::wallet::{PointsCharged, PointsDeducted, PointsRefunded};
@@ -27,7 +30,8 @@ pub struct Wallet {
     /// Orders paid from this wallet and how much each took; a refund gives back
     /// exactly that amount.
     deducted: BTreeMap<OrderId, Krw>,
-    /// Orders whose deduction was already refunded, so a compensation runs once.
+    /// Orders compensated here and what each got back (0 for one never deducted), so a
+    /// compensation runs once and a late deduction for such an order is refused.
     refunded: BTreeMap<OrderId, Krw>,
 }
 
@@ -69,6 +73,10 @@ pub enum WalletError {
     IdempotencyKeyReused { original: Krw, requested: Krw },
     #[error("insufficient balance: {balance} available, {requested} requested")]
     InsufficientBalance { balance: Krw, requested: Krw },
+    /// The order was already refunded here (it was cancelled): only a late saga step asks
+    /// to deduct for it.
+    #[error("order {0} was already compensated on this wallet")]
+    OrderCompensated(OrderId),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -137,6 +145,9 @@ impl Wallet {
         order_id: OrderId,
         amount: Krw,
     ) -> Result<Vec<WalletEvent>, WalletError> {
+        if self.refunded.contains_key(&order_id) {
+            return Err(WalletError::OrderCompensated(order_id));
+        }
         if self.deducted.contains_key(&order_id) {
             return Ok(Vec::new());
         }
@@ -154,18 +165,19 @@ impl Wallet {
     }
 
     fn refund(&self, user_id: UserId, order_id: OrderId) -> Vec<WalletEvent> {
-        // A compensation must never fail: nothing deducted or already refunded is a no-op,
-        // and the balance cap does not apply (the points were the user's to begin with).
-        match self.deducted.get(&order_id) {
-            Some(&amount) if !self.refunded.contains_key(&order_id) => {
-                vec![WalletEvent::PointsRefunded(PointsRefunded {
-                    user_id,
-                    order_id,
-                    amount,
-                })]
-            }
-            _ => Vec::new(),
+        // A compensation must never fail: already refunded is a no-op, and the balance cap
+        // does not apply (the points were the user's to begin with). Nothing deducted
+        // still records a refund (of 0), so a deduction for the order arriving later is
+        // refused.
+        if self.refunded.contains_key(&order_id) {
+            return Vec::new();
         }
+        let amount = self.deducted.get(&order_id).copied().unwrap_or(Krw::ZERO);
+        vec![WalletEvent::PointsRefunded(PointsRefunded {
+            user_id,
+            order_id,
+            amount,
+        })]
     }
 }
 
@@ -461,10 +473,28 @@ mod tests {
     }
 
     #[test]
-    fn a_refund_for_an_order_never_deducted_is_a_no_op() {
-        given::<Wallet>([charged(5_000, None), deducted(1, 1_000)])
+    fn a_refund_for_an_order_never_deducted_records_a_refund_of_nothing_once() {
+        let then = given::<Wallet>([charged(5_000, None), deducted(1, 1_000)])
+            .when(refund(2, 1_000))
+            .then([refunded(2, 0)]);
+        assert_eq!(
+            then.reply(),
+            WalletReply {
+                balance: won(4_000)
+            }
+        );
+        assert!(then.state.is_refunded(order(2)));
+
+        given::<Wallet>([charged(5_000, None), refunded(2, 0)])
             .when(refund(2, 1_000))
             .then([]);
+    }
+
+    #[test]
+    fn a_deduction_after_a_refund_of_nothing_is_refused() {
+        given::<Wallet>([charged(5_000, None), refunded(2, 0)])
+            .when(deduct(2, 1_000))
+            .then_error(WalletError::OrderCompensated(order(2)));
     }
 
     #[test]
@@ -479,10 +509,10 @@ mod tests {
     }
 
     #[test]
-    fn a_deduction_after_its_refund_is_still_a_no_op() {
+    fn a_deduction_after_its_refund_is_refused() {
         given::<Wallet>([charged(5_000, None), deducted(1, 1_000), refunded(1, 1_000)])
             .when(deduct(1, 1_000))
-            .then([]);
+            .then_error(WalletError::OrderCompensated(order(1)));
     }
 
     #[test]

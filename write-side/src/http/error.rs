@@ -105,6 +105,8 @@ fn wallet(e: WalletError) -> Problem {
         WalletError::ChargeOutOfRange(_) | WalletError::BalanceLimitExceeded { .. } => {
             Problem::validation(e.to_string())
         }
+        // Only a saga step is ever refused so, and the saga handles it itself.
+        WalletError::OrderCompensated(_) => Problem::internal(&e),
     }
 }
 
@@ -122,6 +124,8 @@ fn product(e: ProductError) -> Problem {
         | ProductError::StockLimitExceeded { .. } => Problem::validation(e.to_string()),
         // Ids are allocated fresh for every registration: a registered one is a bug.
         ProductError::AlreadyRegistered => Problem::internal(&e),
+        // Only a saga step is ever refused so, and the saga handles it itself.
+        ProductError::OrderCompensated(_) => Problem::internal(&e),
     }
 }
 
@@ -139,6 +143,8 @@ fn coupon(e: CouponError) -> Problem {
         | CouponError::InvalidValidity
         | CouponError::IdSpaceExhausted => Problem::validation(e.to_string()),
         CouponError::AlreadyRegistered => Problem::internal(&e),
+        // Only a saga step is ever refused so, and the saga handles it itself.
+        CouponError::OrderCompensated(_) => Problem::internal(&e),
     }
 }
 
@@ -162,6 +168,7 @@ fn saga(e: SagaError) -> Problem {
         SagaError::KeyReused => key_reused(),
         SagaError::NotPlaced(_)
         | SagaError::Corrupt { .. }
+        | SagaError::CompensatedWhileOpen(_)
         | SagaError::Order { .. }
         | SagaError::Product { .. }
         | SagaError::Coupon { .. }

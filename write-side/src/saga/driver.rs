@@ -3,6 +3,7 @@
 
 use super::error::verdict_with_token;
 use super::failpoint::crash_point;
+use super::participants::Refusal;
 use super::{OrderSaga, SagaError};
 use crate::domain::order::{OrderCommand, OrderError, OrderStatus, PlacedOrder, Progress};
 use chrono::Utc;
@@ -22,7 +23,9 @@ impl OrderSaga {
     /// order where its stream says (pending), for the recovery scan to drive again.
     pub async fn drive(&self, order: Driven, metadata: Metadata) -> Result<Driven, SagaError> {
         let order_id = order.order.order_id;
-        self.lock_in_flight().insert(order_id);
+        // Unmarked when this future ends, however it ends (a panic, or dropped by a
+        // timeout or an aborted task).
+        let driving = self.inner.in_flight.enter(order_id);
         // The correlation id is the placing request's id: logs of every step (and of the
         // projectors, which see it in the events' metadata) can be joined on it.
         let span = tracing::info_span!(
@@ -31,7 +34,7 @@ impl OrderSaga {
             correlation_id = %metadata.correlation_id,
         );
         let driven = self.drive_steps(order, metadata).instrument(span).await;
-        self.lock_in_flight().remove(&order_id);
+        drop(driving);
         let outcome = match &driven {
             Ok(driven) => driven.order.status().as_str(),
             Err(_) => "ERROR",
@@ -67,7 +70,11 @@ impl OrderSaga {
                     coupon,
                     at: Utc::now(),
                 },
-                Err(reason) => cancel(reason),
+                Err(Refusal::Cancel(reason)) => cancel(reason),
+                Err(Refusal::Compensated) => {
+                    driven = self.cancelled_elsewhere(driven).await?;
+                    continue;
+                }
             };
             let order_id = order.order_id;
             let from = order.progress;
@@ -79,6 +86,27 @@ impl OrderSaga {
             );
             crash_point(recorded_failpoint(&driven.order));
         }
+    }
+
+    /// The order as stored, after a participant answered that it had compensated it: the
+    /// driver that did so recorded the cancel first, so the stored order shows it and the
+    /// loop goes on to compensate (the steps of this driver that went through before it
+    /// was refused are undone there too). An order still open would loop forever, so it
+    /// is an error (a bug) instead.
+    async fn cancelled_elsewhere(&self, driven: Driven) -> Result<Driven, SagaError> {
+        let order_id = driven.order.order_id;
+        let order = self
+            .load(order_id)
+            .await?
+            .ok_or(SagaError::NotPlaced(order_id))?;
+        if order.cancelled.is_none() {
+            return Err(SagaError::CompensatedWhileOpen(order_id));
+        }
+        tracing::debug!("a participant step came after the order was compensated");
+        Ok(Driven {
+            order,
+            token: driven.token,
+        })
     }
 
     /// Records a step on the order. If another driver finished or cancelled the order

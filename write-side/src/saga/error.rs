@@ -25,6 +25,10 @@ pub enum SagaError {
     NotPlaced(OrderId),
     #[error("order {order_id} has an unreadable event: {reason}")]
     Corrupt { order_id: OrderId, reason: String },
+    /// A participant answered that it compensated an order the order's stream shows
+    /// open: compensation only ever follows a recorded cancel, so this is a bug.
+    #[error("order {0} was compensated by a participant but is not cancelled")]
+    CompensatedWhileOpen(OrderId),
     /// A participant refused a step for a reason the saga does not expect (a bug).
     #[error("order {order_id}: the order refused a step: {error}")]
     Order {

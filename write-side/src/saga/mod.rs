@@ -17,6 +17,7 @@ mod compensate;
 mod driver;
 mod error;
 mod failpoint;
+mod in_flight;
 mod participants;
 mod place;
 mod recovery;
@@ -29,8 +30,8 @@ pub use recovery::{RECOVERY_READER, run_recovery};
 use crate::commands::CommandServices;
 use crate::domain::order::PlacedOrder;
 use events::{OrderId, StreamId};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use in_flight::InFlight;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -71,7 +72,7 @@ struct Inner {
     services: Arc<CommandServices>,
     config: SagaConfig,
     /// Orders a driver in this process is working on; the recovery scan leaves them be.
-    in_flight: Mutex<HashSet<OrderId>>,
+    in_flight: InFlight,
     /// Orders a driver in this process settled (completed, or cancelled and compensated),
     /// so the recovery scan need not check their compensation again.
     settled: moka::sync::Cache<OrderId, ()>,
@@ -87,7 +88,7 @@ impl OrderSaga {
             inner: Arc::new(Inner {
                 services,
                 config,
-                in_flight: Mutex::default(),
+                in_flight: InFlight::default(),
                 settled,
             }),
         }
@@ -144,14 +145,6 @@ impl OrderSaga {
     }
 
     fn is_in_flight(&self, order_id: OrderId) -> bool {
-        self.lock_in_flight().contains(&order_id)
-    }
-
-    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<OrderId>> {
-        // The set holds plain ids; a panic while holding it cannot leave it inconsistent.
-        self.inner
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.in_flight.contains(order_id)
     }
 }

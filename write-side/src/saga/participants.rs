@@ -1,7 +1,7 @@
 //! The forward steps the saga asks other aggregates to take, each keyed by the order id so
-//! that sending it again changes nothing. Each answers `Ok(Err(reason))` when the
-//! participant refused (the order must be cancelled with that reason) and `Err` when the
-//! step could not run at all.
+//! that sending it again changes nothing. Each answers `Ok(Err(refusal))` when the
+//! participant refused (the order must be cancelled with that reason, or another driver
+//! already cancelled and compensated it) and `Err` when the step could not run at all.
 
 use super::error::verdict;
 use super::failpoint::crash_point;
@@ -17,7 +17,18 @@ use futures::future::join_all;
 use std::future::Future;
 use std::time::Duration;
 
-pub(super) type Step<T> = Result<Result<T, CancelReason>, SagaError>;
+pub(super) type Step<T> = Result<Result<T, Refusal>, SagaError>;
+
+/// Why a participant refused a forward step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// The order cannot go through: cancel it with this reason.
+    Cancel(CancelReason),
+    /// The participant already compensated the order. Only a cancelled order is ever
+    /// compensated, so another driver cancelled it and this step came late: the order is
+    /// not to be cancelled again (nor ever completed), only compensated in full.
+    Compensated,
+}
 
 impl OrderSaga {
     /// Sends `attempt` again while it fails for a passing reason.
@@ -60,9 +71,14 @@ impl OrderSaga {
         for answer in answers {
             match answer {
                 Ok(Ok(_)) => {}
-                Ok(Err(ProductError::NotFound)) => return Ok(Err(CancelReason::NotFound)),
+                Ok(Err(ProductError::NotFound)) => {
+                    return Ok(Err(Refusal::Cancel(CancelReason::NotFound)));
+                }
                 Ok(Err(ProductError::InsufficientStock { .. })) => {
-                    return Ok(Err(CancelReason::InsufficientStock));
+                    return Ok(Err(Refusal::Cancel(CancelReason::InsufficientStock)));
+                }
+                Ok(Err(ProductError::OrderCompensated(_))) => {
+                    return Ok(Err(Refusal::Compensated));
                 }
                 Ok(Err(error)) => {
                     return Err(SagaError::Product {
@@ -122,7 +138,11 @@ impl OrderSaga {
         };
         let (stock, payment) = futures::join!(stock, payment);
         match (stock?, payment?) {
-            (Err(reason), _) | (Ok(()), Err(reason)) => Ok(Err(reason)),
+            // Whatever else was refused, the order is cancelled already.
+            (Err(Refusal::Compensated), _) | (_, Err(Refusal::Compensated)) => {
+                Ok(Err(Refusal::Compensated))
+            }
+            (Err(refusal), _) | (Ok(()), Err(refusal)) => Ok(Err(refusal)),
             (Ok(()), Ok(coupon)) => Ok(Ok(coupon)),
         }
     }
@@ -133,12 +153,13 @@ impl OrderSaga {
         order: &PlacedOrder,
         metadata: Metadata,
     ) -> Step<(CouponId, Discount)> {
+        let unavailable = Refusal::Cancel(CancelReason::CouponUnavailable);
         let Some(user_coupon_id) = order.user_coupon_id else {
-            return Ok(Err(CancelReason::CouponUnavailable));
+            return Ok(Err(unavailable));
         };
         // A user coupon id names its coupon; one that names none was never issued.
         let Some(coupon_id) = user_coupon_id.coupon_id() else {
-            return Ok(Err(CancelReason::CouponUnavailable));
+            return Ok(Err(unavailable));
         };
         let coupons = &self.services().coupons;
         let answer = self
@@ -159,11 +180,10 @@ impl OrderSaga {
         match answer {
             Ok(reply) => match reply.coupon {
                 Some(info) => Ok(Ok((coupon_id, info.discount))),
-                None => Ok(Err(CancelReason::CouponUnavailable)),
+                None => Ok(Err(unavailable)),
             },
-            Err(CouponError::NotFound | CouponError::Unavailable) => {
-                Ok(Err(CancelReason::CouponUnavailable))
-            }
+            Err(CouponError::NotFound | CouponError::Unavailable) => Ok(Err(unavailable)),
+            Err(CouponError::OrderCompensated(_)) => Ok(Err(Refusal::Compensated)),
             Err(error) => Err(SagaError::Coupon {
                 order_id: order.order_id,
                 error,
@@ -196,8 +216,9 @@ impl OrderSaga {
         match answer {
             Ok(_) => Ok(Ok(())),
             Err(WalletError::InsufficientBalance { .. }) => {
-                Ok(Err(CancelReason::InsufficientBalance))
+                Ok(Err(Refusal::Cancel(CancelReason::InsufficientBalance)))
             }
+            Err(WalletError::OrderCompensated(_)) => Ok(Err(Refusal::Compensated)),
             Err(error) => Err(SagaError::Wallet {
                 order_id: order.order_id,
                 error,
