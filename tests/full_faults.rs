@@ -197,3 +197,129 @@ async fn a_database_cut_under_the_query_api_answers_503_and_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// One key sent to two command nodes at once, many times over: each command takes effect
+/// once, and every success answers the same outcome. A coupon issue races on the coupon's
+/// stream (the record is read against the state the batch is decided on); an order races
+/// on two new streams (the record's primary key refuses the second placement).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_sent_to_two_command_nodes_at_once_takes_effect_once() {
+    let cluster = Cluster::new();
+    cluster.migrate();
+    let nodes = [cluster.command_api().await, cluster.command_api().await];
+    let (_, product) = cluster
+        .admin_post(
+            &nodes[0],
+            "/v1/products",
+            json!({"name": "latte", "price": 100, "stock": 1_000}),
+        )
+        .await;
+    let product_id = product["productId"].as_i64().unwrap();
+    let (_, coupon) = cluster
+        .admin_post(
+            &nodes[0],
+            "/v1/coupons",
+            json!({"name": "c", "discount": {"kind": "fixed", "value": 10}, "totalQuantity": 1_000}),
+        )
+        .await;
+    let coupon_id = coupon["couponId"].as_i64().unwrap();
+    const USERS: i64 = 20;
+    for user in 1..=USERS {
+        let url = format!(
+            "{}/v1/users/{user}/points/charge",
+            nodes[0].url.as_deref().unwrap()
+        );
+        let response = cluster
+            .client
+            .post(url)
+            .json(&json!({"amount": 10_000}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let send = |node: usize, path: String, key: String, body: Value| {
+        let url = format!("{}{path}", nodes[node].url.as_deref().unwrap());
+        let client = cluster.client.clone();
+        async move {
+            let response = client
+                .post(url)
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let races = (1..=USERS).map(|user| {
+        let send = &send;
+        async move {
+            let issue = format!("/v1/coupons/{coupon_id}/issue");
+            let order =
+                json!({"userId": user, "items": [{"productId": product_id, "quantity": 1}]});
+            let (a, b, c, d) = tokio::join!(
+                send(
+                    0,
+                    issue.clone(),
+                    format!("i-{user}"),
+                    json!({"userId": user})
+                ),
+                send(1, issue, format!("i-{user}"), json!({"userId": user})),
+                send(0, "/v1/orders".into(), format!("o-{user}"), order.clone()),
+                send(1, "/v1/orders".into(), format!("o-{user}"), order),
+            );
+            (user, [a, b], [c, d])
+        }
+    });
+    for (user, issues, orders) in join_all(races).await {
+        for (answers, success) in [(issues, StatusCode::CREATED), (orders, StatusCode::CREATED)] {
+            let ok: Vec<&Value> = answers
+                .iter()
+                .filter(|(status, _)| *status == success)
+                .map(|(_, body)| body)
+                .collect();
+            assert!(
+                !ok.is_empty(),
+                "user {user}: nothing went through: {answers:?}"
+            );
+            assert!(
+                ok.windows(2).all(|w| w[0] == w[1]),
+                "user {user}: two outcomes {answers:?}"
+            );
+            for (status, body) in &answers {
+                assert!(
+                    *status == success
+                        || (*status == StatusCode::CONFLICT
+                            && body["code"] == "idempotency-key-in-flight"),
+                    "user {user}: {status} {body}"
+                );
+            }
+        }
+    }
+    let store = MySqlEventStore::open(&cluster.names.database_url, 2)
+        .await
+        .unwrap();
+    let product: Product = fold(
+        &store as &dyn EventStore,
+        &StreamId::product(ProductId::new(product_id).unwrap()),
+    )
+    .await;
+    assert_eq!(product.stock(), 1_000 - USERS, "one order per key");
+    for user in 1..=USERS {
+        let wallet: Wallet = fold(
+            &store as &dyn EventStore,
+            &StreamId::wallet(UserId::new(user).unwrap()),
+        )
+        .await;
+        assert_eq!(
+            wallet.balance().won(),
+            10_000 - 100,
+            "user {user} paid once"
+        );
+    }
+}

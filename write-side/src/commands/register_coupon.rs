@@ -22,12 +22,6 @@ impl CommandServices {
         metadata: Metadata,
         key: Option<&IdempotencyKey>,
     ) -> ExecuteResult<Coupon> {
-        // A repeat is answered before an id is drawn for it.
-        if let Some(key) = key
-            && let Some(recorded) = self.coupons.replay(key).await?
-        {
-            return Ok(recorded);
-        }
         let id = self.ids.next(IdSequence::Coupon).await.map_err(id_error)?;
         let coupon_id = CouponId::new(id).map_err(|e| id_error(corrupt_id(e)))?;
         let command = CouponCommand::Register {

@@ -18,12 +18,6 @@ impl CommandServices {
         metadata: Metadata,
         key: Option<&IdempotencyKey>,
     ) -> ExecuteResult<Product> {
-        // A repeat is answered before an id is drawn for it.
-        if let Some(key) = key
-            && let Some(recorded) = self.products.replay(key).await?
-        {
-            return Ok(recorded);
-        }
         let id = self.ids.next(IdSequence::Product).await.map_err(id_error)?;
         let product_id = ProductId::new(id).map_err(|e| id_error(corrupt_id(e)))?;
         let command = ProductCommand::Register {

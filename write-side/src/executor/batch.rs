@@ -73,6 +73,21 @@ pub(crate) async fn run<A: Aggregate>(
             .record(jobs.len() as f64);
         let base_version = current.version;
         let base_position = current.position;
+        // Keys recorded already are answered with their record. Read here, against the
+        // state this batch is decided on, a record another process writes meanwhile moves
+        // the stream and fails the append's version check, so it is seen on the retry.
+        // A new stream has none on it: a key recorded with another stream (a placement
+        // that allocated another id) fails the append as `KeyTaken` instead.
+        if base_version > 0
+            && let Err(error) = answer_recorded(shared, jobs).await
+        {
+            fail_all(jobs, error);
+            return contention;
+        }
+        if jobs.is_empty() {
+            *hydrated = Some(current);
+            return contention;
+        }
         let mut state = current.state;
         let missing = missing_entries(&state, jobs);
         if let Err(error) = learn_entries(shared, stream, &mut state, missing).await {
@@ -163,6 +178,37 @@ pub(crate) async fn run<A: Aggregate>(
             }
         }
     }
+}
+
+/// Answers, from their records, the jobs whose idempotency key is recorded already (one
+/// read for the batch), and keeps the others.
+async fn answer_recorded<A: Aggregate>(
+    shared: &Shared,
+    jobs: &mut Vec<Job<A>>,
+) -> Result<(), StoreError> {
+    let keyed: Vec<(usize, IdempotencyKey)> = jobs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, job)| Some((index, job.claim.clone()?)))
+        .collect();
+    if keyed.is_empty() {
+        return Ok(());
+    }
+    let pairs: Vec<(&str, &str)> = keyed
+        .iter()
+        .map(|(_, key)| (key.scope.as_str(), key.key.as_str()))
+        .collect();
+    let found = shared.store.load_claims(&pairs).await?;
+    let recorded: Vec<(usize, IdempotencyKey, crate::store::StoredClaim)> = keyed
+        .into_iter()
+        .zip(found)
+        .filter_map(|((index, key), stored)| Some((index, key, stored?)))
+        .collect();
+    for (index, key, stored) in recorded.into_iter().rev() {
+        let job = jobs.remove(index);
+        let _ = job.answer.send(super::replayed::<A>(&key, stored));
+    }
+    Ok(())
 }
 
 /// Answers `KeyTaken` to the jobs whose idempotency key is recorded now, and keeps the

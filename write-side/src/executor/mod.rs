@@ -204,10 +204,12 @@ impl<A: Aggregate> Executor<A> {
     }
 
     /// Like `execute` (or `execute_new` with `fresh`), recording the outcome under `key`
-    /// in the same transaction as the events. The caller checks `replay` first; should
-    /// another request record the key meanwhile (another process), or the command be
-    /// refused because that request's effect is already there, the answer is that
-    /// request's record.
+    /// in the same transaction as the events. A key recorded already is answered with its
+    /// record: the batch reads the records of its keys against the state it decides on
+    /// (so a record another process writes meanwhile is caught by the version check), and
+    /// a record made with another stream (a repeated placement, which allocated a new id)
+    /// fails the append as `KeyTaken` and is read then. Nothing is read up front: the
+    /// first request with a key, by far the most common, pays no extra round trip.
     pub async fn execute_keyed(
         &self,
         stream: StreamId,
@@ -222,15 +224,11 @@ impl<A: Aggregate> Executor<A> {
             .await;
         match result {
             Err(ExecuteError::KeyTaken) => self.replay(key).await?.ok_or(ExecuteError::Overloaded),
-            Err(ExecuteError::Rejected(error)) => match self.replay(key).await? {
-                Some(recorded) => Ok(recorded),
-                None => Err(ExecuteError::Rejected(error)),
-            },
             result => result,
         }
     }
 
-    /// `replay`, then `execute_keyed` if nothing was recorded; plain `execute` without a key.
+    /// `execute_keyed` with a key, plain `execute` without one.
     pub async fn execute_idempotent(
         &self,
         stream: StreamId,
@@ -238,14 +236,13 @@ impl<A: Aggregate> Executor<A> {
         metadata: Metadata,
         key: Option<&IdempotencyKey>,
     ) -> ExecuteResult<A> {
-        let Some(key) = key else {
-            return self.execute(stream, command, metadata).await;
-        };
-        if let Some(recorded) = self.replay(key).await? {
-            return Ok(recorded);
+        match key {
+            Some(key) => {
+                self.execute_keyed(stream, command, metadata, key, false)
+                    .await
+            }
+            None => self.execute(stream, command, metadata).await,
         }
-        self.execute_keyed(stream, command, metadata, key, false)
-            .await
     }
 
     /// Like `execute`, for a stream this process just allocated the id of (an order): it
@@ -349,7 +346,7 @@ impl<A: Aggregate> Executor<A> {
 }
 
 /// A stored record as the answer to `key`: the recorded reply if the request matches.
-fn replayed<A: Aggregate>(
+pub(crate) fn replayed<A: Aggregate>(
     key: &IdempotencyKey,
     stored: StoredClaim,
 ) -> Result<Executed<A::Reply>, ExecuteError<A::Error>> {

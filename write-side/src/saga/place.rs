@@ -7,7 +7,7 @@ use super::failpoint::crash_point;
 use super::{OrderSaga, SagaError};
 use crate::domain::order::{self, OrderCommand, OrderError, OrderStatus};
 use crate::domain::product::{ProductCommand, ProductError};
-use crate::executor::{ExecuteError, Executed};
+use crate::executor::Executed;
 use crate::idempotency::IdempotencyKey;
 use crate::ids::IdSequence;
 use chrono::Utc;
@@ -67,12 +67,6 @@ impl OrderSaga {
             })
             .collect();
         order::validate_lines(&unpriced).map_err(PlaceError::Invalid)?;
-        if let Some(key) = key {
-            let recorded = self.services().orders.replay(key).await;
-            if let Some(order_id) = recorded_order(recorded)? {
-                return self.resume(order_id, metadata).await;
-            }
-        }
 
         let order_id = self.next_order_id().await?;
         let lines = self.price(unpriced, metadata).await?;
@@ -256,28 +250,4 @@ impl OrderSaga {
 enum Placed {
     New(Driven),
     Recorded(OrderId),
-}
-
-/// The order a recorded placement names; `KeyReused` if the key was used for another
-/// request.
-fn recorded_order(
-    recorded: Result<Option<Executed<Option<order::PlacedOrder>>>, ExecuteError<OrderError>>,
-) -> Result<Option<OrderId>, PlaceError> {
-    match recorded {
-        Ok(Some(executed)) => executed
-            .reply
-            .map(|order| Some(order.order_id))
-            .ok_or_else(|| {
-                PlaceError::Unavailable(SagaError::Store(Arc::new(
-                    crate::store::StoreError::Corrupt(
-                        "an idempotency record of a placement without its order".into(),
-                    ),
-                )))
-            }),
-        Ok(None) => Ok(None),
-        Err(ExecuteError::KeyReused) => Err(PlaceError::KeyReused),
-        Err(error) => verdict(Err(error))
-            .map(|_: Result<(), OrderError>| None)
-            .map_err(PlaceError::Unavailable),
-    }
 }

@@ -166,6 +166,19 @@ pub trait EventStore: Send + Sync + 'static {
     /// The record of an idempotency key, if one was written (and not swept yet).
     async fn load_claim(&self, scope: &str, key: &str) -> Result<Option<StoredClaim>, StoreError>;
 
+    /// `load_claim` for many `(scope, key)` pairs, in their order: what a batch of keyed
+    /// commands needs, in as few round trips as the backend can.
+    async fn load_claims(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<Vec<Option<StoredClaim>>, StoreError> {
+        let mut found = Vec::with_capacity(keys.len());
+        for (scope, key) in keys {
+            found.push(self.load_claim(scope, key).await?);
+        }
+        Ok(found)
+    }
+
     /// Deletes the records written before `before` (microseconds since the epoch); answers
     /// how many went.
     async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError>;

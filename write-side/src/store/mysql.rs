@@ -559,6 +559,46 @@ impl EventStore for MySqlEventStore {
         row.map(claims::from_row).transpose()
     }
 
+    async fn load_claims(
+        &self,
+        keys: &[(&str, &str)],
+    ) -> Result<Vec<Option<StoredClaim>>, StoreError> {
+        let mut found: HashMap<(String, String), StoredClaim> = HashMap::new();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let mut select = QueryBuilder::new(
+                "SELECT scope, idem_key, fingerprint, stream_id, stream_version, \
+                 global_position, outcome FROM idempotency_keys WHERE ",
+            );
+            for (i, (scope, key)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    select.push(" OR ");
+                }
+                select.push("(scope = ");
+                select.push_bind(*scope);
+                select.push(" AND idem_key = ");
+                select.push_bind(*key);
+                select.push(")");
+            }
+            let rows: Vec<(String, String, Vec<u8>, String, i64, i64, Vec<u8>)> = select
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("load idempotency keys"))?;
+            for (scope, key, fingerprint, stream, version, position, outcome) in rows {
+                let claim = claims::from_row((fingerprint, stream, version, position, outcome))?;
+                found.insert((scope, key), claim);
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|(scope, key)| {
+                found
+                    .get(&((*scope).to_owned(), (*key).to_owned()))
+                    .cloned()
+            })
+            .collect())
+    }
+
     async fn sweep_claims(&self, before: i64) -> Result<u64, StoreError> {
         // In slices, so a sweep never holds many row locks at once.
         let mut swept = 0;
