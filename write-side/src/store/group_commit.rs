@@ -268,3 +268,156 @@ pub(crate) fn advance_head(head: &watch::Sender<i64>, last_position: i64) {
         moved
     });
 }
+
+#[cfg(test)]
+mod tests {
+    //! The writer's retry logic against a scripted appender (no database): which batches
+    //! it sends again, and what each caller is answered.
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use events::{EventId, Metadata, StreamId, UserId};
+    use std::sync::Mutex;
+
+    /// Answers `append_batch` calls from a script, and records the streams each call got.
+    struct Scripted {
+        script: Mutex<Vec<Result<(), StoreError>>>,
+        calls: Mutex<Vec<Vec<StreamId>>>,
+        /// What `committed` says landed, per stream; absent: not committed.
+        landed: HashMap<StreamId, Appended>,
+    }
+
+    fn request(user: i64) -> AppendRequest {
+        AppendRequest {
+            stream: StreamId::wallet(UserId::new(user).unwrap()),
+            expected: 0,
+            events: vec![NewEvent {
+                event_id: EventId::new(),
+                event_type: "PointsCharged".into(),
+                schema_version: 1,
+                payload: vec![],
+                metadata: Metadata::for_new_command(),
+            }],
+            entries: vec![],
+            claims: vec![],
+        }
+    }
+
+    fn at(position: i64) -> Appended {
+        Appended {
+            stream_version: 1,
+            first_position: position,
+            last_position: position,
+        }
+    }
+
+    fn io() -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+    }
+
+    #[async_trait]
+    impl BatchAppender for Scripted {
+        async fn append_batch(
+            &self,
+            requests: &[AppendRequest],
+        ) -> Result<Vec<AppendAnswer>, StoreError> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(requests.iter().map(|r| r.stream.clone()).collect());
+            let next = self.script.lock().unwrap().remove(0);
+            next.map(|()| {
+                (0..requests.len())
+                    .map(|i| Ok(at(100 + i as i64)))
+                    .collect()
+            })
+        }
+
+        async fn committed(
+            &self,
+            requests: &[AppendRequest],
+        ) -> Result<Vec<Option<Appended>>, StoreError> {
+            Ok(requests
+                .iter()
+                .map(|r| self.landed.get(&r.stream).copied())
+                .collect())
+        }
+    }
+
+    fn scripted(script: Vec<Result<(), StoreError>>, landed: &[(i64, i64)]) -> Scripted {
+        Scripted {
+            script: Mutex::new(script),
+            calls: Mutex::default(),
+            landed: landed
+                .iter()
+                .map(|&(user, position)| (request(user).stream, at(position)))
+                .collect(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_passing_failure_is_retried_whole_and_nothing_is_answered_until_it_lands() {
+        let appender = scripted(
+            vec![
+                Err(StoreError::Database {
+                    operation: "begin",
+                    source: io(),
+                }),
+                Ok(()),
+            ],
+            &[],
+        );
+        let answers = commit_with_retries(&appender, vec![request(1), request(2)]).await;
+        assert_eq!(appender.calls.lock().unwrap().len(), 2);
+        assert_eq!(answers.len(), 2);
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unknown_commit_is_read_back_and_only_what_did_not_land_is_sent_again() {
+        // The COMMIT's reply is lost; user 1's append had landed (at 41), user 2's not.
+        let appender = scripted(
+            vec![Err(StoreError::CommitUnknown(io())), Ok(())],
+            &[(1, 41)],
+        );
+        let answers = commit_with_retries(&appender, vec![request(1), request(2)]).await;
+        let calls = appender.calls.lock().unwrap().clone();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(
+            calls[1],
+            vec![request(2).stream],
+            "only the lost append again"
+        );
+        assert_eq!(
+            answers[0].as_ref().unwrap().first_position,
+            41,
+            "answered as it landed"
+        );
+        assert_eq!(answers[1].as_ref().unwrap().first_position, 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_that_does_not_pass_fails_the_batch_at_once() {
+        let appender = scripted(vec![Err(StoreError::Corrupt("bad".into()))], &[]);
+        let answers = commit_with_retries(&appender, vec![request(1)]).await;
+        assert_eq!(appender.calls.lock().unwrap().len(), 1, "not retried");
+        assert!(matches!(answers[0], Err(StoreError::Batch(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_outage_longer_than_the_retries_fails_the_batch_retryably() {
+        let script = (0..BATCH_ATTEMPTS)
+            .map(|_| {
+                Err(StoreError::Database {
+                    operation: "begin",
+                    source: io(),
+                })
+            })
+            .collect();
+        let appender = scripted(script, &[]);
+        let answers = commit_with_retries(&appender, vec![request(1)]).await;
+        assert_eq!(appender.calls.lock().unwrap().len(), BATCH_ATTEMPTS);
+        let error = answers[0].as_ref().unwrap_err();
+        assert!(matches!(error, StoreError::Batch(_)));
+        assert!(error.is_transient(), "answered as a retryable outage");
+    }
+}
