@@ -530,8 +530,8 @@ impl Aggregate for Coupon {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::replay;
-    use crate::domain::testing::{given, given_state};
+    use crate::replay;
+    use crate::testing::{given, given_state};
 
     fn cid() -> CouponId {
         CouponId::new(9).expect("positive id")

@@ -1,9 +1,9 @@
 use super::fingerprint::{fingerprint_with, trace};
 use super::*;
-use crate::domain::coupon::Coupon;
-use crate::domain::order::Order;
-use crate::domain::product::Product;
-use crate::domain::wallet::{Wallet, WalletCommand};
+use crate::coupon::Coupon;
+use crate::order::Order;
+use crate::product::Product;
+use crate::wallet::{Wallet, WalletCommand};
 use events::{Krw, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,7 @@ fn charged(won: i64) -> Wallet {
         idempotency_key: Some("k".to_owned()),
     };
     let events = Wallet::default().decide(&command).unwrap();
-    crate::domain::replay(Wallet::default(), &events)
+    crate::replay(Wallet::default(), &events)
 }
 
 #[test]

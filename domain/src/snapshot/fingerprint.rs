@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use super::SnapshotError;
-use crate::domain::Aggregate;
+use crate::Aggregate;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint(pub [u8; Fingerprint::LEN]);

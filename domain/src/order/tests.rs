@@ -1,8 +1,8 @@
 //! given/when/then tests for the order aggregate, one per invariant.
 
 use super::*;
-use crate::domain::replay;
-use crate::domain::testing::given;
+use crate::replay;
+use crate::testing::given;
 
 fn oid() -> OrderId {
     OrderId::new(9001).expect("positive id")

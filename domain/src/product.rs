@@ -310,7 +310,7 @@ impl Aggregate for Product {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
+    use crate::testing::given;
 
     fn pid() -> ProductId {
         ProductId::new(3).expect("positive id")

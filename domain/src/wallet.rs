@@ -269,7 +269,7 @@ impl Aggregate for Wallet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::given;
+    use crate::testing::given;
 
     fn won(n: i64) -> Krw {
         Krw::new(n).expect("non-negative amount")
