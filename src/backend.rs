@@ -17,7 +17,7 @@ pub struct EventStoreHandle {
 pub async fn open_event_store(settings: &Settings) -> anyhow::Result<EventStoreHandle> {
     let url = &settings.database_url;
     if settings.is_mysql() {
-        let store = MySqlEventStore::open(url, settings.database_pool)
+        let store = MySqlEventStore::open(url.expose(), settings.database_pool)
             .await
             .with_context(|| format!("cannot open the event store SHOP_DATABASE_URL={url}"))?;
         let pool = store.pool().clone();
@@ -31,7 +31,7 @@ pub async fn open_event_store(settings: &Settings) -> anyhow::Result<EventStoreH
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
     }
-    let store = SqliteEventStore::open(url, settings.sqlite_sync.into())
+    let store = SqliteEventStore::open(url.expose(), settings.sqlite_sync.into())
         .await
         .with_context(|| format!("cannot open the event store SHOP_DATABASE_URL={url}"))?;
     Ok(EventStoreHandle {
@@ -43,7 +43,10 @@ pub async fn open_event_store(settings: &Settings) -> anyhow::Result<EventStoreH
 /// Opens and migrates the read models (beside the SQLite store, or in the MySQL database).
 pub async fn open_read_models(settings: &Settings) -> anyhow::Result<sqlx::AnyPool> {
     let url = settings.read_model_url();
-    projections::open_read_db(&url)
-        .await
-        .with_context(|| format!("cannot open the read models at {url}"))
+    projections::open_read_db(&url).await.with_context(|| {
+        format!(
+            "cannot open the read models at {}",
+            crate::secret::SecretUrl::from(url.as_str())
+        )
+    })
 }

@@ -9,6 +9,7 @@ pub mod feed;
 pub mod ops;
 pub mod rebuild;
 pub mod roles;
+pub mod secret;
 pub mod settings;
 pub mod store_writes;
 pub mod telemetry;

@@ -168,8 +168,12 @@ async fn redis(settings: &Settings, feed: &StoreFeed, views: &RedisViews) -> any
 fn redis_views(settings: &Settings) -> anyhow::Result<Option<RedisViews>> {
     match (&settings.redis_url, &settings.kafka_brokers) {
         (Some(url), Some(_)) => Ok(Some(
-            RedisViews::connect(url, &settings.redis_prefix)
-                .with_context(|| format!("SHOP_REDIS_URL={url} is not usable"))?,
+            RedisViews::connect(url, &settings.redis_prefix).with_context(|| {
+                format!(
+                    "SHOP_REDIS_URL={} is not usable",
+                    crate::secret::SecretUrl::from(url.as_str())
+                )
+            })?,
         )),
         _ => Ok(None),
     }

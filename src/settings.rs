@@ -1,6 +1,7 @@
 //! Typed settings: every `SHOP_*` variable, overridable by a flag, parsed once at start-up.
 //! A bad value stops the process with a message naming the variable.
 
+use crate::secret::{Secret, SecretUrl};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
@@ -14,7 +15,7 @@ pub struct Settings {
     /// `<path stem>-read.db`); `mysql://user:pass@host:port/db` is the full mode (event
     /// store and read models in that database, created if missing).
     #[arg(long, env = "SHOP_DATABASE_URL", default_value = "sqlite://data/shop.db", value_parser = parse_database_url)]
-    pub database_url: String,
+    pub database_url: SecretUrl,
 
     /// Redis for hot views (`redis://host:port`); unset: in-process caches only.
     #[arg(long, env = "SHOP_REDIS_URL", value_parser = parse_redis_url)]
@@ -53,8 +54,8 @@ pub struct Settings {
     pub query_addr: SocketAddr,
 
     /// Bearer token for admin routes; a random one is made (and logged) when unset.
-    #[arg(long, env = "SHOP_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    #[arg(long, env = "SHOP_ADMIN_TOKEN", hide_env_values = true, value_parser = crate::secret::parse_secret)]
+    pub admin_token: Option<Secret>,
 
     /// Load a sample catalog and coupons into an empty store.
     #[arg(long, env = "SHOP_DEMO_DATA", default_value = "true", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
@@ -83,8 +84,8 @@ pub struct Settings {
 
     /// HS256 secret for user JWTs; when set, user routes need `Authorization: Bearer <JWT>`
     /// whose `sub` is the user in the path or body.
-    #[arg(long, env = "SHOP_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
-    pub jwt_secret: Option<String>,
+    #[arg(long, env = "SHOP_JWT_SECRET", hide_env_values = true, value_parser = parse_jwt_secret)]
+    pub jwt_secret: Option<Secret>,
 
     /// Coupon issues and orders one user may send per second (0: no limit).
     #[arg(long, env = "SHOP_USER_RATE_PER_SEC", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
@@ -155,7 +156,11 @@ impl From<SqliteSync> for Durability {
     }
 }
 
-fn parse_database_url(raw: &str) -> Result<String, String> {
+fn parse_database_url(raw: &str) -> Result<SecretUrl, String> {
+    check_database_url(raw).map(SecretUrl::from)
+}
+
+fn check_database_url(raw: &str) -> Result<String, String> {
     let database = raw
         .strip_prefix("mysql://")
         .and_then(|rest| rest.split_once('/'))
@@ -178,9 +183,9 @@ fn parse_database_url(raw: &str) -> Result<String, String> {
     }
 }
 
-fn parse_secret(raw: &str) -> Result<String, String> {
+fn parse_jwt_secret(raw: &str) -> Result<Secret, String> {
     if raw.len() >= 16 {
-        Ok(raw.to_owned())
+        crate::secret::parse_secret(raw)
     } else {
         Err("use at least 16 bytes".to_owned())
     }
@@ -232,7 +237,7 @@ impl Settings {
     /// Settings for tests and tools: embedded SQLite under `dir`, ports chosen by the OS.
     pub fn embedded_in(dir: &std::path::Path) -> Self {
         Self {
-            database_url: format!("sqlite://{}", dir.join("shop.db").display()),
+            database_url: format!("sqlite://{}", dir.join("shop.db").display()).into(),
             ops_addr: None,
             command_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             query_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -242,7 +247,7 @@ impl Settings {
             redis_prefix: "shop:".to_owned(),
             timezone: chrono_tz::Asia::Seoul,
             database_pool: 8,
-            admin_token: Some("test-admin-token".to_owned()),
+            admin_token: Some(Secret::from("test-admin-token")),
             demo_data: false,
             log: "warn".to_owned(),
             log_format: LogFormat::Text,
@@ -275,17 +280,18 @@ impl Settings {
     pub fn user_guard(&self) -> api_common::UserGuard {
         let rate = std::num::NonZeroU32::new(self.user_rate_per_sec)
             .zip(std::num::NonZeroU32::new(self.user_rate_burst));
-        api_common::UserGuard::new(self.jwt_secret.as_deref(), rate)
+        api_common::UserGuard::new(self.jwt_secret.as_ref().map(crate::secret::expose), rate)
     }
 
     pub fn is_mysql(&self) -> bool {
-        self.database_url.starts_with("mysql:")
+        self.database_url.expose().starts_with("mysql:")
     }
 
     /// The SQLite file of the event store.
     pub fn sqlite_path(&self) -> PathBuf {
         let path = self
             .database_url
+            .expose()
             .trim_start_matches("sqlite:")
             .trim_start_matches("//");
         PathBuf::from(path.split('?').next().unwrap_or(path))
@@ -295,7 +301,7 @@ impl Settings {
     /// appends; on MySQL they share the event store's database.
     pub fn read_model_url(&self) -> String {
         if self.is_mysql() {
-            return self.database_url.clone();
+            return self.database_url.expose().to_owned();
         }
         let events = self.sqlite_path();
         let stem = events
@@ -316,7 +322,7 @@ mod tests {
     #[test]
     fn read_models_live_beside_the_event_store() {
         let mut settings = Settings::embedded_in(std::path::Path::new("/tmp/x"));
-        settings.database_url = "sqlite://data/shop.db".to_owned();
+        settings.database_url = "sqlite://data/shop.db".into();
         assert_eq!(settings.sqlite_path(), PathBuf::from("data/shop.db"));
         assert_eq!(settings.read_model_url(), "sqlite://data/shop-read.db");
     }

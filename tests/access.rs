@@ -86,7 +86,7 @@ fn jwt(sub: Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_jwt_secret_users_act_only_for_themselves() {
-    let app = start(|s| s.jwt_secret = Some(SECRET.to_owned())).await;
+    let app = start(|s| s.jwt_secret = Some(SECRET.into())).await;
     let product = app
         .admin(
             "/v1/products",

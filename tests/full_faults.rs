@@ -323,3 +323,22 @@ async fn one_key_sent_to_two_command_nodes_at_once_takes_effect_once() {
         );
     }
 }
+
+/// A database that cannot be reached is reported with its URL, never with its password.
+#[test]
+fn an_unreachable_database_is_reported_without_its_password() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_shop"))
+        .arg("migrate")
+        .env("SHOP_DATABASE_URL", "mysql://shop:hunter2secret@127.0.0.1:1/shop")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("mysql://shop:***@127.0.0.1:1/shop"), "{printed}");
+    assert!(!printed.contains("hunter2secret"), "{printed}");
+}

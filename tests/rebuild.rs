@@ -86,7 +86,7 @@ async fn embedded_rebuild_all_replaces_damaged_read_models_while_traffic_goes_on
     let live = open_read_db(&settings.read_model_url()).await.unwrap();
     corrupt(&live, &products).await;
 
-    let database_url = settings.database_url.clone();
+    let database_url = settings.database_url.expose().to_owned();
     let stdout = rebuild_under_load(api, node.query.clone(), &products, move || {
         Command::new(env!("CARGO_BIN_EXE_shop"))
             .args(["rebuild", "all"])
@@ -129,8 +129,8 @@ async fn full_rebuild_all_replaces_damaged_read_models_under_kafka_projectors() 
     });
     let products = api.workload().await;
     let mut settings = Settings::embedded_in(std::path::Path::new("."));
-    settings.database_url = cluster.names.database_url.clone();
-    let live = open_read_db(&settings.database_url).await.unwrap();
+    settings.database_url = cluster.names.database_url.clone().into();
+    let live = open_read_db(settings.database_url.expose()).await.unwrap();
     corrupt(&live, &products).await;
     let prefix = cluster.names.redis_prefix.clone();
     let mut redis = redis::Client::open(cluster::redis_url())
@@ -161,7 +161,7 @@ async fn full_rebuild_all_replaces_damaged_read_models_under_kafka_projectors() 
     )
     .bind(format!(
         "{}_rebuild",
-        settings.database_url.rsplit('/').next().unwrap()
+        settings.database_url.expose().rsplit('/').next().unwrap()
     ))
     .fetch_optional(&live)
     .await
@@ -172,7 +172,11 @@ async fn full_rebuild_all_replaces_damaged_read_models_under_kafka_projectors() 
     let bogus: bool = redis.exists(format!("{prefix}order:999999")).await.unwrap();
     assert!(!bogus, "a view with no events behind it is gone");
 
-    let fresh = project_from_scratch(&settings, &format!("{}_fresh", settings.database_url)).await;
+    let fresh = project_from_scratch(
+        &settings,
+        &format!("{}_fresh", settings.database_url.expose()),
+    )
+    .await;
     converge(&live, true, &dump(&fresh, true).await).await;
     // The query API answers balances from the Redis views first: they agree too.
     let balances: Vec<(i64, i64)> = sqlx::query_as("SELECT user_id, balance FROM balances")

@@ -109,7 +109,7 @@ async fn embedded_a_rebuild_that_dies_changes_nothing_and_the_next_one_completes
     let live = open_read_db(&settings.read_model_url()).await.unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let fresh_url = format!("sqlite://{}", scratch.path().join("fresh.db").display());
-    let database_url = settings.database_url.clone();
+    let database_url = settings.database_url.expose().to_owned();
     crash_then_rebuild(&api, &live, &settings, &fresh_url, false, |env| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_shop"));
         command
@@ -137,9 +137,9 @@ async fn full_a_rebuild_that_dies_changes_nothing_and_the_next_one_completes() {
         admin_token: cluster::ADMIN_TOKEN.to_owned(),
     };
     let mut settings = Settings::embedded_in(std::path::Path::new("."));
-    settings.database_url = cluster.names.database_url.clone();
-    let live = open_read_db(&settings.database_url).await.unwrap();
-    let fresh_url = format!("{}_fresh", settings.database_url);
+    settings.database_url = cluster.names.database_url.clone().into();
+    let live = open_read_db(settings.database_url.expose()).await.unwrap();
+    let fresh_url = format!("{}_fresh", settings.database_url.expose());
     crash_then_rebuild(&api, &live, &settings, &fresh_url, true, |env| {
         cluster.run(&["rebuild", "all"], env)
     })

@@ -62,7 +62,7 @@ pub async fn start(
         }
     });
     let admin_token = match &settings.admin_token {
-        Some(token) => AdminToken::new(token.clone()),
+        Some(token) => AdminToken::new(crate::secret::expose(token)),
         None => AdminToken::random(),
     };
     let access = write_side::http::Access {

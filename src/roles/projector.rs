@@ -19,8 +19,12 @@ pub fn spawn_from_kafka(
 ) -> anyhow::Result<ProjectionHandles> {
     let redis = match &settings.redis_url {
         Some(url) => Some(
-            RedisViews::connect(url, &settings.redis_prefix)
-                .with_context(|| format!("SHOP_REDIS_URL={url} is not usable"))?,
+            RedisViews::connect(url, &settings.redis_prefix).with_context(|| {
+                format!(
+                    "SHOP_REDIS_URL={} is not usable",
+                    crate::secret::SecretUrl::from(url.as_str())
+                )
+            })?,
         ),
         None => None,
     };

@@ -33,8 +33,12 @@ pub async fn start(
         .with_users(settings.user_guard())
         .with_http_limits(settings.http_limits());
     if let Some(url) = &settings.redis_url {
-        let reader = RedisReader::new(url, &settings.redis_prefix)
-            .with_context(|| format!("SHOP_REDIS_URL={url} is not usable"))?;
+        let reader = RedisReader::new(url, &settings.redis_prefix).with_context(|| {
+            format!(
+                "SHOP_REDIS_URL={} is not usable",
+                crate::secret::SecretUrl::from(url.as_str())
+            )
+        })?;
         state = state.with_redis(reader);
     }
     let listener = TcpListener::bind(settings.query_addr)
