@@ -329,7 +329,10 @@ async fn one_key_sent_to_two_command_nodes_at_once_takes_effect_once() {
 fn an_unreachable_database_is_reported_without_its_password() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_shop"))
         .arg("migrate")
-        .env("SHOP_DATABASE_URL", "mysql://shop:hunter2secret@127.0.0.1:1/shop")
+        .env(
+            "SHOP_DATABASE_URL",
+            "mysql://shop:hunter2secret@127.0.0.1:1/shop",
+        )
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();
@@ -339,6 +342,9 @@ fn an_unreachable_database_is_reported_without_its_password() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(printed.contains("mysql://shop:***@127.0.0.1:1/shop"), "{printed}");
+    assert!(
+        printed.contains("mysql://shop:***@127.0.0.1:1/shop"),
+        "{printed}"
+    );
     assert!(!printed.contains("hunter2secret"), "{printed}");
 }
