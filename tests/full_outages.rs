@@ -7,18 +7,13 @@
 mod cluster;
 
 use cluster::Cluster;
-use cluster::keyed::{assert_only_retryable_failures, fold, until_settled};
-use events::{ProductId, StreamId, UserId};
-use futures::future::join_all;
+use cluster::keyed::{Fault, Workload, answers, assert_only_retryable_failures};
 use reqwest::StatusCode;
 use serde_json::json;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use write_side::domain::product::Product;
-use write_side::domain::wallet::Wallet;
-use write_side::store::EventStore;
 use write_side::store::mysql::MySqlEventStore;
 
 /// One outage at a time: the tests of this binary would otherwise run side by side.
@@ -140,8 +135,16 @@ async fn mariadb_killed_mid_rush_loses_nothing_acknowledged_and_doubles_nothing(
         .await;
     assert_eq!(status, StatusCode::CREATED, "{product}");
     let product_id = product["productId"].as_i64().unwrap();
+    let work = Workload {
+        clients: CLIENTS,
+        rounds: ROUNDS,
+        charge: 100,
+        product_id,
+        price: 10,
+        stock: 100_000,
+    };
 
-    let down = Arc::new(AtomicBool::new(false));
+    let down = Arc::new(Fault::default());
     let settled = Arc::new(AtomicUsize::new(0));
     let killer = {
         let (down, settled) = (down.clone(), settled.clone());
@@ -152,7 +155,7 @@ async fn mariadb_killed_mid_rush_loses_nothing_acknowledged_and_doubles_nothing(
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             let back = Back("mariadb");
-            down.store(true, Ordering::SeqCst);
+            down.start();
             let killed = Command::new("pkill")
                 .args(["-KILL", "-x", "mariadbd"])
                 .status()
@@ -160,73 +163,25 @@ async fn mariadb_killed_mid_rush_loses_nothing_acknowledged_and_doubles_nothing(
             assert!(killed.success(), "no mariadbd to kill");
             tokio::time::sleep(Duration::from_secs(2)).await;
             drop(back); // restarts it (InnoDB recovers what was committed)
-            down.store(false, Ordering::SeqCst);
+            down.end();
         }
     };
-    let clients = (1..=CLIENTS).map(|user| {
-        let (cluster, base, down, settled) = (&cluster, &base, &down, &settled);
-        async move {
-            let mut log = Vec::new();
-            let mut paid = 0;
-            for round in 0..ROUNDS {
-                let (status, body) = until_settled(
-                    cluster,
-                    &format!("{base}/v1/users/{user}/points/charge"),
-                    &format!("charge-{user}-{round}"),
-                    &json!({"amount": 100}),
-                    down,
-                    &mut log,
-                )
-                .await;
-                assert_eq!(status, StatusCode::OK, "charge {user}/{round}: {body}");
-                settled.fetch_add(1, Ordering::SeqCst);
-                let (status, body) = until_settled(
-                    cluster,
-                    &format!("{base}/v1/orders"),
-                    &format!("order-{user}-{round}"),
-                    &json!({"userId": user, "items": [{"productId": product_id, "quantity": 1}]}),
-                    down,
-                    &mut log,
-                )
-                .await;
-                assert_eq!(status, StatusCode::CREATED, "order {user}/{round}: {body}");
-                settled.fetch_add(1, Ordering::SeqCst);
-                paid += body["paidAmount"].as_i64().unwrap();
-            }
-            (user, paid, log)
-        }
-    });
-    let (results, ()) = tokio::join!(join_all(clients), killer);
+    let (runs, ()) = tokio::join!(work.run(&cluster, &base, &down, &settled), killer);
     // The group commit's retries may bridge the whole outage; what matters is that
     // requests were in flight while the server was dead, and none was answered wrong.
-    let unavailable = assert_only_retryable_failures(results.iter().flat_map(|(_, _, log)| log));
-    let in_flight = results
-        .iter()
-        .flat_map(|(_, _, log)| log)
-        .filter(|answer| answer.during_fault)
+    let unavailable = assert_only_retryable_failures(answers(&runs));
+    let in_flight = answers(&runs)
+        .filter(|answer| answer.met_the_fault())
         .count();
     assert!(
         in_flight > 0,
-        "nothing was sent while MariaDB was down: the test proved nothing"
+        "no request met the outage: the test proved nothing"
     );
-    eprintln!("sent while MariaDB was down: {in_flight}; answered 503: {unavailable}");
-
+    eprintln!("requests that met the outage: {in_flight}; answered 503: {unavailable}");
     let store = MySqlEventStore::open(&cluster.names.database_url, 2)
         .await
         .unwrap();
-    for (user, paid, _) in &results {
-        assert_eq!(*paid, ROUNDS * 10, "user {user} paid for each order once");
-        let stream = StreamId::wallet(UserId::new(*user).unwrap());
-        let wallet: Wallet = fold(&store as &dyn EventStore, &stream).await;
-        assert_eq!(wallet.balance().won(), ROUNDS * 100 - paid, "user {user}");
-    }
-    let stream = StreamId::product(ProductId::new(product_id).unwrap());
-    let product: Product = fold(&store as &dyn EventStore, &stream).await;
-    assert_eq!(
-        product.stock(),
-        100_000 - CLIENTS * ROUNDS,
-        "one unit per order"
-    );
+    work.assert_exact(&store, &runs).await;
 }
 
 /// Redis restarted while charges flow: commands never notice, the projector's hot views

@@ -6,19 +6,45 @@ use super::Cluster;
 use events::StreamId;
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use write_side::domain::{Aggregate, StreamEvent, replay};
 use write_side::store::EventStore;
+
+/// Where a fault test stands: before the fault, during it, after it.
+#[derive(Debug, Default)]
+pub struct Fault(std::sync::atomic::AtomicU8);
+
+impl Fault {
+    pub fn start(&self) {
+        self.0.store(1, Ordering::SeqCst);
+    }
+
+    pub fn end(&self) {
+        self.0.store(2, Ordering::SeqCst);
+    }
+
+    fn phase(&self) -> u8 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 /// What one request answered.
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
-    /// Whether the fault was on when it was sent.
-    pub during_fault: bool,
+    /// The fault's phase when the request was sent and when it was answered.
+    pub phases: (u8, u8),
     pub retry_after: bool,
     pub code: Option<String>,
+}
+
+impl Answer {
+    /// Whether the request was in flight at some moment of the fault: sent or answered
+    /// during it, or sent before and answered after.
+    pub fn met_the_fault(&self) -> bool {
+        self.phases.0 == 1 || self.phases.1 == 1 || self.phases == (0, 2)
+    }
 }
 
 /// Sends one keyed request until it settles (not 503, not 202 PENDING), recording every
@@ -29,26 +55,26 @@ pub async fn until_settled(
     url: &str,
     key: &str,
     body: &Value,
-    fault: &AtomicBool,
+    fault: &Fault,
     log: &mut Vec<Answer>,
 ) -> (StatusCode, Value) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let during_fault = fault.load(Ordering::SeqCst);
-        let sent = cluster
+        let sent = fault.phase();
+        let response = cluster
             .client
             .post(url)
             .header("Idempotency-Key", key)
             .json(body)
             .send()
-            .await;
-        let response = sent.expect("the command API answers");
+            .await
+            .expect("the command API answers");
         let status = response.status();
         let retry_after = response.headers().contains_key("retry-after");
         let answer: Value = response.json().await.unwrap_or(Value::Null);
         log.push(Answer {
             status,
-            during_fault,
+            phases: (sent, fault.phase()),
             retry_after,
             code: answer["code"].as_str().map(str::to_owned),
         });
@@ -96,4 +122,107 @@ pub async fn fold<A: Aggregate>(store: &dyn EventStore, stream: &StreamId) -> A 
         .map(|e| A::Event::decode(&e.event_type, e.schema_version, &e.payload).expect("decodes"))
         .collect();
     replay(A::default(), &events)
+}
+
+/// The keyed load of the fault tests: `clients` users, each `rounds` times charging
+/// `charge` points and then ordering one unit of `product_id` (priced `price`, registered
+/// with `stock`), every request with its own key and retried with it until it settles.
+pub struct Workload {
+    pub clients: i64,
+    pub rounds: i64,
+    pub charge: i64,
+    pub product_id: i64,
+    pub price: i64,
+    pub stock: i64,
+}
+
+/// What one client did: what it paid for its orders, and every answer it got.
+pub struct ClientRun {
+    pub user: i64,
+    pub paid: i64,
+    pub log: Vec<Answer>,
+}
+
+impl Workload {
+    /// Runs every client against the command API at `base`; `fault` says whether the fault
+    /// is on (for the log), `settled` counts the requests settled so far.
+    pub async fn run(
+        &self,
+        cluster: &Cluster,
+        base: &str,
+        fault: &Fault,
+        settled: &std::sync::atomic::AtomicUsize,
+    ) -> Vec<ClientRun> {
+        let clients = (1..=self.clients).map(|user| async move {
+            let mut log = Vec::new();
+            let mut paid = 0;
+            for round in 0..self.rounds {
+                let (status, body) = until_settled(
+                    cluster,
+                    &format!("{base}/v1/users/{user}/points/charge"),
+                    &format!("charge-{user}-{round}"),
+                    &serde_json::json!({"amount": self.charge}),
+                    fault,
+                    &mut log,
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "charge {user}/{round}: {body}");
+                settled.fetch_add(1, Ordering::SeqCst);
+                let order = serde_json::json!({
+                    "userId": user,
+                    "items": [{"productId": self.product_id, "quantity": 1}],
+                });
+                let (status, body) = until_settled(
+                    cluster,
+                    &format!("{base}/v1/orders"),
+                    &format!("order-{user}-{round}"),
+                    &order,
+                    fault,
+                    &mut log,
+                )
+                .await;
+                assert_eq!(status, StatusCode::CREATED, "order {user}/{round}: {body}");
+                settled.fetch_add(1, Ordering::SeqCst);
+                paid += body["paidAmount"].as_i64().expect("paidAmount");
+            }
+            ClientRun { user, paid, log }
+        });
+        futures::future::join_all(clients).await
+    }
+
+    /// The store, read directly, holds each acknowledged charge and each order exactly
+    /// once: every balance is the charges minus the paid orders, the stock one unit less
+    /// per order.
+    pub async fn assert_exact(&self, store: &dyn EventStore, runs: &[ClientRun]) {
+        use events::{ProductId, UserId};
+        use write_side::domain::product::Product;
+        use write_side::domain::wallet::Wallet;
+        for run in runs {
+            let user = run.user;
+            assert_eq!(
+                run.paid,
+                self.rounds * self.price,
+                "user {user} paid each order once"
+            );
+            let stream = StreamId::wallet(UserId::new(user).expect("user id"));
+            let wallet: Wallet = fold(store, &stream).await;
+            assert_eq!(
+                wallet.balance().won(),
+                self.rounds * self.charge - run.paid,
+                "user {user}: acknowledged charges minus paid orders"
+            );
+        }
+        let stream = StreamId::product(ProductId::new(self.product_id).expect("product id"));
+        let product: Product = fold(store, &stream).await;
+        assert_eq!(
+            product.stock(),
+            self.stock - self.clients * self.rounds,
+            "one unit per order"
+        );
+    }
+}
+
+/// Every answer of every run.
+pub fn answers(runs: &[ClientRun]) -> impl Iterator<Item = &Answer> {
+    runs.iter().flat_map(|run| &run.log)
 }
