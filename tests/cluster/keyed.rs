@@ -222,6 +222,26 @@ impl Workload {
     }
 }
 
+impl Workload {
+    /// What every fault test of this workload asserts afterwards: no answer but a success
+    /// or a retryable 503 (never a 500), some request in flight while the fault was on
+    /// (else the test proved nothing; the group commit's retries may bridge a short fault,
+    /// so not every such request sees a 503), and the store at `database_url`, read
+    /// directly, exact.
+    pub async fn assert_survived(&self, runs: &[ClientRun], database_url: &str) {
+        let unavailable = assert_only_retryable_failures(answers(runs));
+        let met = answers(runs)
+            .filter(|answer| answer.met_the_fault())
+            .count();
+        assert!(met > 0, "no request met the fault: the test proved nothing");
+        eprintln!("requests that met the fault: {met}; answered 503: {unavailable}");
+        let store = write_side::store::mysql::MySqlEventStore::open(database_url, 2)
+            .await
+            .expect("the store opens");
+        self.assert_exact(&store, runs).await;
+    }
+}
+
 /// Every answer of every run.
 pub fn answers(runs: &[ClientRun]) -> impl Iterator<Item = &Answer> {
     runs.iter().flat_map(|run| &run.log)
