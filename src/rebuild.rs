@@ -35,11 +35,11 @@ impl RebuildTarget {
     /// The SQL projection this target names, if it is one.
     fn projection(self) -> Option<&'static str> {
         match self {
-            Self::Balances => Some("balances"),
-            Self::Catalog => Some("catalog"),
-            Self::Coupons => Some("coupons"),
-            Self::Orders => Some("orders"),
-            Self::Sales => Some("sales"),
+            Self::Balances => Some(events::ProjectionName::Balances.name()),
+            Self::Catalog => Some(events::ProjectionName::Catalog.name()),
+            Self::Coupons => Some(events::ProjectionName::Coupons.name()),
+            Self::Orders => Some(events::ProjectionName::Orders.name()),
+            Self::Sales => Some(events::ProjectionName::Sales.name()),
             Self::Ranking | Self::RedisViews | Self::All => None,
         }
     }

@@ -3,6 +3,7 @@
 //! ties it to the command (and the conversation) that caused it.
 
 use crate::ids::{CouponId, OrderId, ProductId, UserId};
+use crate::names::Category;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -38,16 +39,16 @@ pub struct StreamId(String);
 
 impl StreamId {
     pub fn wallet(user: UserId) -> Self {
-        Self(format!("wallet-{user}"))
+        Self(format!("{}-{user}", Category::Wallet.as_str()))
     }
     pub fn product(product: ProductId) -> Self {
-        Self(format!("product-{product}"))
+        Self(format!("{}-{product}", Category::Product.as_str()))
     }
     pub fn coupon(coupon: CouponId) -> Self {
-        Self(format!("coupon-{coupon}"))
+        Self(format!("{}-{coupon}", Category::Coupon.as_str()))
     }
     pub fn order(order: OrderId) -> Self {
-        Self(format!("order-{order}"))
+        Self(format!("{}-{order}", Category::Order.as_str()))
     }
 
     /// Rebuilds a stream id read back from storage.

@@ -24,11 +24,11 @@ fn delta(decoded: &DomainEvent) -> Option<(UserId, i64)> {
 #[async_trait]
 impl Projection for Balances {
     fn name(&self) -> &'static str {
-        "balances"
+        events::ProjectionName::Balances.name()
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["wallet"]
+        events::ProjectionName::Balances.categories()
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -21,11 +21,11 @@ fn stock_delta(event: &ProductEvent) -> Option<(ProductId, i64)> {
 #[async_trait]
 impl Projection for Catalog {
     fn name(&self) -> &'static str {
-        "catalog"
+        events::ProjectionName::Catalog.name()
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["product"]
+        events::ProjectionName::Catalog.categories()
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -18,11 +18,11 @@ pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
 #[async_trait]
 impl Projection for Coupons {
     fn name(&self) -> &'static str {
-        "coupons"
+        events::ProjectionName::Coupons.name()
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["coupon"]
+        events::ProjectionName::Coupons.categories()
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -14,11 +14,11 @@ pub struct Orders;
 #[async_trait]
 impl Projection for Orders {
     fn name(&self) -> &'static str {
-        "orders"
+        events::ProjectionName::Orders.name()
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["order"]
+        events::ProjectionName::Orders.categories()
     }
 
     fn tables(&self) -> &'static [&'static str] {

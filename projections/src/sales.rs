@@ -24,11 +24,11 @@ impl Sales {
 #[async_trait]
 impl Projection for Sales {
     fn name(&self) -> &'static str {
-        "sales"
+        events::ProjectionName::Sales.name()
     }
 
     fn categories(&self) -> &'static [&'static str] {
-        &["order"]
+        events::ProjectionName::Sales.categories()
     }
 
     fn tables(&self) -> &'static [&'static str] {

@@ -9,7 +9,7 @@ use crate::token_rejection::{TokenRejection, check_shape};
 use api_common::Problem;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use events::{ConsistencyToken, InvalidToken, StreamId};
+use events::{ConsistencyToken, InvalidToken, ProjectionName, StreamId};
 use std::time::Duration;
 
 /// The request's token, if any, for the read model `PROJECTION`. Extracting it only parses;
@@ -19,22 +19,13 @@ pub struct Consistent<const PROJECTION: u8> {
     token: Option<ConsistencyToken>,
 }
 
-pub const BALANCES: u8 = 0;
-pub const CATALOG: u8 = 1;
-pub const COUPONS: u8 = 2;
-pub const ORDERS: u8 = 3;
-pub const SALES: u8 = 4;
-
-/// The projection names progress is published under.
-pub(crate) fn projection_name(projection: u8) -> &'static str {
-    match projection {
-        BALANCES => "balances",
-        CATALOG => "catalog",
-        ORDERS => "orders",
-        SALES => "sales",
-        _ => "coupons",
-    }
-}
+// The read models a query can wait for, as const generic numbers (const generics cannot
+// take an enum yet); `ProjectionName::from_number` turns each back at compile time.
+pub const BALANCES: u8 = ProjectionName::Balances as u8;
+pub const CATALOG: u8 = ProjectionName::Catalog as u8;
+pub const COUPONS: u8 = ProjectionName::Coupons as u8;
+pub const ORDERS: u8 = ProjectionName::Orders as u8;
+pub const SALES: u8 = ProjectionName::Sales as u8;
 
 /// Which hot views may answer a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +49,9 @@ impl HotViewRule {
 }
 
 impl<const PROJECTION: u8> Consistent<PROJECTION> {
+    /// The read model this request reads; a number that names none does not compile.
+    const READ_MODEL: ProjectionName = ProjectionName::from_number(PROJECTION);
+
     pub(crate) fn has_token(&self) -> bool {
         self.token.is_some()
     }
@@ -83,7 +77,7 @@ impl<const PROJECTION: u8> Consistent<PROJECTION> {
         let Some(token) = &self.token else {
             return Ok(());
         };
-        let name = projection_name(PROJECTION);
+        let name = Self::READ_MODEL.name();
         // Already applied is the common case: answer it without reading the store.
         if state.progress.wait_for(name, token, Duration::ZERO).await {
             return Ok(());

@@ -7,6 +7,7 @@ use crate::log_limit::LogLimiter;
 use crate::progress::ReadProgress;
 use async_trait::async_trait;
 use events::ConsistencyToken;
+use events::ProjectionName;
 use sqlx::AnyPool;
 use std::time::Duration;
 
@@ -61,14 +62,7 @@ impl StreamProgress {
 /// another category (an order's, say, read back on the balances route) names a write this
 /// read model never records, so waiting for it could only time out.
 fn consumes(projection: &str, category: &str) -> bool {
-    matches!(
-        (projection, category),
-        ("balances", "wallet")
-            | ("catalog", "product")
-            | ("coupons", "coupon")
-            | ("orders", "order")
-            | ("sales", "order")
-    )
+    ProjectionName::parse(projection).is_some_and(|p| p.consumes(category))
 }
 
 #[async_trait]

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// The stream categories the relay publishes, one topic each.
-const CATEGORIES: [&str; 4] = ["wallet", "product", "coupon", "order"];
+const CATEGORIES: [&str; 4] = events::Category::NAMES;
 
 #[derive(Debug, Clone)]
 pub struct KafkaProjectorConfig {

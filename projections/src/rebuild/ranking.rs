@@ -29,7 +29,7 @@ use sqlx::AnyPool;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-const PROJECTION: &str = "sales";
+const PROJECTION: &str = events::ProjectionName::Sales.name();
 /// A swap that lost a race with the live projector (both inserted one new row) is tried
 /// again from a fresh lock; the replay so far is kept.
 const SWAP_ATTEMPTS: u32 = 5;
@@ -86,7 +86,7 @@ impl Replay {
         let pass = Pass::begin(feed, progress).await;
         while let Some(batch) = pass.next(&self.cursor).await? {
             for recorded in &batch {
-                if recorded.stream_id.category() != "order" {
+                if recorded.stream_id.category() != events::Category::Order.as_str() {
                     continue;
                 }
                 let decoded = decode(recorded)?;

@@ -19,7 +19,7 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(2);
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The streams that have hot views (the rebuild's replay reads the same ones).
-pub(super) const CATEGORIES: &[&str] = &["wallet", "product", "coupon", "order"];
+pub(super) const CATEGORIES: &[&str] = events::ProjectionName::RedisViews.categories();
 
 pub(crate) struct RedisSink {
     views: RedisViews,
@@ -71,7 +71,7 @@ impl RedisSink {
 #[async_trait]
 impl Sink for RedisSink {
     fn name(&self) -> &'static str {
-        "redis-views"
+        events::ProjectionName::RedisViews.name()
     }
 
     fn categories(&self) -> &'static [&'static str] {

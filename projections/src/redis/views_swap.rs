@@ -24,7 +24,7 @@ const VIEW_PATTERNS: [&str; 5] = [
     "sales:[0-9]*",
 ];
 
-const PROJECTION: &str = "redis-views";
+const PROJECTION: &str = events::ProjectionName::RedisViews.name();
 
 /// The raised pause flag (`{p}views:rebuilding`): while it is up the script answers
 /// PAUSED to every live view update and the projector retries its batch later.

@@ -97,7 +97,9 @@ impl OrderSaga {
         // Positions are commit-ordered, so nothing will ever land at or below the head.
         let head = store.head_position().await?;
         loop {
-            let page = store.read_category("order", cursor, head, PAGE).await?;
+            let page = store
+                .read_category(events::Category::Order.as_str(), cursor, head, PAGE)
+                .await?;
             for event in &page {
                 cursor = event.global_position;
                 self.follow(scan, event);
@@ -124,7 +126,7 @@ impl OrderSaga {
     }
 
     fn follow(&self, scan: &mut Scan, recorded: &RecordedEvent) {
-        if recorded.stream_id.category() != "order" {
+        if recorded.stream_id.category() != events::Category::Order.as_str() {
             return;
         }
         let event = match OrderEvent::decode(

@@ -1,0 +1,136 @@
+//! The names that tie the crates together, defined once: stream categories (the aggregate
+//! types, the prefix of every stream id and the suffix of every Kafka topic) and the
+//! projections with the categories each applies. Writers and readers both use these, so
+//! renaming one is a compile error everywhere it matters, not a silent mismatch.
+
+/// A stream category: the aggregate type a stream belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Category {
+    Wallet,
+    Product,
+    Coupon,
+    Order,
+}
+
+impl Category {
+    pub const ALL: [Category; 4] = [
+        Category::Wallet,
+        Category::Product,
+        Category::Coupon,
+        Category::Order,
+    ];
+
+    /// Every category's name, in `ALL`'s order (the topics a full reader subscribes to).
+    pub const NAMES: [&'static str; 4] = [
+        Category::Wallet.as_str(),
+        Category::Product.as_str(),
+        Category::Coupon.as_str(),
+        Category::Order.as_str(),
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Category::Wallet => "wallet",
+            Category::Product => "product",
+            Category::Coupon => "coupon",
+            Category::Order => "order",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+const WALLET: &[&str] = &[Category::Wallet.as_str()];
+const PRODUCT: &[&str] = &[Category::Product.as_str()];
+const COUPON: &[&str] = &[Category::Coupon.as_str()];
+const ORDER: &[&str] = &[Category::Order.as_str()];
+
+/// A projection: its name (checkpoints, consumer groups, progress and `/readyz` go by it)
+/// and the categories whose events it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum ProjectionName {
+    Balances = 0,
+    Catalog = 1,
+    Coupons = 2,
+    Orders = 3,
+    Sales = 4,
+    RedisViews = 5,
+}
+
+impl ProjectionName {
+    pub const ALL: [ProjectionName; 6] = [
+        ProjectionName::Balances,
+        ProjectionName::Catalog,
+        ProjectionName::Coupons,
+        ProjectionName::Orders,
+        ProjectionName::Sales,
+        ProjectionName::RedisViews,
+    ];
+
+    pub const fn name(self) -> &'static str {
+        match self {
+            ProjectionName::Balances => "balances",
+            ProjectionName::Catalog => "catalog",
+            ProjectionName::Coupons => "coupons",
+            ProjectionName::Orders => "orders",
+            ProjectionName::Sales => "sales",
+            ProjectionName::RedisViews => "redis-views",
+        }
+    }
+
+    pub const fn categories(self) -> &'static [&'static str] {
+        match self {
+            ProjectionName::Balances => WALLET,
+            ProjectionName::Catalog => PRODUCT,
+            ProjectionName::Coupons => COUPON,
+            ProjectionName::Orders | ProjectionName::Sales => ORDER,
+            ProjectionName::RedisViews => &Category::NAMES,
+        }
+    }
+
+    /// The projection a number names, for const generics (`read_side`'s `Consistent<P>`),
+    /// which cannot take an enum yet. Evaluated at compile time there, so a number that
+    /// names no projection fails the build.
+    pub const fn from_number(number: u8) -> ProjectionName {
+        match number {
+            0 => ProjectionName::Balances,
+            1 => ProjectionName::Catalog,
+            2 => ProjectionName::Coupons,
+            3 => ProjectionName::Orders,
+            4 => ProjectionName::Sales,
+            5 => ProjectionName::RedisViews,
+            _ => panic!("no projection has this number"),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<ProjectionName> {
+        ProjectionName::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// Whether the projection applies events of `category`.
+    pub fn consumes(self, category: &str) -> bool {
+        self.categories().contains(&category)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_numbers_are_the_discriminants() {
+        for category in Category::ALL {
+            assert_eq!(Category::parse(category.as_str()), Some(category));
+        }
+        for projection in ProjectionName::ALL {
+            assert_eq!(ProjectionName::parse(projection.name()), Some(projection));
+            assert_eq!(ProjectionName::from_number(projection as u8), projection);
+        }
+        assert!(ProjectionName::Sales.consumes("order"));
+        assert!(!ProjectionName::Balances.consumes("order"));
+        assert!(ProjectionName::RedisViews.consumes("coupon"));
+    }
+}
