@@ -28,6 +28,7 @@ pub struct Application {
     command_background: JoinHandle<()>,
     projections: ProjectionHandles,
     services: Arc<CommandServices>,
+    saga: write_side::saga::OrderSaga,
 }
 
 impl Application {
@@ -88,6 +89,7 @@ impl Application {
             command_background: command.background,
             projections,
             services: command.services,
+            saga: command.saga,
         })
     }
 
@@ -121,6 +123,7 @@ impl Application {
         self.command_background
             .await
             .context("the command API's background work panicked")?;
+        roles::command_api::drain(&self.saga, &self.services).await;
         if let Some(relay) = self.relay {
             roles::join("relay", relay).await?;
         }

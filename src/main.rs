@@ -104,6 +104,7 @@ async fn run_command_api(settings: Settings, shutdown: CancellationToken) -> any
     api.background
         .await
         .context("the command API's background work panicked")?;
+    command_api::drain(&api.saga, &api.services).await;
     Ok(())
 }
 

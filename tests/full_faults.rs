@@ -304,3 +304,107 @@ fn an_unreachable_database_is_reported_without_its_password() {
     );
     assert!(!printed.contains("hunter2secret"), "{printed}");
 }
+
+/// SIGTERM to a command node under keyed load: it stops taking requests, answers the ones
+/// in flight, waits for its saga drivers, and exits 0; every acknowledged charge and order
+/// is in the store, and nothing is there twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_exits_0_and_loses_nothing_acknowledged() {
+    const USERS: i64 = 16;
+    let cluster = Cluster::new();
+    cluster.migrate();
+    let mut node = cluster.command_api().await;
+    let base = node.url.clone().unwrap();
+    let (_, product) = cluster
+        .admin_post(
+            &node,
+            "/v1/products",
+            json!({"name": "latte", "price": 10, "stock": 1_000_000}),
+        )
+        .await;
+    let product_id = product["productId"].as_i64().unwrap();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let clients = (1..=USERS).map(|user| {
+        let (cluster, base, sent) = (&cluster, &base, &sent);
+        async move {
+            // (acknowledged charges, acknowledged orders, requests whose answer was lost)
+            let (mut charged, mut ordered, mut unknown) = (0, 0, 0);
+            for round in 0.. {
+                let charge = cluster
+                    .client
+                    .post(format!("{base}/v1/users/{user}/points/charge"))
+                    .header("Idempotency-Key", format!("c-{user}-{round}"))
+                    .json(&json!({"amount": 100}))
+                    .send()
+                    .await;
+                sent.fetch_add(1, Ordering::SeqCst);
+                match charge {
+                    Ok(response) if response.status() == StatusCode::OK => charged += 1,
+                    Ok(response) => panic!("charge answered {}", response.status()),
+                    Err(error) if error.is_connect() => break,
+                    Err(_) => unknown += 1,
+                }
+                let order = cluster
+                    .client
+                    .post(format!("{base}/v1/orders"))
+                    .header("Idempotency-Key", format!("o-{user}-{round}"))
+                    .json(&json!({"userId": user, "items": [{"productId": product_id, "quantity": 1}]}))
+                    .send()
+                    .await;
+                match order {
+                    Ok(response) if response.status() == StatusCode::CREATED => ordered += 1,
+                    Ok(response) => panic!("order answered {}", response.status()),
+                    Err(error) if error.is_connect() => break,
+                    Err(_) => unknown += 1,
+                }
+            }
+            (user, charged, ordered, unknown)
+        }
+    });
+    let terminate = async {
+        while sent.load(Ordering::SeqCst) < (USERS * 20) as usize {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let pid = node.child.id().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let (runs, ()) = tokio::join!(join_all(clients), terminate);
+    let exited = tokio::task::block_in_place(|| node.child.wait()).unwrap();
+    assert!(exited.success(), "the command API exited with {exited}");
+
+    let store = MySqlEventStore::open(&cluster.names.database_url, 2)
+        .await
+        .unwrap();
+    let product: Product = fold(
+        &store as &dyn EventStore,
+        &StreamId::product(ProductId::new(product_id).unwrap()),
+    )
+    .await;
+    let mut orders_acknowledged = 0;
+    let mut orders_unknown = 0;
+    for (user, charged, ordered, unknown) in runs {
+        let wallet: Wallet = fold(
+            &store as &dyn EventStore,
+            &StreamId::wallet(UserId::new(user).unwrap()),
+        )
+        .await;
+        let balance = wallet.balance().won();
+        let least = charged * 100 - (ordered + unknown) * 10;
+        let most = (charged + unknown) * 100 - ordered * 10;
+        assert!(
+            (least..=most).contains(&balance),
+            "user {user}: balance {balance}, acknowledged {charged} charges and {ordered} orders, {unknown} lost answers"
+        );
+        orders_acknowledged += ordered;
+        orders_unknown += unknown;
+    }
+    let sold = 1_000_000 - product.stock();
+    assert!(
+        (orders_acknowledged..=orders_acknowledged + orders_unknown).contains(&sold),
+        "{sold} units sold for {orders_acknowledged} acknowledged orders"
+    );
+}

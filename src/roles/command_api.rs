@@ -97,6 +97,23 @@ pub async fn start(
     })
 }
 
+/// How long shutdown waits for the saga drivers and snapshot writes still running.
+const DRAIN_WITHIN: Duration = Duration::from_secs(10);
+
+/// The end of the role's one shutdown path, once its server has drained its requests (so
+/// nothing can start new work): waits, bounded, for the saga drivers those requests
+/// started and for the executors' snapshot writes.
+pub async fn drain(saga: &OrderSaga, services: &CommandServices) {
+    let (drivers, writes) = tokio::join!(saga.drain(DRAIN_WITHIN), services.drain(DRAIN_WITHIN));
+    if !(drivers && writes) {
+        tracing::warn!(
+            drivers,
+            writes,
+            "shutdown did not wait for every task to finish"
+        );
+    }
+}
+
 /// How often idempotency keys past their retention are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(600);
 

@@ -41,6 +41,17 @@ impl CommandServices {
     pub fn store(&self) -> &Arc<dyn EventStore> {
         self.wallets.store()
     }
+
+    /// At shutdown: waits up to `within` for every executor's background writes.
+    pub async fn drain(&self, within: std::time::Duration) -> bool {
+        let (wallets, products, coupons, orders) = tokio::join!(
+            self.wallets.drain(within),
+            self.products.drain(within),
+            self.coupons.drain(within),
+            self.orders.drain(within),
+        );
+        wallets && products && coupons && orders
+    }
 }
 
 /// Ids are drawn before deciding; a failure to draw one is a store failure.

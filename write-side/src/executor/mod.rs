@@ -140,6 +140,9 @@ pub(crate) struct Shared {
     pub store: Arc<dyn EventStore>,
     pub config: ExecutorConfig,
     pub loader: loader::Loader,
+    /// Snapshot writes in flight (each runs beside the mailbox that took it): `drain`
+    /// waits for them at shutdown.
+    pub background: tokio_util::task::TaskTracker,
 }
 
 pub struct Executor<A: Aggregate> {
@@ -169,6 +172,7 @@ impl<A: Aggregate> Executor<A> {
                 loader: loader::Loader::spawn(store.clone()),
                 store,
                 config,
+                background: tokio_util::task::TaskTracker::new(),
             }),
             mailboxes,
         }
@@ -176,6 +180,16 @@ impl<A: Aggregate> Executor<A> {
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.shared.store
+    }
+
+    /// At shutdown, once no command can arrive: waits up to `within` for the snapshot
+    /// writes still running (a snapshot cut off is only a snapshot less; loading replays).
+    pub async fn drain(&self, within: Duration) -> bool {
+        let background = &self.shared.background;
+        background.close();
+        tokio::time::timeout(within, background.wait())
+            .await
+            .is_ok()
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(stream = %stream))]

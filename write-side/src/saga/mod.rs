@@ -73,6 +73,9 @@ struct Inner {
     config: SagaConfig,
     /// Orders a driver in this process is working on; the recovery scan leaves them be.
     in_flight: InFlight,
+    /// The drivers running in this process (each `place` spawns one, so the saga goes on
+    /// after its caller was answered): `drain` waits for them at shutdown.
+    drivers: tokio_util::task::TaskTracker,
     /// Orders a driver in this process settled (completed, or cancelled and compensated),
     /// so the recovery scan need not check their compensation again.
     settled: moka::sync::Cache<OrderId, ()>,
@@ -90,8 +93,25 @@ impl OrderSaga {
                 config,
                 in_flight: InFlight::default(),
                 settled,
+                drivers: tokio_util::task::TaskTracker::new(),
             }),
         }
+    }
+
+    /// At shutdown, once no request can place an order any more: waits up to `within` for
+    /// the drivers still running. Answers whether all finished; an order whose driver did
+    /// not is pending in its stream, and the recovery scan of the next start drives it.
+    pub async fn drain(&self, within: Duration) -> bool {
+        let drivers = &self.inner.drivers;
+        drivers.close();
+        let finished = tokio::time::timeout(within, drivers.wait()).await.is_ok();
+        if !finished {
+            tracing::warn!(
+                running = drivers.len(),
+                "saga drivers still running at shutdown; the recovery scan takes them on"
+            );
+        }
+        finished
     }
 
     pub fn services(&self) -> &Arc<CommandServices> {

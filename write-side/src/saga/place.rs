@@ -93,8 +93,10 @@ impl OrderSaga {
         let order_id = placed.order.order_id;
         let saga = self.clone();
         let placed_token = placed.token.clone();
-        let driving =
-            tokio::spawn(async move { saga.drive(placed, metadata).await }.in_current_span());
+        let driving = self
+            .inner
+            .drivers
+            .spawn(async move { saga.drive(placed, metadata).await }.in_current_span());
         match tokio::time::timeout(wait, driving).await {
             Ok(Ok(Ok(driven))) => Ok(driven),
             // The order is recorded; whatever stopped its driver, recovery takes it on.
