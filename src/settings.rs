@@ -30,7 +30,7 @@ pub struct Settings {
     pub kafka_topic_prefix: String,
 
     /// Prefix of every Redis key this deployment writes or reads.
-    #[arg(long, env = "SHOP_REDIS_PREFIX", default_value = "shop:", value_parser = parse_name_prefix)]
+    #[arg(long, env = "SHOP_REDIS_PREFIX", default_value = events::names::hot_view::DEFAULT_PREFIX, value_parser = parse_name_prefix)]
     pub redis_prefix: String,
 
     /// IANA time zone whose calendar days the sales ranking counts in (`Asia/Seoul`,
@@ -244,7 +244,7 @@ impl Settings {
             redis_url: None,
             kafka_brokers: None,
             kafka_topic_prefix: "shop.".to_owned(),
-            redis_prefix: "shop:".to_owned(),
+            redis_prefix: events::names::hot_view::DEFAULT_PREFIX.to_owned(),
             timezone: chrono_tz::Asia::Seoul,
             database_pool: 8,
             admin_token: Some(Secret::from("test-admin-token")),

@@ -134,3 +134,61 @@ mod tests {
         assert!(ProjectionName::RedisViews.consumes("coupon"));
     }
 }
+
+/// The Redis hot views: one hash per entity at `{prefix}{kind}:{id}`, written by the Redis
+/// projector and read by the query API, with these field names.
+pub mod hot_view {
+    /// `SHOP_REDIS_PREFIX`'s default.
+    pub const DEFAULT_PREFIX: &str = "shop:";
+
+    /// The entity a hash holds.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum View {
+        Balance,
+        Product,
+        Coupon,
+        Order,
+    }
+
+    impl View {
+        pub const fn kind(self) -> &'static str {
+            match self {
+                View::Balance => "balance",
+                View::Product => "product",
+                View::Coupon => "coupon",
+                View::Order => "order",
+            }
+        }
+
+        /// The hash's key under `prefix`.
+        pub fn key(self, prefix: &str, id: impl std::fmt::Display) -> String {
+            format!("{prefix}{}:{id}", self.kind())
+        }
+    }
+
+    /// Field names of the hashes.
+    pub mod field {
+        /// The version of the entity's stream the hash reflects (every view has it).
+        pub const VERSION: &str = "v";
+        pub const BALANCE: &str = "balance";
+        pub const PRODUCT_ID: &str = "productId";
+        pub const NAME: &str = "name";
+        pub const PRICE: &str = "price";
+        pub const STOCK: &str = "stock";
+        pub const COUPON_ID: &str = "couponId";
+        pub const DISCOUNT_KIND: &str = "discountKind";
+        pub const DISCOUNT_VALUE: &str = "discountValue";
+        pub const TOTAL_QUANTITY: &str = "totalQuantity";
+        pub const ISSUED_QUANTITY: &str = "issuedQuantity";
+        pub const VALID_FROM: &str = "validFrom";
+        pub const VALID_UNTIL: &str = "validUntil";
+        pub const ORDER_ID: &str = "orderId";
+        pub const USER_ID: &str = "userId";
+        pub const STATUS: &str = "status";
+        pub const ITEMS: &str = "items";
+        pub const TOTAL_AMOUNT: &str = "totalAmount";
+        pub const DISCOUNT_AMOUNT: &str = "discountAmount";
+        pub const PAID_AMOUNT: &str = "paidAmount";
+        pub const REASON: &str = "reason";
+    }
+}

@@ -6,6 +6,7 @@ use api_common::openapi::ProblemSchema;
 use api_common::{ApiPath, Problem};
 use axum::Json;
 use axum::extract::State;
+use events::names::hot_view::{View, field};
 use events::{CouponId, StreamId};
 use serde::Serialize;
 use sqlx::{AnyPool, Row};
@@ -60,7 +61,7 @@ pub(crate) async fn one(
 ) -> Result<Json<CouponView>, Problem> {
     let id = coupon_id.get();
     let entity = Entity {
-        kind: "coupon",
+        kind: View::Coupon.kind(),
         id,
         stream: StreamId::coupon(coupon_id),
     };
@@ -78,20 +79,20 @@ pub(crate) async fn one(
 }
 
 fn from_hash(fields: &Fields<'_>) -> Result<Option<CouponView>, MalformedView> {
-    let total_quantity = fields.int("totalQuantity")?;
-    let issued_quantity = fields.int("issuedQuantity")?;
+    let total_quantity = fields.int(field::TOTAL_QUANTITY)?;
+    let issued_quantity = fields.int(field::ISSUED_QUANTITY)?;
     Ok(Some(CouponView {
-        coupon_id: fields.int("couponId")?,
-        name: fields.text("name")?,
+        coupon_id: fields.int(field::COUPON_ID)?,
+        name: fields.text(field::NAME)?,
         discount: DiscountView {
-            kind: fields.text("discountKind")?,
-            value: fields.int("discountValue")?,
+            kind: fields.text(field::DISCOUNT_KIND)?,
+            value: fields.int(field::DISCOUNT_VALUE)?,
         },
         total_quantity,
         issued_quantity,
         remaining: total_quantity - issued_quantity,
-        valid_from: fields.optional_text("validFrom"),
-        valid_until: fields.optional_text("validUntil"),
+        valid_from: fields.optional_text(field::VALID_FROM),
+        valid_until: fields.optional_text(field::VALID_UNTIL),
     }))
 }
 

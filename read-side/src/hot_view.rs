@@ -47,6 +47,6 @@ impl Fields<'_> {
 
     /// The last version of the entity's stream the view reflects.
     pub(crate) fn version(&self) -> Result<i64, MalformedView> {
-        self.int("v")
+        self.int(events::names::hot_view::field::VERSION)
     }
 }

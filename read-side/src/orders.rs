@@ -8,6 +8,7 @@ use api_common::openapi::ProblemSchema;
 use api_common::{ApiPath, Problem};
 use axum::Json;
 use axum::extract::State;
+use events::names::hot_view::{View, field};
 use events::{OrderId, StreamId};
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, Row};
@@ -69,7 +70,7 @@ pub(crate) async fn one(
 ) -> Result<Json<OrderView>, Problem> {
     let id = order_id.get();
     let entity = Entity {
-        kind: "order",
+        kind: View::Order.kind(),
         id,
         stream: StreamId::order(order_id),
     };
@@ -95,17 +96,17 @@ fn status_schema() -> ObjectBuilder {
 fn from_hash(fields: &Fields<'_>) -> Result<Option<OrderView>, MalformedView> {
     // The view keeps the lines as placed; SQL returns them by product, and both layers
     // must give the same answer.
-    let mut items: Vec<OrderItemView> = fields.json("items")?;
+    let mut items: Vec<OrderItemView> = fields.json(field::ITEMS)?;
     items.sort_by_key(|item| item.product_id);
     Ok(Some(OrderView {
-        order_id: fields.int("orderId")?,
-        user_id: fields.int("userId")?,
-        status: fields.text("status")?,
+        order_id: fields.int(field::ORDER_ID)?,
+        user_id: fields.int(field::USER_ID)?,
+        status: fields.text(field::STATUS)?,
         items,
-        total_amount: fields.int("totalAmount")?,
-        discount_amount: fields.int("discountAmount")?,
-        paid_amount: fields.int("paidAmount")?,
-        reason: fields.optional_text("reason"),
+        total_amount: fields.int(field::TOTAL_AMOUNT)?,
+        discount_amount: fields.int(field::DISCOUNT_AMOUNT)?,
+        paid_amount: fields.int(field::PAID_AMOUNT)?,
+        reason: fields.optional_text(field::REASON),
     }))
 }
 

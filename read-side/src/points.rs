@@ -5,6 +5,7 @@ use crate::layered::{Entity, read_entity};
 use api_common::{ApiPath, Problem};
 use axum::Json;
 use axum::extract::State;
+use events::names::hot_view::{View, field};
 use events::{StreamId, UserId};
 use serde::Serialize;
 use sqlx::AnyPool;
@@ -36,7 +37,7 @@ pub(crate) async fn balance(
 ) -> Result<Json<Balance>, Problem> {
     let id = user_id.get();
     let entity = Entity {
-        kind: "balance",
+        kind: View::Balance.kind(),
         id,
         stream: StreamId::wallet(user_id),
     };
@@ -53,7 +54,7 @@ pub(crate) async fn balance(
 }
 
 fn from_hash(fields: &Fields<'_>) -> Result<i64, MalformedView> {
-    fields.int("balance")
+    fields.int(field::BALANCE)
 }
 
 async fn load(pool: &AnyPool, user_id: i64) -> Result<i64, sqlx::Error> {

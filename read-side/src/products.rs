@@ -6,6 +6,7 @@ use api_common::openapi::ProblemSchema;
 use api_common::{ApiPath, ApiQuery, Problem};
 use axum::Json;
 use axum::extract::State;
+use events::names::hot_view::{View, field};
 use events::{ProductId, StreamId};
 use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
@@ -124,7 +125,7 @@ pub(crate) async fn one(
 ) -> Result<Json<ProductView>, Problem> {
     let id = product_id.get();
     let entity = Entity {
-        kind: "product",
+        kind: View::Product.kind(),
         id,
         stream: StreamId::product(product_id),
     };
@@ -143,10 +144,10 @@ pub(crate) async fn one(
 
 fn from_hash(fields: &Fields<'_>) -> Result<Option<ProductView>, MalformedView> {
     Ok(Some(ProductView {
-        product_id: fields.int("productId")?,
-        name: fields.text("name")?,
-        price: fields.int("price")?,
-        stock: fields.int("stock")?,
+        product_id: fields.int(field::PRODUCT_ID)?,
+        name: fields.text(field::NAME)?,
+        price: fields.int(field::PRICE)?,
+        stock: fields.int(field::STOCK)?,
     }))
 }
 

@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 /// The key prefix the projector writes under when `SHOP_REDIS_PREFIX` is unset.
-pub const DEFAULT_REDIS_PREFIX: &str = "shop:";
+pub const DEFAULT_REDIS_PREFIX: &str = events::names::hot_view::DEFAULT_PREFIX;
 
 /// How long one read may take before SQL answers instead. Redis on the same network answers
 /// in well under a millisecond; anything slower is a sick server.

@@ -35,7 +35,7 @@ pub(crate) use sink::RedisSink;
 pub use views_rebuild::{ViewsRebuildReport, rebuild_redis_views};
 
 /// The key prefix when none is configured (`SHOP_REDIS_PREFIX`).
-pub const DEFAULT_REDIS_PREFIX: &str = "shop:";
+pub const DEFAULT_REDIS_PREFIX: &str = events::names::hot_view::DEFAULT_PREFIX;
 
 #[derive(Debug, thiserror::Error)]
 #[error("invalid Redis URL {url:?}: {source}")]

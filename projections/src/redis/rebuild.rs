@@ -11,6 +11,7 @@ use crate::rebuild::{RebuildProgress, Replay};
 use crate::sold_day::{day_key, expire_at};
 use chrono::{NaiveDate, Utc};
 use chrono_tz::Tz;
+use events::names::hot_view::{View, field};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How long the pause flag holds the projector back if this process dies mid-swap.
@@ -72,7 +73,7 @@ pub(crate) async fn swap_ranking(
                 continue;
             };
             if let Some(fields) = order_view(*order_id, change, *version) {
-                swap.hset_multiple(format!("{prefix}order:{order_id}"), &fields)
+                swap.hset_multiple(View::Order.key(prefix, order_id), &fields)
                     .ignore();
             }
         }
@@ -138,10 +139,10 @@ fn order_view(
 ) -> Option<Vec<(&'static str, String)>> {
     let placed = change.placed.as_ref()?;
     Some(vec![
-        ("orderId", order_id.to_string()),
-        ("userId", placed.user_id.to_string()),
+        (field::ORDER_ID, order_id.to_string()),
+        (field::USER_ID, placed.user_id.to_string()),
         (
-            "status",
+            field::STATUS,
             change
                 .status
                 .unwrap_or(OrderStatus::Pending)
@@ -149,22 +150,25 @@ fn order_view(
                 .to_owned(),
         ),
         (
-            "items",
+            field::ITEMS,
             serde_json::to_string(&placed.lines).unwrap_or_default(),
         ),
-        ("totalAmount", placed.total_amount.won().to_string()),
+        (field::TOTAL_AMOUNT, placed.total_amount.won().to_string()),
         (
-            "discountAmount",
+            field::DISCOUNT_AMOUNT,
             change.discount_amount.unwrap_or(0).to_string(),
         ),
-        ("paidAmount", change.paid_amount.unwrap_or(0).to_string()),
         (
-            "reason",
+            field::PAID_AMOUNT,
+            change.paid_amount.unwrap_or(0).to_string(),
+        ),
+        (
+            field::REASON,
             change
                 .reason
                 .map(|r| r.as_str().to_owned())
                 .unwrap_or_default(),
         ),
-        ("v", version.to_string()),
+        (field::VERSION, version.to_string()),
     ])
 }

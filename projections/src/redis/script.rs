@@ -58,3 +58,14 @@ return 1
 "#;
 
 pub(super) static APPLY: LazyLock<::redis::Script> = LazyLock::new(|| ::redis::Script::new(SOURCE));
+
+#[cfg(test)]
+mod tests {
+    /// Lua cannot import the contract's names, so the script's version field is checked
+    /// against them here.
+    #[test]
+    fn the_script_keeps_the_version_in_the_contracts_field() {
+        let field = format!("'{}'", events::names::hot_view::field::VERSION);
+        assert_eq!(super::SOURCE.matches(&field).count(), 2, "{field}");
+    }
+}

@@ -7,6 +7,7 @@ use crate::Envelope;
 use crate::coupons::rfc3339;
 use crate::sold_day::{expire_at, sold_date};
 use chrono_tz::Tz;
+use events::names::hot_view::{View, field};
 use events::{CouponEvent, DomainEvent, OrderEvent, ProductEvent, WalletEvent};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,12 +49,12 @@ impl ViewUpdate {
                     WalletEvent::PointsRefunded(e) => (e.user_id, e.amount.won()),
                 };
                 Self {
-                    key: format!("{prefix}balance:{user_id}"),
+                    key: View::Balance.key(prefix, user_id),
                     extra_keys: vec![keys::rebuilding(prefix)],
                     version,
                     // A wallet starts at 0, so its first event gives the whole balance.
                     create: version == 1,
-                    ops: vec![Op::Incr("balance", delta)],
+                    ops: vec![Op::Incr(field::BALANCE, delta)],
                 }
             }
             DomainEvent::Product(event) => {
@@ -62,24 +63,30 @@ impl ViewUpdate {
                         e.product_id,
                         true,
                         vec![
-                            Op::Set("productId", e.product_id.to_string()),
-                            Op::Set("name", e.name.clone()),
-                            Op::Set("price", e.price.won().to_string()),
-                            Op::Set("stock", e.stock.to_string()),
+                            Op::Set(field::PRODUCT_ID, e.product_id.to_string()),
+                            Op::Set(field::NAME, e.name.clone()),
+                            Op::Set(field::PRICE, e.price.won().to_string()),
+                            Op::Set(field::STOCK, e.stock.to_string()),
                         ],
                     ),
-                    ProductEvent::ProductRestocked(e) => {
-                        (e.product_id, false, vec![Op::Incr("stock", e.quantity)])
-                    }
-                    ProductEvent::StockReserved(e) => {
-                        (e.product_id, false, vec![Op::Incr("stock", -e.quantity)])
-                    }
-                    ProductEvent::StockReleased(e) => {
-                        (e.product_id, false, vec![Op::Incr("stock", e.quantity)])
-                    }
+                    ProductEvent::ProductRestocked(e) => (
+                        e.product_id,
+                        false,
+                        vec![Op::Incr(field::STOCK, e.quantity)],
+                    ),
+                    ProductEvent::StockReserved(e) => (
+                        e.product_id,
+                        false,
+                        vec![Op::Incr(field::STOCK, -e.quantity)],
+                    ),
+                    ProductEvent::StockReleased(e) => (
+                        e.product_id,
+                        false,
+                        vec![Op::Incr(field::STOCK, e.quantity)],
+                    ),
                 };
                 Self {
-                    key: format!("{prefix}product:{product_id}"),
+                    key: View::Product.key(prefix, product_id),
                     extra_keys: vec![keys::rebuilding(prefix)],
                     version,
                     create,
@@ -92,19 +99,27 @@ impl ViewUpdate {
                         e.coupon_id,
                         true,
                         vec![
-                            Op::Set("couponId", e.coupon_id.to_string()),
-                            Op::Set("name", e.name.clone()),
-                            Op::Set("discountKind", e.discount.kind.as_str().to_owned()),
-                            Op::Set("discountValue", e.discount.value.to_string()),
-                            Op::Set("totalQuantity", e.total_quantity.to_string()),
-                            Op::Set("issuedQuantity", "0".to_owned()),
-                            Op::Set("validFrom", e.valid_from.map(rfc3339).unwrap_or_default()),
-                            Op::Set("validUntil", e.valid_until.map(rfc3339).unwrap_or_default()),
+                            Op::Set(field::COUPON_ID, e.coupon_id.to_string()),
+                            Op::Set(field::NAME, e.name.clone()),
+                            Op::Set(field::DISCOUNT_KIND, e.discount.kind.as_str().to_owned()),
+                            Op::Set(field::DISCOUNT_VALUE, e.discount.value.to_string()),
+                            Op::Set(field::TOTAL_QUANTITY, e.total_quantity.to_string()),
+                            Op::Set(field::ISSUED_QUANTITY, "0".to_owned()),
+                            Op::Set(
+                                field::VALID_FROM,
+                                e.valid_from.map(rfc3339).unwrap_or_default(),
+                            ),
+                            Op::Set(
+                                field::VALID_UNTIL,
+                                e.valid_until.map(rfc3339).unwrap_or_default(),
+                            ),
                         ],
                     ),
-                    CouponEvent::CouponIssued(e) => {
-                        (e.coupon_id, false, vec![Op::Incr("issuedQuantity", 1)])
-                    }
+                    CouponEvent::CouponIssued(e) => (
+                        e.coupon_id,
+                        false,
+                        vec![Op::Incr(field::ISSUED_QUANTITY, 1)],
+                    ),
                     // Per-user state lives in SQL; the view still moves `v`, so a reader
                     // waiting for this version of the coupon is not kept waiting.
                     CouponEvent::CouponUsed(e) => (e.coupon_id, false, Vec::new()),
@@ -112,7 +127,7 @@ impl ViewUpdate {
                     CouponEvent::CouponUseVoided(e) => (e.coupon_id, false, Vec::new()),
                 };
                 Self {
-                    key: format!("{prefix}coupon:{coupon_id}"),
+                    key: View::Coupon.key(prefix, coupon_id),
                     extra_keys: vec![keys::rebuilding(prefix)],
                     version,
                     create,
@@ -152,14 +167,17 @@ fn order_update(prefix: &str, timezone: Tz, version: i64, event: &OrderEvent) ->
             e.order_id,
             true,
             vec![
-                Op::Set("orderId", e.order_id.to_string()),
-                Op::Set("userId", e.user_id.to_string()),
-                Op::Set("status", "PENDING".to_owned()),
-                Op::Set("items", serde_json::to_string(&e.lines).unwrap_or_default()),
-                Op::Set("totalAmount", e.total_amount.won().to_string()),
-                Op::Set("discountAmount", "0".to_owned()),
-                Op::Set("paidAmount", "0".to_owned()),
-                Op::Set("reason", String::new()),
+                Op::Set(field::ORDER_ID, e.order_id.to_string()),
+                Op::Set(field::USER_ID, e.user_id.to_string()),
+                Op::Set(field::STATUS, "PENDING".to_owned()),
+                Op::Set(
+                    field::ITEMS,
+                    serde_json::to_string(&e.lines).unwrap_or_default(),
+                ),
+                Op::Set(field::TOTAL_AMOUNT, e.total_amount.won().to_string()),
+                Op::Set(field::DISCOUNT_AMOUNT, "0".to_owned()),
+                Op::Set(field::PAID_AMOUNT, "0".to_owned()),
+                Op::Set(field::REASON, String::new()),
             ],
         ),
         OrderEvent::OrderStockReserved(e) => (e.order_id, false, Vec::new()),
@@ -174,13 +192,13 @@ fn order_update(prefix: &str, timezone: Tz, version: i64, event: &OrderEvent) ->
         OrderEvent::OrderPaid(e) => (
             e.order_id,
             false,
-            vec![Op::Set("paidAmount", e.paid_amount.won().to_string())],
+            vec![Op::Set(field::PAID_AMOUNT, e.paid_amount.won().to_string())],
         ),
         OrderEvent::OrderCompleted(e) => {
             let mut ops = vec![
-                Op::Set("status", "COMPLETED".to_owned()),
-                Op::Set("discountAmount", e.discount_amount.won().to_string()),
-                Op::Set("paidAmount", e.paid_amount.won().to_string()),
+                Op::Set(field::STATUS, "COMPLETED".to_owned()),
+                Op::Set(field::DISCOUNT_AMOUNT, e.discount_amount.won().to_string()),
+                Op::Set(field::PAID_AMOUNT, e.paid_amount.won().to_string()),
             ];
             ops.extend(
                 e.lines
@@ -195,8 +213,8 @@ fn order_update(prefix: &str, timezone: Tz, version: i64, event: &OrderEvent) ->
             e.order_id,
             false,
             vec![
-                Op::Set("status", "CANCELLED".to_owned()),
-                Op::Set("reason", e.reason.as_str().to_owned()),
+                Op::Set(field::STATUS, "CANCELLED".to_owned()),
+                Op::Set(field::REASON, e.reason.as_str().to_owned()),
             ],
         ),
     };
@@ -205,7 +223,7 @@ fn order_update(prefix: &str, timezone: Tz, version: i64, event: &OrderEvent) ->
         extra_keys.push(keys::day(prefix, sold_date(e.completed_at, timezone)));
     }
     ViewUpdate {
-        key: format!("{prefix}order:{order_id}"),
+        key: View::Order.key(prefix, order_id),
         extra_keys,
         version,
         create,
