@@ -115,11 +115,27 @@ impl Application {
 
     /// Serves until the shutdown token is cancelled, then lets in-flight requests finish
     /// (their commands are decided and committed) before the relay and projectors stop.
+    /// A server that fails (or panics) cancels everything else the same way, and its error
+    /// is the answer once the rest has stopped: nothing is left running on its own.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        for server in self.servers {
-            server.await.context("a server task panicked")??;
+        let mut first_error: Option<anyhow::Error> = None;
+        let mut servers = self.servers;
+        while !servers.is_empty() {
+            let (ended, _, rest) = futures::future::select_all(servers).await;
+            servers = rest;
+            // Whichever ends first (normally: the shutdown began), the others follow.
+            self.shutdown.cancel();
+            let outcome = match ended {
+                Ok(served) => served.context("a server failed"),
+                Err(panicked) => {
+                    Err(anyhow::Error::new(panicked).context("a server task panicked"))
+                }
+            };
+            if let Err(error) = outcome {
+                tracing::error!(error = %format!("{error:#}"), "stopping everything");
+                first_error.get_or_insert(error);
+            }
         }
-        self.shutdown.cancel();
         self.command_background
             .await
             .context("the command API's background work panicked")?;
@@ -128,6 +144,6 @@ impl Application {
             roles::join("relay", relay).await?;
         }
         self.projections.join().await;
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 }
