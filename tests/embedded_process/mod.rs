@@ -60,6 +60,10 @@ async fn start_with_stderr(data: &Path, env: &[(&str, &str)], stderr: Stdio) -> 
         .env("SHOP_SQLITE_SYNC", "full")
         .env("SHOP_LOG", "warn")
         .env_remove("FAILPOINTS")
+        // Embedded means embedded, whatever the caller's shell exports (for example
+        // `eval "$(scripts/services.sh env)"`): no Kafka, no Redis.
+        .env_remove("SHOP_KAFKA_BROKERS")
+        .env_remove("SHOP_REDIS_URL")
         .stdout(Stdio::null())
         .stderr(stderr);
     for (key, value) in env {
