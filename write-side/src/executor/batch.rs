@@ -181,18 +181,18 @@ pub(crate) async fn run<A: Aggregate>(
 }
 
 /// Answers, from their records, the jobs whose idempotency key is recorded already (one
-/// read for the batch), and keeps the others.
+/// read for the batch), and keeps the others; answers how many were answered.
 async fn answer_recorded<A: Aggregate>(
     shared: &Shared,
     jobs: &mut Vec<Job<A>>,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     let keyed: Vec<(usize, IdempotencyKey)> = jobs
         .iter()
         .enumerate()
         .filter_map(|(index, job)| Some((index, job.claim.clone()?)))
         .collect();
     if keyed.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let pairs: Vec<(&str, &str)> = keyed
         .iter()
@@ -204,44 +204,31 @@ async fn answer_recorded<A: Aggregate>(
         .zip(found)
         .filter_map(|((index, key), stored)| Some((index, key, stored?)))
         .collect();
+    let answered = recorded.len();
     for (index, key, stored) in recorded.into_iter().rev() {
         let job = jobs.remove(index);
         let _ = job.answer.send(super::replayed::<A>(&key, stored));
     }
-    Ok(())
+    Ok(answered)
 }
 
-/// Answers `KeyTaken` to the jobs whose idempotency key is recorded now, and keeps the
-/// others. With no such job (the record went again), every keyed job is answered, so the
-/// batch cannot come back to the same failure forever.
+/// After an append failed as `KeyTaken` (another process recorded one of the batch's keys
+/// meanwhile): the jobs whose key is recorded now are answered from their records and the
+/// rest of the batch is decided again. With no such job (the record went again), every
+/// keyed job is answered `KeyTaken`, so the batch cannot come back to the same failure.
 async fn answer_taken_keys<A: Aggregate>(
     shared: &Shared,
     jobs: &mut Vec<Job<A>>,
 ) -> Result<(), StoreError> {
-    let keys: Vec<(usize, IdempotencyKey)> = jobs
-        .iter()
-        .enumerate()
-        .filter_map(|(index, job)| Some((index, job.claim.clone()?)))
-        .collect();
-    let mut taken = Vec::new();
-    for (index, key) in keys {
-        if shared
-            .store
-            .load_claim(&key.scope, &key.key)
-            .await?
-            .is_some()
-        {
-            taken.push(index);
+    if answer_recorded(shared, jobs).await? > 0 {
+        return Ok(());
+    }
+    for job in std::mem::take(jobs) {
+        if job.claim.is_some() {
+            let _ = job.answer.send(Err(ExecuteError::KeyTaken));
+        } else {
+            jobs.push(job);
         }
-    }
-    if taken.is_empty() {
-        taken = (0..jobs.len())
-            .filter(|&i| jobs[i].claim.is_some())
-            .collect();
-    }
-    for index in taken.into_iter().rev() {
-        let job = jobs.remove(index);
-        let _ = job.answer.send(Err(ExecuteError::KeyTaken));
     }
     Ok(())
 }

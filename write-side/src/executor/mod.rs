@@ -100,8 +100,9 @@ pub enum ExecuteError<E> {
     /// The idempotency key was recorded for another request.
     #[error("the Idempotency-Key was already used for another request")]
     KeyReused,
-    /// Another request recorded the key while this one ran; `execute_keyed` answers with
-    /// its record instead.
+    /// Another request recorded the key while this one ran, and its record could not be
+    /// read back in the batch (a key recorded meanwhile is normally answered from its
+    /// record there); `execute_keyed` reads it once more.
     #[error("the Idempotency-Key was recorded by another request meanwhile")]
     KeyTaken,
 }
