@@ -12,8 +12,7 @@
 use crate::store::EventStore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -70,40 +69,8 @@ pub fn parse(raw: &str) -> Result<&str, InvalidKey> {
     Ok(raw)
 }
 
-/// The keys whose first request is running in this process.
-#[derive(Debug, Clone, Default)]
-pub struct InFlight {
-    keys: Arc<Mutex<HashSet<(String, String)>>>,
-}
-
-/// Holds a key in flight until dropped: on the answer, an error, a panic, or a caller
-/// that went away, so a key can never stay stuck.
-#[derive(Debug)]
-pub struct InFlightGuard {
-    keys: Arc<Mutex<HashSet<(String, String)>>>,
-    entry: (String, String),
-}
-
-impl InFlight {
-    /// `None` if a request with this key is already running here.
-    pub fn enter(&self, key: &IdempotencyKey) -> Option<InFlightGuard> {
-        let entry = (key.scope.clone(), key.key.clone());
-        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.insert(entry.clone()).then(|| InFlightGuard {
-            keys: self.keys.clone(),
-            entry,
-        })
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        self.keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.entry);
-    }
-}
+/// The keys whose first request is running in this process, by scope and key.
+pub type KeysInFlight = crate::in_flight::InFlight<(String, String)>;
 
 /// Deletes records older than `retention` (never less than `MIN_RETENTION`) every
 /// `every`, until `shutdown`.
@@ -154,15 +121,5 @@ mod tests {
         assert_eq!(a.scope, other_body.scope);
         assert_ne!(a.fingerprint, other_route.fingerprint);
         assert_ne!(a.scope, other_route.scope);
-    }
-
-    #[test]
-    fn a_key_is_in_flight_until_its_guard_drops() {
-        let in_flight = InFlight::default();
-        let key = IdempotencyKey::new("k", "user:1", "placeOrder", &1).unwrap();
-        let guard = in_flight.enter(&key).expect("first");
-        assert!(in_flight.enter(&key).is_none());
-        drop(guard);
-        assert!(in_flight.enter(&key).is_some());
     }
 }

@@ -9,6 +9,7 @@ pub mod executor;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod in_flight;
 pub mod leader;
 pub mod relay;
 pub mod saga;

@@ -2,7 +2,8 @@
 
 use super::CommandState;
 use super::error::ApiError;
-use crate::idempotency::{IdempotencyKey, InFlightGuard};
+use crate::idempotency::IdempotencyKey;
+use crate::in_flight::Mark;
 use axum::http::HeaderMap;
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ pub(super) enum Caller {
 /// A request's key, held in flight in this process until the handler returns.
 pub(super) struct Keyed {
     pub key: Option<IdempotencyKey>,
-    _in_flight: Option<InFlightGuard>,
+    _in_flight: Option<Mark<(String, String)>>,
 }
 
 impl Keyed {
@@ -50,7 +51,7 @@ pub(super) fn keyed(
     let key = IdempotencyKey::new(raw, &caller, operation, request)?;
     let guard = state
         .keys_in_flight
-        .enter(&key)
+        .enter_alone((key.scope.clone(), key.key.clone()))
         .ok_or(ApiError::KeyInFlight)?;
     Ok(Keyed {
         key: Some(key),

@@ -37,7 +37,7 @@ pub struct CommandState {
     /// JWT subject checks and per-user rate limits on user routes.
     pub users: UserGuard,
     /// Idempotency keys whose first request is running here.
-    pub keys_in_flight: crate::idempotency::InFlight,
+    pub keys_in_flight: crate::idempotency::KeysInFlight,
 }
 
 /// Who may call what: the admin token, the user guard, and the cap on commands in flight.
@@ -59,7 +59,7 @@ pub fn router(saga: OrderSaga, access: Access) -> Router {
         services: saga.services().clone(),
         saga,
         users,
-        keys_in_flight: crate::idempotency::InFlight::default(),
+        keys_in_flight: crate::idempotency::KeysInFlight::default(),
     };
     let admin = Router::new()
         .route("/v1/products", post(products::register))

@@ -17,7 +17,6 @@ mod compensate;
 mod driver;
 mod error;
 mod failpoint;
-mod in_flight;
 mod participants;
 mod place;
 mod recovery;
@@ -29,8 +28,8 @@ pub use recovery::{RECOVERY_READER, run_recovery};
 
 use crate::commands::CommandServices;
 use crate::domain::order::PlacedOrder;
+use crate::in_flight::InFlight;
 use events::{OrderId, StreamId};
-use in_flight::InFlight;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,7 +71,7 @@ struct Inner {
     services: Arc<CommandServices>,
     config: SagaConfig,
     /// Orders a driver in this process is working on; the recovery scan leaves them be.
-    in_flight: InFlight,
+    in_flight: InFlight<OrderId>,
     /// The drivers running in this process (each `place` spawns one, so the saga goes on
     /// after its caller was answered): `drain` waits for them at shutdown.
     drivers: tokio_util::task::TaskTracker,
@@ -165,6 +164,6 @@ impl OrderSaga {
     }
 
     fn is_in_flight(&self, order_id: OrderId) -> bool {
-        self.inner.in_flight.contains(order_id)
+        self.inner.in_flight.contains(&order_id)
     }
 }
