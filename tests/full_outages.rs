@@ -41,10 +41,8 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
     let _one = ONE_OUTAGE_AT_A_TIME.lock().await;
     let cluster = Cluster::new();
     cluster.migrate();
-    let command = cluster.command_api().await;
-    let _relay = cluster.relay();
-    let _projector = cluster.projector();
-    let query = cluster.query_api().await;
+    let stack = cluster.full_stack().await;
+    let (command, query) = (&stack.command, &stack.query);
     let charge = |user: i64, amount: i64| {
         let client = cluster.client.clone();
         let url = format!(
@@ -64,7 +62,7 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
 
     assert_eq!(charge(1, 100).await, StatusCode::OK);
     cluster
-        .eventually(&query, "/v1/users/1/points", Duration::from_secs(30), |v| {
+        .eventually(query, "/v1/users/1/points", Duration::from_secs(30), |v| {
             v["balance"] == 100
         })
         .await;
@@ -85,7 +83,7 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let rounds = sent / 20;
-    let (_, during) = cluster.get(&query, "/v1/users/2/points").await;
+    let (_, during) = cluster.get(query, "/v1/users/2/points").await;
     assert!(
         during["balance"].as_i64().unwrap_or(0) < rounds * 10,
         "the read model moved without Kafka: {during}"
@@ -93,14 +91,14 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
     services("up", "kafka");
 
     cluster
-        .eventually(&query, "/v1/users/1/points", Duration::from_secs(90), |v| {
+        .eventually(query, "/v1/users/1/points", Duration::from_secs(90), |v| {
             v["balance"] == 100 + rounds * 10
         })
         .await;
     for user in 2..=20 {
         cluster
             .eventually(
-                &query,
+                query,
                 &format!("/v1/users/{user}/points"),
                 Duration::from_secs(30),
                 |v| v["balance"] == rounds * 10,
@@ -180,10 +178,8 @@ async fn a_redis_restart_under_load_keeps_every_answer_exact() {
     let _one = ONE_OUTAGE_AT_A_TIME.lock().await;
     let cluster = Cluster::new();
     cluster.migrate();
-    let command = cluster.command_api().await;
-    let _relay = cluster.relay();
-    let _projector = cluster.projector();
-    let query = cluster.query_api().await;
+    let stack = cluster.full_stack().await;
+    let (command, query) = (&stack.command, &stack.query);
     let charge_url = |user: i64| {
         format!(
             "{}/v1/users/{user}/points/charge",
@@ -216,18 +212,9 @@ async fn a_redis_restart_under_load_keeps_every_answer_exact() {
                 .to_owned();
             expected[user as usize] += 7;
             // Read-your-write through whatever layer serves it: never stale, never 5xx.
-            let read = cluster
-                .client
-                .get(format!(
-                    "{}/v1/users/{user}/points",
-                    query.url.as_deref().unwrap()
-                ))
-                .header("Consistency-Token", token)
-                .send()
-                .await
-                .unwrap();
-            let status = read.status();
-            let body: serde_json::Value = read.json().await.unwrap_or_default();
+            let (status, body) = cluster
+                .get_with_token(query, &format!("/v1/users/{user}/points"), &token)
+                .await;
             match status {
                 StatusCode::OK => assert!(
                     body["balance"].as_i64().unwrap() >= expected[user as usize],
@@ -248,7 +235,7 @@ async fn a_redis_restart_under_load_keeps_every_answer_exact() {
         let want = expected[user as usize];
         cluster
             .eventually(
-                &query,
+                query,
                 &format!("/v1/users/{user}/points"),
                 Duration::from_secs(60),
                 |v| v["balance"] == want,

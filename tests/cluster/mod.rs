@@ -75,6 +75,14 @@ impl Drop for Role {
     }
 }
 
+/// The roles of one deployment, started by `Cluster::full_stack`.
+pub struct FullStack {
+    pub command: Role,
+    pub query: Role,
+    _relay: Role,
+    _projector: Role,
+}
+
 pub struct Cluster {
     pub names: Names,
     pub client: Client,
@@ -218,6 +226,42 @@ impl Cluster {
             ))
             .bearer_auth(ADMIN_TOKEN)
             .json(&body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Every role once: a command API, the relay, a projector and a query API. The relay
+    /// and the projector stop when the stack is dropped.
+    pub async fn full_stack(&self) -> FullStack {
+        let command = self.command_api().await;
+        let relay = self.relay();
+        let projector = self.projector();
+        let query = self.query_api().await;
+        FullStack {
+            command,
+            query,
+            _relay: relay,
+            _projector: projector,
+        }
+    }
+
+    /// `get` with a Consistency-Token.
+    pub async fn get_with_token(
+        &self,
+        role: &Role,
+        path: &str,
+        token: &str,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!(
+                "{}{path}",
+                role.url.as_deref().expect("an HTTP role")
+            ))
+            .header("Consistency-Token", token)
             .send()
             .await
             .expect("request sent");
