@@ -22,17 +22,36 @@ pub(crate) struct Shadow {
     location: Location,
     pub(crate) pool: AnyPool,
     /// Held while the shadow exists, so a second rebuild cannot drop it under this one.
-    _lock: RebuildLock,
+    lock: RebuildLock,
 }
 
 /// One rebuild per read database: a MySQL named lock (released when its connection
 /// closes, also when the process dies) or an OS lock on a file beside the SQLite one.
 enum RebuildLock {
-    MySql { _held_by: AnyConnection },
+    MySql { held_by: AnyConnection },
     Sqlite { _held_by: std::fs::File },
 }
 
 impl RebuildLock {
+    /// Gives the lock back now. Dropping it would too, but a dropped connection is closed
+    /// in the background and the server frees the lock only once it notices, so the next
+    /// rebuild could still find it taken.
+    async fn release(self) -> Result<(), ProjectionError> {
+        match self {
+            Self::MySql { mut held_by } => {
+                sqlx::query("DO RELEASE_LOCK(CONCAT(DATABASE(), '-rebuild'))")
+                    .execute(&mut held_by)
+                    .await
+                    .map_err(ProjectionError::db("release the rebuild lock"))?;
+                held_by
+                    .close()
+                    .await
+                    .map_err(ProjectionError::db("close the rebuild lock's connection"))
+            }
+            Self::Sqlite { .. } => Ok(()),
+        }
+    }
+
     async fn take(live_url: &str, location: &Location) -> Result<Self, ProjectionError> {
         match location {
             Location::MySql { .. } => {
@@ -49,7 +68,7 @@ impl RebuildLock {
                     return Err(ProjectionError::RebuildRunning);
                 }
                 Ok(Self::MySql {
-                    _held_by: connection,
+                    held_by: connection,
                 })
             }
             Location::Sqlite { path } => {
@@ -86,7 +105,7 @@ impl Shadow {
         Ok(Self {
             location,
             pool,
-            _lock: lock,
+            lock,
         })
     }
 
@@ -133,10 +152,11 @@ impl Shadow {
         Ok(())
     }
 
-    /// Closes and deletes the shadow.
+    /// Closes and deletes the shadow, then gives the rebuild lock back.
     pub(crate) async fn remove(self) -> Result<(), ProjectionError> {
         self.pool.close().await;
-        self.location.remove().await
+        self.location.remove().await?;
+        self.lock.release().await
     }
 }
 
