@@ -115,7 +115,12 @@ impl FullStack {
 
     /// A reader on the test's prefix, connected before it is returned.
     pub async fn redis_reader(&self) -> RedisReader {
-        let reader = RedisReader::new(&redis_url(), &self.prefix).unwrap();
+        // The tests that use this reader check which path answered, not how fast: a
+        // loaded machine (CI) can exceed the production 50 ms budget, and one slow read
+        // would send the following ones to SQL for the back-off.
+        let reader = RedisReader::new(&redis_url(), &self.prefix)
+            .unwrap()
+            .with_timeout(Duration::from_secs(10));
         for _ in 0..500 {
             if reader.is_connected() {
                 return reader;
