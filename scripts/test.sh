@@ -36,7 +36,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 # `failpoints` builds the test-only crash points the order saga's crash tests arm
-# (tests/order_saga_crash.rs); release builds never have them.
+# (tests/it/order_saga_crash.rs, tests/it/rebuild_crash.rs); release builds never have them.
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --features shop/failpoints -- -D warnings
 

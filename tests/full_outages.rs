@@ -4,6 +4,8 @@
 //! time (`ONE_OUTAGE_AT_A_TIME`), and bring the server back even if an assertion fails.
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
+// The cluster helpers live with the main test binary (`tests/it/`).
+#[path = "it/cluster/mod.rs"]
 mod cluster;
 
 use cluster::Cluster;
