@@ -101,14 +101,21 @@ pub async fn start(
 const DRAIN_WITHIN: Duration = Duration::from_secs(10);
 
 /// The end of the role's one shutdown path, once its server has drained its requests (so
-/// nothing can start new work): waits, bounded, for the saga drivers those requests
-/// started and for the executors' snapshot writes.
+/// nothing can start new work), each step bounded: the saga drivers those requests started
+/// (they send commands, so they go first), then the executors (every mailbox decides and
+/// commits what it has queued; snapshot writes finish; the loading tasks are joined), then
+/// the store's writer. Every task of the role is joined by then, or the wait ran out and
+/// says so.
 pub async fn drain(saga: &OrderSaga, services: &CommandServices) {
-    let (drivers, writes) = tokio::join!(saga.drain(DRAIN_WITHIN), services.drain(DRAIN_WITHIN));
-    if !(drivers && writes) {
+    let drivers = saga.drain(DRAIN_WITHIN).await;
+    let executors = services.drain(DRAIN_WITHIN).await;
+    if executors {
+        services.store().close().await;
+    }
+    if !(drivers && executors) {
         tracing::warn!(
             drivers,
-            writes,
+            executors,
             "shutdown did not wait for every task to finish"
         );
     }

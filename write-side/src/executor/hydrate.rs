@@ -162,7 +162,7 @@ pub(crate) fn maybe_snapshot<A: Aggregate>(
         return;
     };
     let store = shared.store.clone();
-    shared.background.spawn(async move {
+    shared.tasks.spawn(async move {
         if let Err(error) = store.save_snapshot(&snapshot).await {
             tracing::warn!(stream = %snapshot.stream_id, %error, "cannot save a snapshot");
         }

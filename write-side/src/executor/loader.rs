@@ -4,42 +4,37 @@
 //! two statements for up to `MAX_BATCH` streams on MySQL, one blocking hop on SQLite, as
 //! group commit does for appends.
 
+use crate::batch_queue::BatchQueue;
 use crate::store::{EventStore, Loaded, StoreError};
 use events::StreamId;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
 
 /// Most streams loaded in one call.
 const MAX_BATCH: usize = 256;
 /// Loads waiting before callers wait to queue.
 const QUEUE: usize = 16_384;
 
-type Answer = oneshot::Sender<Result<Loaded, StoreError>>;
+type LoadAnswer = Result<Loaded, StoreError>;
 
 pub(crate) struct Loader {
-    loads: mpsc::Sender<(StreamId, Answer)>,
+    loads: BatchQueue<StreamId, LoadAnswer>,
 }
 
 impl Loader {
-    /// Starts the loading task; it ends once the `Loader` is dropped and its queue drained.
+    /// Starts the loading task (`close` joins it).
     pub(crate) fn spawn(store: Arc<dyn EventStore>) -> Self {
-        let (loads, mut queue) = mpsc::channel::<(StreamId, Answer)>(QUEUE);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (streams, answers): (Vec<StreamId>, Vec<Answer>) = batch.drain(..).unzip();
+        let loads = BatchQueue::spawn(QUEUE, MAX_BATCH, move |streams: Vec<StreamId>| {
+            let store = store.clone();
+            async move {
                 metrics::histogram!("shop_executor_load_batch_size").record(streams.len() as f64);
                 match store.load_streams(&streams).await {
-                    Ok(loaded) => {
-                        for (answer, loaded) in answers.into_iter().zip(loaded) {
-                            let _ = answer.send(Ok(loaded));
-                        }
-                    }
+                    Ok(loaded) => loaded.into_iter().map(Ok).collect(),
                     Err(error) => {
                         let error = Arc::new(error);
-                        for answer in answers {
-                            let _ = answer.send(Err(StoreError::Batch(error.clone())));
-                        }
+                        streams
+                            .iter()
+                            .map(|_| Err(StoreError::Batch(error.clone())))
+                            .collect()
                     }
                 }
             }
@@ -47,12 +42,15 @@ impl Loader {
         Self { loads }
     }
 
-    pub(crate) async fn load(&self, stream: &StreamId) -> Result<Loaded, StoreError> {
-        let (answer, answered) = oneshot::channel();
+    pub(crate) async fn load(&self, stream: &StreamId) -> LoadAnswer {
         self.loads
-            .send((stream.clone(), answer))
+            .submit(stream.clone())
             .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answered.await.map_err(|_| StoreError::WriterStopped)?
+            .map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Answers the loads already queued and joins the task; later loads fail as stopped.
+    pub(crate) async fn close(&self) {
+        self.loads.close().await;
     }
 }

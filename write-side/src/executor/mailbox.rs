@@ -17,13 +17,29 @@ pub(super) fn spawn<A: Aggregate>(
     hydrated: Option<Hydrated<A>>,
 ) -> mpsc::Sender<Job<A>> {
     let (sender, mut receiver) = mpsc::channel::<Job<A>>(shared.config.mailbox_capacity);
-    tokio::spawn(async move {
+    let tasks = shared.tasks.clone();
+    tasks.spawn(async move {
         let max_batch = shared.config.max_batch;
         let mut hydrated = hydrated;
         let mut jobs = Vec::with_capacity(max_batch);
         // Until when this stream takes turns with other processes (after a conflict).
         let mut contended_until: Option<Instant> = None;
-        while receiver.recv_many(&mut jobs, max_batch).await > 0 {
+        let mut open = true;
+        loop {
+            tokio::select! {
+                biased;
+                received = receiver.recv_many(&mut jobs, max_batch) => {
+                    if received == 0 {
+                        break;
+                    }
+                }
+                // Shutting down: take no more commands; the queued ones are still decided.
+                () = shared.closing.cancelled(), if open => {
+                    receiver.close();
+                    open = false;
+                    continue;
+                }
+            }
             // A node that keeps winning never sees a conflict, so a full batch (a rush) is
             // reason enough to take turns as well: otherwise the node that lost would
             // wait for turns the winner never takes.

@@ -141,9 +141,12 @@ pub(crate) struct Shared {
     pub store: Arc<dyn EventStore>,
     pub config: ExecutorConfig,
     pub loader: loader::Loader,
-    /// Snapshot writes in flight (each runs beside the mailbox that took it): `drain`
-    /// waits for them at shutdown.
-    pub background: tokio_util::task::TaskTracker,
+    /// Every task of this executor: one mailbox per hot stream and the snapshot writes in
+    /// flight. `drain` waits for them at shutdown.
+    pub tasks: tokio_util::task::TaskTracker,
+    /// Cancelled by `drain`: every mailbox stops taking commands, decides and commits what
+    /// it has queued, and ends.
+    pub closing: tokio_util::sync::CancellationToken,
 }
 
 pub struct Executor<A: Aggregate> {
@@ -173,7 +176,8 @@ impl<A: Aggregate> Executor<A> {
                 loader: loader::Loader::spawn(store.clone()),
                 store,
                 config,
-                background: tokio_util::task::TaskTracker::new(),
+                tasks: tokio_util::task::TaskTracker::new(),
+                closing: tokio_util::sync::CancellationToken::new(),
             }),
             mailboxes,
         }
@@ -183,14 +187,20 @@ impl<A: Aggregate> Executor<A> {
         &self.shared.store
     }
 
-    /// At shutdown, once no command can arrive: waits up to `within` for the snapshot
-    /// writes still running (a snapshot cut off is only a snapshot less; loading replays).
+    /// At shutdown, once no command can arrive: closes every mailbox, so each decides and
+    /// commits what it has queued and ends, and waits up to `within` for them and for the
+    /// snapshot writes still running (a snapshot cut off is only a snapshot less: loading
+    /// replays); then joins the loading task. False if the wait ran out.
     pub async fn drain(&self, within: Duration) -> bool {
-        let background = &self.shared.background;
-        background.close();
-        tokio::time::timeout(within, background.wait())
-            .await
-            .is_ok()
+        self.shared.closing.cancel();
+        self.mailboxes.invalidate_all();
+        let tasks = &self.shared.tasks;
+        tasks.close();
+        let drained = tokio::time::timeout(within, tasks.wait()).await.is_ok();
+        if drained {
+            self.shared.loader.close().await;
+        }
+        drained
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(stream = %stream))]
@@ -337,6 +347,9 @@ impl<A: Aggregate> Executor<A> {
         job: Job<A>,
         fresh: Fresh,
     ) -> Result<(), ExecuteError<A::Error>> {
+        if self.shared.closing.is_cancelled() {
+            return Err(ExecuteError::ShuttingDown);
+        }
         let mut job = job;
         // A mailbox whose task has ended (it can only end once its senders are gone, so
         // this is rare) is replaced once.

@@ -6,13 +6,14 @@
 //! only that append.
 
 use super::{Appended, Claim, StoreError};
+use crate::batch_queue::BatchQueue;
 use async_trait::async_trait;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use events::{NewEntry, NewEvent, StreamId};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::watch;
 
 /// Most appends committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -152,38 +153,31 @@ async fn settle_unknown(
     }
 }
 
-struct Job {
-    request: AppendRequest,
-    answer: oneshot::Sender<AppendAnswer>,
-}
-
 pub(crate) struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    appends: BatchQueue<AppendRequest, AppendAnswer>,
 }
 
 impl GroupCommit {
-    /// Starts the writer; it stops once the `GroupCommit` is dropped and its queue drained.
+    /// Starts the writer (`close` joins it).
     pub(crate) fn spawn(appender: impl BatchAppender) -> Self {
-        let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(MAX_BATCH);
-            while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (requests, answers): (Vec<_>, Vec<_>) = batch
-                    .drain(..)
-                    .map(|job: Job| (job.request, job.answer))
-                    .unzip();
+        let appender = Arc::new(appender);
+        let appends = BatchQueue::spawn(QUEUE, MAX_BATCH, move |requests: Vec<AppendRequest>| {
+            let appender = appender.clone();
+            async move {
                 metrics::histogram!("shop_store_append_batch_size").record(requests.len() as f64);
                 let started = std::time::Instant::now();
-                let results = commit_with_retries(&appender, requests).await;
+                let answers = commit_with_retries(&*appender, requests).await;
                 metrics::histogram!("shop_store_append_batch_duration_seconds")
                     .record(started.elapsed().as_secs_f64());
-                for (answer, result) in answers.into_iter().zip(results) {
-                    // A caller that stopped waiting does not undo the commit.
-                    let _ = answer.send(result);
-                }
+                answers
             }
         });
-        Self { jobs }
+        Self { appends }
+    }
+
+    /// Commits what is queued and joins the writer; later appends fail as stopped.
+    pub(crate) async fn close(&self) {
+        self.appends.close().await;
     }
 
     pub(crate) async fn append(
@@ -194,22 +188,17 @@ impl GroupCommit {
         entries: &[NewEntry],
         claims: &[Claim],
     ) -> AppendAnswer {
-        let (answer, answered) = oneshot::channel();
-        let job = Job {
-            request: AppendRequest {
-                stream: stream.clone(),
-                expected,
-                events: events.to_vec(),
-                entries: entries.to_vec(),
-                claims: claims.to_vec(),
-            },
-            answer,
+        let request = AppendRequest {
+            stream: stream.clone(),
+            expected,
+            events: events.to_vec(),
+            entries: entries.to_vec(),
+            claims: claims.to_vec(),
         };
-        self.jobs
-            .send(job)
+        self.appends
+            .submit(request)
             .await
-            .map_err(|_| StoreError::WriterStopped)?;
-        answered.await.map_err(|_| StoreError::WriterStopped)?
+            .map_err(|_| StoreError::WriterStopped)?
     }
 }
 

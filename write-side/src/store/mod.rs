@@ -8,6 +8,7 @@ mod queries;
 mod row;
 pub mod sqlite;
 pub mod turns;
+mod unique_key;
 
 pub use claims::{Claim, StoredClaim};
 
@@ -248,6 +249,11 @@ pub trait EventStore: Send + Sync + 'static {
     async fn load_checkpoint(&self, reader: &str) -> Result<i64, StoreError>;
 
     async fn save_checkpoint(&self, reader: &str, position: i64) -> Result<(), StoreError>;
+
+    /// At shutdown, once nothing appends any more: commits what is queued and joins the
+    /// store's writer task. Appends after it fail as `WriterStopped`. (SQLite's writer
+    /// thread is joined when the store is dropped.)
+    async fn close(&self) {}
 
     /// Turns on hot streams across processes (`turns`), where several processes can
     /// append to this store; `None` where one process is the only writer.

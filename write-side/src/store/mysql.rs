@@ -11,6 +11,7 @@ use super::group_commit::{
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
 use super::turns::{MySqlStreamTurns, StreamTurns};
+use super::unique_key::UniqueKey;
 use super::{Appended, Claim, EventStore, Loaded, Snapshot, StoreError, StoredClaim, claims};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -189,10 +190,6 @@ fn transient_commit_error(error: &sqlx::Error) -> bool {
     )
 }
 
-fn is_unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
-}
-
 impl MySqlAppender {
     async fn begin(&self) -> Result<(sqlx::Transaction<'static, MySql>, i64), StoreError> {
         let mut tx = self
@@ -307,11 +304,14 @@ impl MySqlAppender {
                 .collect();
             let claimed: Vec<_> = claim_rows(request, first_position).collect();
             savepoint(&mut tx, "SAVEPOINT append").await?;
+            let conflict =
+                |race| move |error| conflict_or(error, race, &request.stream, request.expected);
             let written = match insert_rows(&mut tx, &rows, recorded_at).await {
-                Ok(()) => write_entries(&mut tx, &entries).await,
-                Err(error) => Err(error),
-            }
-            .map_err(|error| conflict_or(error, &request.stream, request.expected));
+                Ok(()) => write_entries(&mut tx, &entries)
+                    .await
+                    .map_err(conflict(UniqueKey::StreamEntry)),
+                Err(error) => Err(conflict(UniqueKey::StreamVersion)(error)),
+            };
             let written = match written {
                 Ok(()) => write_claims(&mut tx, &claimed, recorded_at)
                     .await
@@ -465,7 +465,7 @@ async fn write_claims(
 }
 
 fn key_taken_or(error: sqlx::Error, stream: &StreamId) -> StoreError {
-    if is_unique_violation(&error) {
+    if UniqueKey::IdempotencyKey.broken_in_mysql(&error) {
         return StoreError::KeyTaken {
             stream: stream.clone(),
         };
@@ -533,6 +533,10 @@ async fn insert_rows(
 
 #[async_trait]
 impl EventStore for MySqlEventStore {
+    async fn close(&self) {
+        self.writer.close().await;
+    }
+
     async fn append_claimed(
         &self,
         stream: &StreamId,

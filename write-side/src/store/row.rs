@@ -1,6 +1,7 @@
 //! The `events` row as every SQL backend stores it, and its conversion to the envelope.
 
 use super::StoreError;
+use super::unique_key::UniqueKey;
 use chrono::{DateTime, Utc};
 use events::{EventId, Metadata, RecordedEvent, StreamId};
 
@@ -60,23 +61,25 @@ pub(crate) fn encode_metadata(metadata: &Metadata) -> Result<String, StoreError>
         .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))
 }
 
-/// A unique-key violation on `(stream_id, stream_version)` means another writer got there
-/// first: that is a conflict, not a failure. (A duplicate event id is a failure.)
-pub(crate) fn conflict_or(error: sqlx::Error, stream: &StreamId, expected: i64) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db)
-            if db.is_unique_violation() && !db.message().contains("event_id") =>
-        {
-            StoreError::Conflict {
-                stream: stream.clone(),
-                expected,
-                actual: expected + 1,
-            }
-        }
-        _ => StoreError::Database {
-            operation: "append events",
-            source: error,
-        },
+/// A violation of `race` (the stream's version, or one of its unique entries) means another
+/// writer got there first: that is a conflict, not a failure. Any other violation (a
+/// duplicate event id) is a failure.
+pub(crate) fn conflict_or(
+    error: sqlx::Error,
+    race: UniqueKey,
+    stream: &StreamId,
+    expected: i64,
+) -> StoreError {
+    if race.broken_in_mysql(&error) {
+        return StoreError::Conflict {
+            stream: stream.clone(),
+            expected,
+            actual: expected + 1,
+        };
+    }
+    StoreError::Database {
+        operation: "append events",
+        source: error,
     }
 }
 

@@ -10,10 +10,11 @@
 
 use super::super::group_commit::{AppendAnswer, AppendRequest, BatchVersions, advance_head};
 use super::super::row::{encode_metadata, micros};
+use super::super::unique_key::UniqueKey;
 use super::super::{Appended, Claim, Snapshot, StoreError};
 use chrono::Utc;
 use events::StreamId;
-use rusqlite::{Connection, ErrorCode, params};
+use rusqlite::{Connection, params};
 use std::ops::Range;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -304,7 +305,7 @@ fn write_claim(
         })
         .map(drop)
         .map_err(|error| {
-            if is_unique_violation(&error) {
+            if UniqueKey::of_sqlite(&error) == Some(UniqueKey::IdempotencyKey) {
                 StoreError::KeyTaken {
                     stream: stream.clone(),
                 }
@@ -335,10 +336,14 @@ pub(super) fn stream_version(
         .map_err(sqlite("read a stream version"))
 }
 
-/// A unique violation on `(stream_id, stream_version)` means another process wrote first:
-/// a conflict, not a failure. (A duplicate event id is a failure.)
+/// A violation of the stream's version or of one of its unique entries means another
+/// process wrote first: a conflict, not a failure. (A duplicate event id is a failure.)
 fn conflict_or(error: rusqlite::Error, stream: &StreamId, expected: i64) -> StoreError {
-    if is_unique_violation(&error) && !error.to_string().contains("event_id") {
+    let race = UniqueKey::of_sqlite(&error);
+    if matches!(
+        race,
+        Some(UniqueKey::StreamVersion | UniqueKey::StreamEntry)
+    ) {
         return StoreError::Conflict {
             stream: stream.clone(),
             expected,
@@ -349,18 +354,6 @@ fn conflict_or(error: rusqlite::Error, stream: &StreamId, expected: i64) -> Stor
         operation: "append events",
         source: error,
     }
-}
-
-fn is_unique_violation(error: &rusqlite::Error) -> bool {
-    // A `WITHOUT ROWID` table's key (stream_entries) reports PRIMARYKEY, not UNIQUE.
-    error.sqlite_error().is_some_and(|e| {
-        e.code == ErrorCode::ConstraintViolation
-            && matches!(
-                e.extended_code,
-                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-            )
-    })
 }
 
 fn save_snapshot(connection: &Connection, snapshot: &Snapshot) -> Result<(), StoreError> {
