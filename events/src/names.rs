@@ -151,6 +151,8 @@ pub mod hot_view {
     }
 
     impl View {
+        pub const ALL: [View; 4] = [View::Balance, View::Product, View::Coupon, View::Order];
+
         pub const fn kind(self) -> &'static str {
             match self {
                 View::Balance => "balance",
@@ -163,6 +165,24 @@ pub mod hot_view {
         /// The hash's key under `prefix`.
         pub fn key(self, prefix: &str, id: impl std::fmt::Display) -> String {
             format!("{prefix}{}:{id}", self.kind())
+        }
+    }
+
+    /// The sales ranking, written by the Redis projector and ranked by the query API.
+    pub mod sales {
+        /// What every day key starts with after the prefix.
+        pub const DAY_KEY_START: &str = "sales:";
+
+        /// `{prefix}sales:{YYYY-MM-DD}`: a sorted set of product id -> units sold that day
+        /// (Asia/Seoul days).
+        pub fn day(prefix: &str, day: impl std::fmt::Display) -> String {
+            format!("{prefix}{DAY_KEY_START}{day}")
+        }
+
+        /// `{prefix}sales:ready`: present while the day keys are complete (a projector kept
+        /// them from the start, or a rebuild filled them); readers rank from SQL without it.
+        pub fn ready(prefix: &str) -> String {
+            format!("{prefix}sales:ready")
         }
     }
 

@@ -61,7 +61,7 @@ pub(crate) async fn one(
 ) -> Result<Json<CouponView>, Problem> {
     let id = coupon_id.get();
     let entity = Entity {
-        kind: View::Coupon.kind(),
+        view: View::Coupon,
         id,
         stream: StreamId::coupon(coupon_id),
     };

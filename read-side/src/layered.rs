@@ -8,13 +8,14 @@ use crate::hot_view::{Fields, MalformedView};
 use crate::redis_reader::Lookup;
 use api_common::Problem;
 use events::StreamId;
+use events::names::hot_view::View;
 use moka::future::Cache;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One entity that may have a Redis hot view at `{prefix}{kind}:{id}`.
 pub(crate) struct Entity {
-    pub(crate) kind: &'static str,
+    pub(crate) view: View,
     pub(crate) id: i64,
     /// The stream whose events make up the entity, to compare with the token's stream.
     pub(crate) stream: StreamId,
@@ -57,7 +58,7 @@ where
         stats.redis_skipped.inc();
         return None;
     }
-    match redis.hash(entity.kind, entity.id).await {
+    match redis.hash(entity.view, entity.id).await {
         Lookup::Found(map) => {
             let fields = Fields(&map);
             match fields.version().and_then(|v| Ok((v, parse(&fields)?))) {
@@ -71,7 +72,7 @@ where
                 }
                 Err(error) => {
                     stats.redis_errors.inc();
-                    redis.malformed(entity.kind, entity.id, &error);
+                    redis.malformed(entity.view, entity.id, &error);
                     None
                 }
             }

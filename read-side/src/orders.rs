@@ -70,7 +70,7 @@ pub(crate) async fn one(
 ) -> Result<Json<OrderView>, Problem> {
     let id = order_id.get();
     let entity = Entity {
-        kind: View::Order.kind(),
+        view: View::Order,
         id,
         stream: StreamId::order(order_id),
     };

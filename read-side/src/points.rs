@@ -37,7 +37,7 @@ pub(crate) async fn balance(
 ) -> Result<Json<Balance>, Problem> {
     let id = user_id.get();
     let entity = Entity {
-        kind: View::Balance.kind(),
+        view: View::Balance,
         id,
         stream: StreamId::wallet(user_id),
     };

@@ -125,7 +125,7 @@ pub(crate) async fn one(
 ) -> Result<Json<ProductView>, Problem> {
     let id = product_id.get();
     let entity = Entity {
-        kind: View::Product.kind(),
+        view: View::Product,
         id,
         stream: StreamId::product(product_id),
     };

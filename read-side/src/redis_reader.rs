@@ -19,6 +19,7 @@
 //! that day), trusted only while `{prefix}sales:ready` exists.
 
 use crate::log_limit::LogLimiter;
+use events::names::hot_view::{View, sales};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -205,7 +206,7 @@ impl RedisReader {
     }
 
     /// `HGETALL {prefix}{kind}:{id}`.
-    pub(crate) async fn hash(&self, kind: &str, id: i64) -> Lookup {
+    pub(crate) async fn hash(&self, view: View, id: i64) -> Lookup {
         let inner = &self.inner;
         let Some(manager) = inner.manager.get() else {
             return Lookup::Skipped;
@@ -213,7 +214,7 @@ impl RedisReader {
         if inner.now_ms() < inner.skip_until_ms.load(Ordering::Relaxed) {
             return Lookup::Skipped;
         }
-        let key = format!("{}{kind}:{id}", inner.prefix);
+        let key = view.key(&inner.prefix, id);
         let mut connection = manager.clone();
         let mut command = redis::cmd("HGETALL");
         command.arg(&key);
@@ -243,9 +244,9 @@ impl RedisReader {
         }
         let prefix = &inner.prefix;
         let mut invocation = TOP_SALES_SCRIPT.prepare_invoke();
-        invocation.key(format!("{prefix}sales:ready"));
+        invocation.key(sales::ready(prefix));
         for day in days {
-            invocation.key(format!("{prefix}sales:{day}"));
+            invocation.key(sales::day(prefix, day));
         }
         invocation.arg(n).arg(TOP_SALES_PAGE);
         let mut connection = manager.clone();
@@ -272,8 +273,8 @@ impl RedisReader {
 
     /// A hot view that does not parse is the projector's bug, not the reader's: log it
     /// (rate-limited) and let SQL answer.
-    pub(crate) fn malformed(&self, kind: &str, id: i64, error: &dyn std::error::Error) {
-        let message = format!("Redis hot view {kind}:{id} is malformed: {error}");
+    pub(crate) fn malformed(&self, view: View, id: i64, error: &dyn std::error::Error) {
+        let message = format!("Redis hot view {} is malformed: {error}", view.key("", id));
         match self.inner.warnings.loud() {
             Some(held_back) => tracing::warn!(held_back, "{message}"),
             None => tracing::debug!("{message}"),

@@ -3,17 +3,15 @@
 
 use crate::sold_day::day_key;
 use chrono::NaiveDate;
+use events::names::hot_view::sales;
 
-/// `{p}sales:{YYYY-MM-DD}`: units sold per product id that day (a sorted set).
+/// `{p}sales:{YYYY-MM-DD}`: units sold per product id that day (the contract's
+/// `hot_view::sales::day`).
 pub(crate) fn day(prefix: &str, date: NaiveDate) -> String {
-    format!("{prefix}sales:{}", day_key(date))
+    sales::day(prefix, day_key(date))
 }
 
-/// `{p}sales:ready`: present while the day keys are complete, i.e. a projector has kept
-/// them from the start or a rebuild filled them. Readers rank from SQL without it.
-pub(crate) fn ready(prefix: &str) -> String {
-    format!("{prefix}sales:ready")
-}
+pub(crate) use sales::ready;
 
 /// `{p}views:rebuilding`: set while a rebuild swaps keys in (the ranking's day keys, or
 /// every view); the projector holds all its view updates back meanwhile. Expires by itself

@@ -5,6 +5,7 @@
 use super::keys;
 use crate::error::ProjectionError;
 use ::redis::aio::MultiplexedConnection;
+use events::names::hot_view::{View, sales};
 use std::collections::HashSet;
 
 /// How long the pause flag holds the projector back if this process dies; refreshed
@@ -15,14 +16,12 @@ const PAUSE_MS: u64 = 60_000;
 const SWAP_CHUNK: usize = 5_000;
 /// Keys per SCAN step (a hint to Redis).
 const SCAN_COUNT: usize = 1_000;
-/// The live view keys after the prefix (never the shadow's, the markers or the flags).
-const VIEW_PATTERNS: [&str; 5] = [
-    "balance:*",
-    "product:*",
-    "coupon:*",
-    "order:*",
-    "sales:[0-9]*",
-];
+/// The live view keys after the prefix (never the shadow's, the markers or the flags):
+/// every hot view's hashes and the ranking's day keys.
+fn view_patterns() -> impl Iterator<Item = String> {
+    let hashes = View::ALL.into_iter().map(|view| view.key("", "*"));
+    hashes.chain([format!("{}[0-9]*", sales::DAY_KEY_START)])
+}
 
 const PROJECTION: &str = events::ProjectionName::RedisViews.name();
 
@@ -142,7 +141,7 @@ pub(super) async fn swap_in(
     }
     let renamed = fresh.len();
     let mut stale = 0;
-    for pattern in VIEW_PATTERNS {
+    for pattern in view_patterns() {
         let pattern = format!("{}{pattern}", glob_escape(prefix));
         for key in scan(connection, &pattern).await? {
             if !fresh.contains(&key) {
