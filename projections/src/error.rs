@@ -1,4 +1,17 @@
-use crate::kafka::MessageError;
+use events::CodecError;
+
+/// A Kafka message that does not follow the event contract (docs/events.md).
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    #[error("header {0} is missing")]
+    MissingHeader(&'static str),
+    #[error("header {name} has an invalid value {value:?}")]
+    BadHeader { name: &'static str, value: String },
+    #[error("the message has no value")]
+    NoValue,
+    #[error(transparent)]
+    Decode(#[from] CodecError),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {

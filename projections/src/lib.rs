@@ -18,6 +18,7 @@ mod coupons;
 mod envelope;
 mod error;
 mod feed;
+mod handles;
 mod kafka;
 mod lag;
 mod order_fold;
@@ -25,6 +26,7 @@ mod orders;
 mod read_db;
 mod rebuild;
 mod redis;
+mod retry;
 mod runner;
 mod sales;
 mod sold_day;
@@ -32,9 +34,10 @@ mod stream_versions;
 mod upsert;
 
 pub use envelope::Envelope;
-pub use error::{FeedError, ProjectionError};
+pub use error::{FeedError, MessageError, ProjectionError};
 pub use feed::EventFeed;
-pub use kafka::{KafkaProjectorConfig, MessageError, spawn_kafka_projections};
+pub use handles::ProjectionHandles;
+pub use kafka::{KafkaProjectorConfig, spawn_kafka_projections};
 pub use lag::ProjectionLag;
 pub use read_db::open_read_db;
 pub use rebuild::{
@@ -43,7 +46,7 @@ pub use rebuild::{
 pub use redis::{
     DEFAULT_REDIS_PREFIX, RedisViews, RedisViewsError, ViewsRebuildReport, rebuild_redis_views,
 };
-pub use runner::{ProjectionHandles, spawn_projections};
+pub use runner::spawn_projections;
 pub use sold_day::SALES_RETENTION_DAYS;
 
 use async_trait::async_trait;

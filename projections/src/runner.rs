@@ -4,52 +4,18 @@
 
 use crate::envelope::{decode, trace_projected};
 use crate::error::ProjectionError;
-use crate::lag::{LagWatches, ProjectionLag};
+use crate::handles::ProjectionHandles;
+use crate::lag::ProjectionLag;
+use crate::retry::{MIN_BACKOFF, doubled};
 use crate::{Envelope, EventFeed, Projection, checkpoint};
 use chrono_tz::Tz;
 use sqlx::AnyPool;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 const BATCH: usize = 2_000;
-pub(crate) const MIN_BACKOFF: Duration = Duration::from_millis(100);
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
-/// The running projectors of either kind.
-pub struct ProjectionHandles {
-    pub(crate) progress: HashMap<&'static str, watch::Receiver<i64>>,
-    pub(crate) lag: LagWatches,
-    pub(crate) tasks: Vec<JoinHandle<()>>,
-}
-
-impl ProjectionHandles {
-    /// The applied global position of each embedded projection, by name. Kafka
-    /// projectors have no single position (partitions move independently) and are not
-    /// listed: readers wait on `projected_streams` / the Redis `v` field instead.
-    pub fn progress(&self) -> HashMap<&'static str, watch::Receiver<i64>> {
-        self.progress.clone()
-    }
-
-    /// Each projection's lag, by name (Kafka mode adds `redis-views` when it runs).
-    pub fn lag(&self) -> HashMap<&'static str, watch::Receiver<ProjectionLag>> {
-        self.lag.clone()
-    }
-
-    /// Waits for every task; call after cancelling the shutdown token.
-    pub async fn join(self) {
-        for task in self.tasks {
-            if let Err(error) = task.await
-                && !error.is_cancelled()
-            {
-                tracing::error!(%error, "a projection task panicked");
-            }
-        }
-    }
-}
 
 /// Starts one task per projection of `crate::all(timezone)`, each following `feed`.
 pub fn spawn_projections(
@@ -137,7 +103,7 @@ async fn run(
                     () = tokio::time::sleep(backoff) => {},
                     () = shutdown.cancelled() => {},
                 }
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                backoff = doubled(backoff);
             }
         }
     }

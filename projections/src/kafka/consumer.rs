@@ -7,7 +7,7 @@ use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use tokio::sync::watch;
 
 /// How often librdkafka reports statistics (and so how fresh `consumer_lag` is).
@@ -40,7 +40,7 @@ impl ClientContext for ProjectorContext {
     fn error(&self, error: KafkaError, reason: &str) {
         // librdkafka retries these itself (a broker restarting, say); they are worth a
         // line, not a restart of the consumer.
-        if super::worker::is_missing_topic(&error) {
+        if is_missing_topic(&error) {
             tracing::debug!(projection = self.name, %error, reason, "Kafka client error");
         } else {
             tracing::warn!(projection = self.name, %error, reason, "Kafka client error");
@@ -106,6 +106,16 @@ pub(crate) fn create(
         .subscribe(&topics)
         .map_err(ProjectionError::kafka("subscribe"))?;
     Ok(consumer)
+}
+
+/// A subscribed topic nothing was published to yet: normal before the relay's first
+/// event of a kind (the subscription asks the broker to create it).
+pub(super) fn is_missing_topic(error: &KafkaError) -> bool {
+    matches!(
+        error,
+        KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)
+            | KafkaError::Global(RDKafkaErrorCode::UnknownTopicOrPartition)
+    )
 }
 
 #[cfg(test)]

@@ -2,23 +2,12 @@
 //! value = the event as camelCase JSON, envelope in headers.
 
 use crate::Envelope;
+use crate::error::MessageError;
 use chrono::{DateTime, Utc};
-use events::{CodecError, DomainEvent, EventId, StreamId};
+use events::{DomainEvent, EventId, StreamId};
 use rdkafka::Message;
 use rdkafka::message::{BorrowedMessage, Headers};
 use uuid::Uuid;
-
-#[derive(Debug, thiserror::Error)]
-pub enum MessageError {
-    #[error("header {0} is missing")]
-    MissingHeader(&'static str),
-    #[error("header {name} has an invalid value {value:?}")]
-    BadHeader { name: &'static str, value: String },
-    #[error("the message has no value")]
-    NoValue,
-    #[error(transparent)]
-    Decode(#[from] CodecError),
-}
 
 /// A decoded event and where it sits in its stream.
 #[derive(Debug, Clone)]

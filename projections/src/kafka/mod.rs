@@ -9,12 +9,11 @@ mod topics;
 mod worker;
 
 pub(crate) use message::InboundEvent;
-pub use message::MessageError;
 pub(crate) use sink::Sink;
 
+use crate::handles::ProjectionHandles;
 use crate::lag::{ProjectionLag, spawn_lag_logger};
 use crate::redis::{RedisSink, RedisViews};
-use crate::runner::ProjectionHandles;
 use chrono_tz::Tz;
 use sql_sink::SqlSink;
 use sqlx::AnyPool;

@@ -2,16 +2,15 @@
 //! store the offsets, repeat. A message that cannot be read stops the projector at that
 //! message (it is retried from there, never skipped); everything else is retried in place.
 
-use super::consumer::{self, ProjectorConsumer};
+use super::consumer::{self, ProjectorConsumer, is_missing_topic};
 use super::message::Inbound;
 use super::{InboundEvent, Sink};
 use crate::envelope::trace_projected;
 use crate::error::ProjectionError;
 use crate::lag::ProjectionLag;
-use crate::runner::{MAX_BACKOFF, MIN_BACKOFF};
+use crate::retry::{MIN_BACKOFF, doubled};
 use futures::{FutureExt, StreamExt};
 use rdkafka::consumer::Consumer;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,16 +152,6 @@ async fn consume(
     }
 }
 
-/// A subscribed topic nothing was published to yet: normal before the relay's first
-/// event of a kind (the subscription asks the broker to create it).
-pub(super) fn is_missing_topic(error: &KafkaError) -> bool {
-    matches!(
-        error,
-        KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition)
-            | KafkaError::Global(RDKafkaErrorCode::UnknownTopicOrPartition)
-    )
-}
-
 /// Applies the batch, retrying with backoff until it lands, then stores its offsets.
 /// False if shutdown came first (nothing stored: the next run redoes the batch).
 async fn apply(
@@ -195,7 +184,7 @@ async fn apply(
                 () = tokio::time::sleep(backoff) => {},
                 () = shutdown.cancelled() => return false,
             }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            backoff = doubled(backoff);
         }
     }
     let newest = batch.events.iter().map(|e| e.envelope.recorded_at).max();
