@@ -2,10 +2,10 @@
 
 use crate::settings::Settings;
 use anyhow::Context;
+use event_store::EventStore;
+use event_store::mysql::MySqlEventStore;
+use event_store::sqlite::SqliteEventStore;
 use std::sync::Arc;
-use write_side::store::EventStore;
-use write_side::store::mysql::MySqlEventStore;
-use write_side::store::sqlite::SqliteEventStore;
 
 /// The event store, and its MySQL pool when there is one (the relay's leader lock uses it).
 pub struct EventStoreHandle {

@@ -2,11 +2,11 @@
 //! store's head-position channel instead of a Kafka topic.
 
 use async_trait::async_trait;
+use event_store::EventStore;
 use events::RecordedEvent;
 use projections::{EventFeed, FeedError};
 use std::sync::Arc;
 use std::time::Duration;
-use write_side::store::EventStore;
 
 /// Other processes may append to the same store without notifying this one; polling at
 /// this interval bounds how late their events are seen.

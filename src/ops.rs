@@ -4,6 +4,7 @@
 
 use api_common::ops::{Ops, ReadinessProbe};
 use async_trait::async_trait;
+use event_store::EventStore;
 use projections::ProjectionLag;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use read_side::QueryState;
@@ -11,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
-use write_side::store::EventStore;
 
 /// The command API: the event store, and Kafka when this process also relays.
 pub fn command_ops(store: Arc<dyn EventStore>, kafka_brokers: Option<String>) -> Ops {

@@ -4,10 +4,10 @@
 use crate::secret::{Secret, SecretUrl};
 use chrono_tz::Tz;
 use clap::{Args, ValueEnum};
+use event_store::sqlite::Durability;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use write_side::executor::Strategy;
-use write_side::store::sqlite::Durability;
 
 #[derive(Debug, Clone, Args)]
 pub struct Settings {

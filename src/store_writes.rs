@@ -2,11 +2,11 @@
 //! read side never imports the write side, so the binary adapts one to the other.
 
 use async_trait::async_trait;
+use event_store::EventStore;
 use events::StreamId;
 use read_side::{StoreWrites, StoreWritesError};
 use std::sync::Arc;
 use tokio::sync::watch;
-use write_side::store::EventStore;
 
 pub struct EventStoreWrites {
     store: Arc<dyn EventStore>,

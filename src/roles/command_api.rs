@@ -6,6 +6,7 @@ use crate::settings::Settings;
 use anyhow::Context;
 use api_common::AdminToken;
 use api_common::in_flight::InFlightLimit;
+use event_store::leader::{LeaderLock, MySqlLeaderLock, NoLeaderLock};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +15,6 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use write_side::commands::CommandServices;
 use write_side::executor::ExecutorConfig;
-use write_side::leader::{LeaderLock, MySqlLeaderLock, NoLeaderLock};
 use write_side::saga::{OrderSaga, RECOVERY_READER, SagaConfig};
 
 pub struct CommandApi {

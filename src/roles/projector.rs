@@ -5,10 +5,10 @@ use crate::feed::StoreFeed;
 use crate::settings::Settings;
 use anyhow::Context;
 use chrono_tz::Tz;
+use event_store::EventStore;
 use projections::{KafkaProjectorConfig, ProjectionHandles, RedisViews};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
-use write_side::store::EventStore;
 
 /// Projectors fed by Kafka (SQL read models, and Redis views when Redis is configured).
 pub fn spawn_from_kafka(

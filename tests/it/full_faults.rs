@@ -11,6 +11,8 @@ use crate::cluster;
 use cluster::Cluster;
 use cluster::keyed::{Fault, Workload, fold};
 use cluster::proxy::Proxy;
+use event_store::EventStore;
+use event_store::mysql::MySqlEventStore;
 use events::{ProductId, StreamId, UserId};
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -20,8 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use write_side::domain::product::Product;
 use write_side::domain::wallet::Wallet;
-use write_side::store::EventStore;
-use write_side::store::mysql::MySqlEventStore;
 
 const CLIENTS: i64 = 16;
 const ROUNDS: i64 = 30;

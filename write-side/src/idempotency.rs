@@ -9,7 +9,7 @@
 //! repeat is answered `409 idempotency-key-in-flight` at once rather than queued behind it
 //! (two processes racing on one key are settled by the record's primary key instead).
 
-use crate::store::EventStore;
+use event_store::EventStore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;

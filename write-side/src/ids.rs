@@ -2,7 +2,7 @@
 //! sequences are reserved in blocks (hi/lo) so most ids cost no database round trip; a
 //! restart skips the rest of a block, so ids are unique and increasing but not dense.
 
-use crate::store::{EventStore, StoreError};
+use event_store::{EventStore, StoreError};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;

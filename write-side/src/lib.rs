@@ -1,7 +1,6 @@
 //! The write side: pure aggregates, the event store, the command executor that makes hot
 //! aggregates exact and fast, and the command HTTP API.
 
-mod batch_queue;
 pub mod commands;
 /// The aggregates live in their own crate (`domain`), so their purity is checked by the
 /// compiler; re-exported here under the name the rest of this crate uses.
@@ -11,7 +10,5 @@ pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod in_flight;
-pub mod leader;
 pub mod relay;
 pub mod saga;
-pub mod store;

@@ -3,13 +3,13 @@
 //! were taken exactly once.
 
 use super::Cluster;
+use event_store::EventStore;
 use events::StreamId;
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use write_side::domain::{Aggregate, StreamEvent, replay};
-use write_side::store::EventStore;
 
 /// Where a fault test stands: before the fault, during it, after it.
 #[derive(Debug, Default)]
@@ -235,7 +235,7 @@ impl Workload {
             .count();
         assert!(met > 0, "no request met the fault: the test proved nothing");
         eprintln!("requests that met the fault: {met}; answered 503: {unavailable}");
-        let store = write_side::store::mysql::MySqlEventStore::open(database_url, 2)
+        let store = event_store::mysql::MySqlEventStore::open(database_url, 2)
             .await
             .expect("the store opens");
         self.assert_exact(&store, runs).await;

@@ -16,7 +16,7 @@ use crate::domain::product::Product;
 use crate::domain::wallet::Wallet;
 use crate::executor::{ExecuteError, Executor, ExecutorConfig};
 use crate::ids::IdAllocator;
-use crate::store::{EventStore, StoreError};
+use event_store::{EventStore, StoreError};
 use std::sync::Arc;
 
 pub struct CommandServices {

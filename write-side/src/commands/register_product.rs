@@ -38,6 +38,6 @@ impl CommandServices {
     }
 }
 
-pub(super) fn corrupt_id(error: events::InvalidId) -> crate::store::StoreError {
-    crate::store::StoreError::Corrupt(format!("id sequence produced {error}"))
+pub(super) fn corrupt_id(error: events::InvalidId) -> event_store::StoreError {
+    event_store::StoreError::Corrupt(format!("id sequence produced {error}"))
 }

@@ -4,8 +4,8 @@ use super::hydrate::{self, Hydrated};
 use super::{ExecuteError, ExecuteResult, Executed, Job, Shared};
 use crate::domain::{Aggregate, StreamEvent};
 use crate::idempotency::IdempotencyKey;
-use crate::store::{Claim, StoreError};
 use backon::{BackoffBuilder, ExponentialBuilder};
+use event_store::{Claim, StoreError};
 use events::{ConsistencyToken, EventId, NewEvent, StreamId};
 use std::ops::Range;
 use std::sync::Arc;
@@ -199,7 +199,7 @@ async fn answer_recorded<A: Aggregate>(
         .map(|(_, key)| (key.scope.as_str(), key.key.as_str()))
         .collect();
     let found = shared.store.load_claims(&pairs).await?;
-    let recorded: Vec<(usize, IdempotencyKey, crate::store::StoredClaim)> = keyed
+    let recorded: Vec<(usize, IdempotencyKey, event_store::StoredClaim)> = keyed
         .into_iter()
         .zip(found)
         .filter_map(|((index, key), stored)| Some((index, key, stored?)))

@@ -3,7 +3,7 @@
 use super::Shared;
 use crate::domain::snapshot as codec;
 use crate::domain::{Aggregate, StreamEvent};
-use crate::store::{EventStore, Snapshot, StoreError};
+use event_store::{EventStore, Snapshot, StoreError};
 use events::{NewEntry, StreamId};
 
 /// An aggregate's state as of a known stream version.

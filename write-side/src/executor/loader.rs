@@ -4,8 +4,8 @@
 //! two statements for up to `MAX_BATCH` streams on MySQL, one blocking hop on SQLite, as
 //! group commit does for appends.
 
-use crate::batch_queue::BatchQueue;
-use crate::store::{EventStore, Loaded, StoreError};
+use event_store::batch_queue::BatchQueue;
+use event_store::{EventStore, Loaded, StoreError};
 use events::StreamId;
 use std::sync::Arc;
 

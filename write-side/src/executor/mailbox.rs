@@ -4,7 +4,7 @@ use super::batch::Contention;
 use super::hydrate::{self, Hydrated};
 use super::{Job, Shared, batch};
 use crate::domain::Aggregate;
-use crate::store::turns::Turn;
+use event_store::turns::Turn;
 use events::StreamId;
 use std::sync::Arc;
 use std::time::Instant;

@@ -16,7 +16,7 @@ mod mailbox;
 
 use crate::domain::Aggregate;
 use crate::idempotency::IdempotencyKey;
-use crate::store::{EventStore, StoreError, StoredClaim};
+use event_store::{EventStore, StoreError, StoredClaim};
 use events::{ConsistencyToken, Metadata, StreamId};
 use std::sync::Arc;
 use std::time::Duration;

@@ -167,7 +167,7 @@ pub(super) async fn issue(
 
 /// A reply that contradicts the command it answers: a bug, reported as a 500.
 fn inconsistent(what: &str) -> ApiError {
-    ApiError::Store(std::sync::Arc::new(crate::store::StoreError::Corrupt(
+    ApiError::Store(std::sync::Arc::new(event_store::StoreError::Corrupt(
         what.to_owned(),
     )))
 }

@@ -7,10 +7,10 @@ use crate::domain::wallet::WalletError;
 use crate::executor::ExecuteError;
 use crate::idempotency::InvalidKey;
 use crate::saga::SagaError;
-use crate::store::StoreError;
 use api_common::{ErrorCode, Problem};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use event_store::StoreError;
 use std::sync::Arc;
 
 /// Seconds a caller is asked to wait before retrying a 503 or an in-flight key.

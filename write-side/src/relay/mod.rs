@@ -14,13 +14,13 @@ mod message;
 mod publisher;
 mod runner;
 
-pub use crate::leader::{LeaderLock, LockError, MySqlLeaderLock, NoLeaderLock};
 pub use config::RelayConfig;
+pub use event_store::leader::{LeaderLock, LockError, MySqlLeaderLock, NoLeaderLock};
 pub use message::{MessageError, OutgoingMessage};
 pub use publisher::PublishError;
 pub use runner::{Relay, RelayProgress};
 
-use crate::store::{EventStore, StoreError};
+use event_store::{EventStore, StoreError};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 

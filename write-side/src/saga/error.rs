@@ -3,7 +3,7 @@ use crate::domain::order::OrderError;
 use crate::domain::product::ProductError;
 use crate::domain::wallet::WalletError;
 use crate::executor::{ExecuteError, Executed};
-use crate::store::StoreError;
+use event_store::StoreError;
 use events::{ConsistencyToken, OrderId};
 use std::sync::Arc;
 

@@ -154,7 +154,7 @@ impl OrderSaga {
             .map_err(|e| PlaceError::Unavailable(SagaError::Store(Arc::new(e))))?;
         OrderId::new(id).map_err(|e| {
             PlaceError::Unavailable(SagaError::Store(Arc::new(
-                crate::store::StoreError::Corrupt(format!("order id sequence: {e}")),
+                event_store::StoreError::Corrupt(format!("order id sequence: {e}")),
             )))
         })
     }

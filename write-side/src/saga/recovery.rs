@@ -10,8 +10,8 @@
 //! idempotent and the order only moves forward.
 
 use super::OrderSaga;
-use crate::leader::LeaderLock;
-use crate::store::StoreError;
+use event_store::StoreError;
+use event_store::leader::LeaderLock;
 use events::{Metadata, OrderEvent, OrderId, RecordedEvent};
 use futures::StreamExt;
 use std::collections::BTreeMap;

@@ -3,14 +3,14 @@
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 use chrono::Utc;
+use event_store::EventStore;
+use event_store::sqlite::{Durability, SqliteEventStore};
 use events::{CouponId, Discount, DiscountKind, Krw, Metadata, StreamId, UserId};
 use futures::future::join_all;
 use std::sync::Arc;
 use write_side::domain::coupon::{Coupon, CouponCommand, CouponError};
 use write_side::domain::wallet::{Wallet, WalletCommand};
 use write_side::executor::{ExecuteError, Executor, ExecutorConfig, Strategy};
-use write_side::store::EventStore;
-use write_side::store::sqlite::{Durability, SqliteEventStore};
 
 async fn open(url: &str) -> Arc<dyn EventStore> {
     Arc::new(
@@ -210,9 +210,9 @@ async fn long_streams_reload_from_a_snapshot() {
 /// start, and the state is the replayed one.
 #[tokio::test]
 async fn a_snapshot_of_another_layout_or_of_garbage_is_replaced_by_a_replay() {
+    use event_store::Snapshot;
     use write_side::domain::snapshot;
     use write_side::domain::{Aggregate, replay};
-    use write_side::store::Snapshot;
 
     let url = fresh_url();
     let store = open(&url).await;

@@ -7,6 +7,7 @@
 use crate::relay_support;
 
 use chrono::{TimeZone, Utc};
+use event_store::EventStore;
 use events::coupon::CouponIssued;
 use events::wallet::PointsChargedV1;
 use events::{CouponId, Krw, NewEvent, UserId};
@@ -16,7 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use write_side::relay::{NoLeaderLock, RelayConfig};
-use write_side::store::EventStore;
 
 const READER: &str = "relay";
 

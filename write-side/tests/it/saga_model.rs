@@ -35,6 +35,8 @@ mod scenario;
 mod store;
 
 use check::{Answer, Outcome};
+use event_store::EventStore;
+use event_store::leader::NoLeaderLock;
 use events::Metadata;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -48,9 +50,7 @@ use tokio_util::sync::CancellationToken;
 use write_side::commands::CommandServices;
 use write_side::domain::order::OrderStatus;
 use write_side::executor::ExecutorConfig;
-use write_side::leader::NoLeaderLock;
 use write_side::saga::{Driven, OrderSaga, SagaConfig, run_recovery};
-use write_side::store::EventStore;
 
 const SCHEDULES: u64 = 2_000;
 /// Virtual time a schedule runs for; faults stop well before it.

@@ -3,9 +3,9 @@
 //! (default `mysql://shop:shop@127.0.0.1:3306`).
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
+use event_store::EventStore;
+use event_store::mysql::MySqlEventStore;
 use std::sync::Arc;
-use write_side::store::EventStore;
-use write_side::store::mysql::MySqlEventStore;
 
 async fn fresh_mysql() -> Arc<dyn EventStore> {
     let server = std::env::var("SHOP_TEST_MYSQL_URL")

@@ -1,9 +1,9 @@
 //! The event-store contract against SQLite, one fresh database file per test.
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
+use event_store::EventStore;
+use event_store::sqlite::{Durability, SqliteEventStore};
 use std::sync::Arc;
-use write_side::store::EventStore;
-use write_side::store::sqlite::{Durability, SqliteEventStore};
 
 async fn fresh_sqlite() -> Arc<dyn EventStore> {
     let dir = tempfile::tempdir().unwrap().keep();

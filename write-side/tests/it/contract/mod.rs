@@ -1,13 +1,13 @@
 //! The event-store contract: every backend must pass these. A backend's test file calls
 //! `store_contract!(async fn that builds a fresh, empty store)`.
 
+use event_store::{Claim, EventStore, Snapshot, StoreError, StoredClaim};
 use events::{
     EventId, Krw, Metadata, NewEntry, NewEvent, StreamId, UserId, WalletEvent,
     wallet::PointsCharged,
 };
 use std::collections::HashSet;
 use std::sync::Arc;
-use write_side::store::{Claim, EventStore, Snapshot, StoreError, StoredClaim};
 
 pub fn wallet(user: i64) -> StreamId {
     StreamId::wallet(UserId::new(user).unwrap())

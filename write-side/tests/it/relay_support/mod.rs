@@ -4,6 +4,8 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
+use event_store::mysql::MySqlEventStore;
+use event_store::{Appended, EventStore, Snapshot, StoreError};
 use events::{
     CouponEvent, CouponId, EncodedEvent, EventId, Krw, Metadata, NewEvent, ProductEvent, ProductId,
     RecordedEvent, StreamId, UserCouponId, UserId, WalletEvent, coupon::CouponIssued,
@@ -25,8 +27,6 @@ use tokio_util::sync::CancellationToken;
 use write_side::relay::{
     LeaderLock, MySqlLeaderLock, Relay, RelayConfig, RelayError, RelayProgress,
 };
-use write_side::store::mysql::MySqlEventStore;
-use write_side::store::{Appended, EventStore, Snapshot, StoreError};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -427,7 +427,7 @@ impl EventStore for StallingCheckpoints {
         expected: i64,
         events: &[NewEvent],
         entries: &[events::NewEntry],
-        claims: &[write_side::store::Claim],
+        claims: &[event_store::Claim],
     ) -> Result<Appended, StoreError> {
         self.inner
             .append_claimed(stream, expected, events, entries, claims)
@@ -438,7 +438,7 @@ impl EventStore for StallingCheckpoints {
         &self,
         scope: &str,
         key: &str,
-    ) -> Result<Option<write_side::store::StoredClaim>, StoreError> {
+    ) -> Result<Option<event_store::StoredClaim>, StoreError> {
         self.inner.load_claim(scope, key).await
     }
 

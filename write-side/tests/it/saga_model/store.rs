@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
+use event_store::{Appended, Claim, EventStore, Snapshot, StoreError, StoredClaim};
 use events::{NewEntry, NewEvent, RecordedEvent, StreamId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -16,7 +17,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
-use write_side::store::{Appended, Claim, EventStore, Snapshot, StoreError, StoredClaim};
 
 /// What the store does to the operations sent to it.
 #[derive(Debug, Clone, Copy)]

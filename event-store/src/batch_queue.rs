@@ -14,11 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 /// The queue was closed: the request was not taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Closed;
+pub struct Closed;
 
 type Queued<R, A> = (R, oneshot::Sender<A>);
 
-pub(crate) struct BatchQueue<R, A> {
+pub struct BatchQueue<R, A> {
     requests: mpsc::Sender<Queued<R, A>>,
     closing: CancellationToken,
     task: Mutex<Option<JoinHandle<()>>>,
@@ -28,7 +28,7 @@ impl<R: Send + 'static, A: Send + 'static> BatchQueue<R, A> {
     /// Starts the task. `answer` gets up to `max_batch` requests in arrival order and must
     /// give one answer per request, in the same order (a request left without one is told
     /// `Closed`). At most `capacity` requests wait; past that, submitters wait to queue.
-    pub(crate) fn spawn<F, Fut>(capacity: usize, max_batch: usize, mut answer: F) -> Self
+    pub fn spawn<F, Fut>(capacity: usize, max_batch: usize, mut answer: F) -> Self
     where
         F: FnMut(Vec<R>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<A>> + Send,
@@ -69,7 +69,7 @@ impl<R: Send + 'static, A: Send + 'static> BatchQueue<R, A> {
     }
 
     /// Queues `request` and waits for its answer.
-    pub(crate) async fn submit(&self, request: R) -> Result<A, Closed> {
+    pub async fn submit(&self, request: R) -> Result<A, Closed> {
         let (caller, answered) = oneshot::channel();
         self.requests
             .send((request, caller))
@@ -79,7 +79,7 @@ impl<R: Send + 'static, A: Send + 'static> BatchQueue<R, A> {
     }
 
     /// Stops taking requests, answers those already queued and joins the task.
-    pub(crate) async fn close(&self) {
+    pub async fn close(&self) {
         self.closing.cancel();
         let task = self.task.lock().ok().and_then(|mut task| task.take());
         if let Some(task) = task

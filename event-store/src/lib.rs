@@ -1,8 +1,13 @@
 //! The event store: append-only streams with optimistic versions, a global order for
-//! readers of every stream, snapshots, and id sequences.
+//! readers of every stream, snapshots, id sequences and idempotency records, on SQLite
+//! (one process) or MySQL/MariaDB (many), with group commit; and the leader locks that let
+//! one process of many run a singleton job. It knows events only as bytes and envelopes
+//! (`events`), nothing of aggregates, commands or HTTP.
 
+pub mod batch_queue;
 mod claims;
 mod group_commit;
+pub mod leader;
 pub mod mysql;
 mod queries;
 mod row;
