@@ -188,6 +188,17 @@ impl Problem {
     }
 
     /// Logs the cause and answers a 500 that says nothing about it.
+    /// A broken invariant of the service's own code (not of its data or its servers):
+    /// logged loudly, as a bug to fix, and answered like any other 500.
+    pub fn bug(what: &dyn std::fmt::Display) -> Self {
+        tracing::error!(bug = true, error = %what, "BUG: an invariant of the service broke");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            "The server could not complete the request",
+        )
+    }
+
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(

@@ -54,6 +54,13 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A broken invariant of shop's own code, not of the stored data (an event that will
+    /// not encode, an id sequence out of its range, a read that panicked): answered 500
+    /// and logged as a bug.
+    #[error("bug: {0}")]
+    Bug(String),
+    #[error("cannot start the SQLite writer thread: {0}")]
+    WriterThread(#[source] std::io::Error),
     /// The connection failed during COMMIT: the batch may or may not be written. The
     /// group commit settles it by reading the events back (`group_commit`).
     #[error("the outcome of a commit is unknown: {0}")]
@@ -81,7 +88,10 @@ impl StoreError {
             StoreError::RolledBack | StoreError::WriterStopped => true,
             StoreError::CommitUnknown(_) | StoreError::OutcomeUnknown(_) => true,
             StoreError::Batch(inner) => inner.is_transient(),
-            StoreError::Migrate(_) | StoreError::Corrupt(_) => false,
+            StoreError::Migrate(_)
+            | StoreError::Corrupt(_)
+            | StoreError::Bug(_)
+            | StoreError::WriterThread(_) => false,
         }
     }
 

@@ -58,7 +58,7 @@ pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
 
 pub(crate) fn encode_metadata(metadata: &Metadata) -> Result<String, StoreError> {
     serde_json::to_string(metadata)
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))
+        .map_err(|e| StoreError::Bug(format!("cannot encode metadata: {e}")))
 }
 
 /// A violation of `race` (the stream's version, or one of its unique entries) means another

@@ -58,6 +58,6 @@ impl IdAllocator {
         }
         block
             .next()
-            .ok_or_else(|| StoreError::Corrupt(format!("empty block of {} ids", sequence.name())))
+            .ok_or_else(|| StoreError::Bug(format!("empty block of {} ids", sequence.name())))
     }
 }

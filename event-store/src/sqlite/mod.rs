@@ -86,7 +86,7 @@ impl SqliteEventStore {
         let writer = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer::run(connection, queue, writer_head))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the SQLite writer: {e}")))?;
+            .map_err(StoreError::WriterThread)?;
         Ok(Self {
             head,
             writes: Some(writes),

@@ -65,7 +65,7 @@ impl Readers {
         let readers = self.clone();
         tokio::task::spawn_blocking(move || readers.now(read))
             .await
-            .map_err(|_| StoreError::Corrupt("a SQLite read panicked".into()))?
+            .map_err(|_| StoreError::Bug("a SQLite read panicked".into()))?
     }
 }
 

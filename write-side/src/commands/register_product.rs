@@ -39,5 +39,5 @@ impl CommandServices {
 }
 
 pub(super) fn corrupt_id(error: events::InvalidId) -> event_store::StoreError {
-    event_store::StoreError::Corrupt(format!("id sequence produced {error}"))
+    event_store::StoreError::Bug(format!("id sequence produced {error}"))
 }

@@ -283,7 +283,7 @@ fn decide_all<A: Aggregate>(
                 for event in &events {
                     let encoded = event
                         .encode()
-                        .map_err(|e| StoreError::Corrupt(format!("cannot encode an event: {e}")))?;
+                        .map_err(|e| StoreError::Bug(format!("cannot encode an event: {e}")))?;
                     new_events.push(NewEvent {
                         event_id: EventId::new(),
                         event_type: encoded.event_type.to_owned(),
@@ -321,7 +321,7 @@ fn claim<R: serde::Serialize>(
     base_position: i64,
 ) -> Result<Claim, StoreError> {
     let outcome = postcard::to_stdvec(reply)
-        .map_err(|e| StoreError::Corrupt(format!("cannot encode a reply: {e}")))?;
+        .map_err(|e| StoreError::Bug(format!("cannot encode a reply: {e}")))?;
     Ok(Claim {
         scope: key.scope.clone(),
         key: key.key.clone(),

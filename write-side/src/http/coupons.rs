@@ -167,7 +167,5 @@ pub(super) async fn issue(
 
 /// A reply that contradicts the command it answers: a bug, reported as a 500.
 fn inconsistent(what: &str) -> ApiError {
-    ApiError::Store(std::sync::Arc::new(event_store::StoreError::Corrupt(
-        what.to_owned(),
-    )))
+    ApiError::Bug(what.to_owned())
 }

@@ -29,6 +29,9 @@ pub enum ApiError {
     KeyReused,
     /// A request with the same Idempotency-Key is still running here.
     KeyInFlight,
+    /// A broken invariant of this code (a reply that contradicts its command): a 500,
+    /// logged as a bug.
+    Bug(String),
     Problem(Problem),
 }
 
@@ -78,6 +81,7 @@ impl IntoResponse for ApiError {
             ApiError::ShuttingDown => shutting_down(),
             ApiError::Store(e) => store(&e),
             ApiError::Saga(e) => saga(e),
+            ApiError::Bug(what) => Problem::bug(&what),
             ApiError::KeyReused => key_reused(),
             ApiError::KeyInFlight => Problem {
                 retry_after_secs: Some(RETRY_AFTER_SECS),
@@ -106,7 +110,7 @@ fn wallet(e: WalletError) -> Problem {
             Problem::validation(e.to_string())
         }
         // Only a saga step is ever refused so, and the saga handles it itself.
-        WalletError::OrderCompensated(_) => Problem::internal(&e),
+        WalletError::OrderCompensated(_) => Problem::bug(&e),
     }
 }
 
@@ -123,9 +127,9 @@ fn product(e: ProductError) -> Problem {
         | ProductError::InvalidQuantity { .. }
         | ProductError::StockLimitExceeded { .. } => Problem::validation(e.to_string()),
         // Ids are allocated fresh for every registration: a registered one is a bug.
-        ProductError::AlreadyRegistered => Problem::internal(&e),
+        ProductError::AlreadyRegistered => Problem::bug(&e),
         // Only a saga step is ever refused so, and the saga handles it itself.
-        ProductError::OrderCompensated(_) => Problem::internal(&e),
+        ProductError::OrderCompensated(_) => Problem::bug(&e),
     }
 }
 
@@ -142,15 +146,18 @@ fn coupon(e: CouponError) -> Problem {
         | CouponError::InvalidTotalQuantity(_)
         | CouponError::InvalidValidity
         | CouponError::IdSpaceExhausted => Problem::validation(e.to_string()),
-        CouponError::AlreadyRegistered => Problem::internal(&e),
+        CouponError::AlreadyRegistered => Problem::bug(&e),
         // Only a saga step is ever refused so, and the saga handles it itself.
-        CouponError::OrderCompensated(_) => Problem::internal(&e),
+        CouponError::OrderCompensated(_) => Problem::bug(&e),
     }
 }
 
 /// The database down, unreachable or shedding load is a retryable 503; anything else
-/// the store reports (damaged data, a failed migration) is a 500.
+/// the store reports (damaged data, a failed migration) is a 500, a bug logged as one.
 fn store(e: &StoreError) -> Problem {
+    if let StoreError::Bug(_) = e {
+        return Problem::bug(e);
+    }
     if e.is_transient() {
         Problem::unavailable(e, RETRY_AFTER_SECS)
     } else {
@@ -166,13 +173,14 @@ fn saga(e: SagaError) -> Problem {
         SagaError::ShuttingDown => shutting_down(),
         SagaError::Store(e) => store(&e),
         SagaError::KeyReused => key_reused(),
+        SagaError::Corrupt { .. } => Problem::internal(&e),
+        // The saga's own invariants: a step refused for a reason it cannot be refused for.
         SagaError::NotPlaced(_)
-        | SagaError::Corrupt { .. }
         | SagaError::CompensatedWhileOpen(_)
         | SagaError::Order { .. }
         | SagaError::Product { .. }
         | SagaError::Coupon { .. }
-        | SagaError::Wallet { .. } => Problem::internal(&e),
+        | SagaError::Wallet { .. } => Problem::bug(&e),
     }
 }
 
@@ -191,4 +199,38 @@ fn shutting_down() -> Problem {
         "the service is shutting down",
     )
     .retry_after(RETRY_AFTER_SECS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiError;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use event_store::StoreError;
+    use std::sync::Arc;
+
+    async fn answer(error: ApiError) -> (StatusCode, String) {
+        let response = error.into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn bugs_are_500s_that_say_nothing_of_their_cause() {
+        let secret = "reply without a product id at executor/batch.rs:42";
+        for error in [
+            ApiError::Bug(secret.to_owned()),
+            ApiError::Store(Arc::new(StoreError::Bug(secret.to_owned()))),
+            ApiError::Store(Arc::new(StoreError::Corrupt(secret.to_owned()))),
+        ] {
+            let (status, body) = answer(error).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            assert!(body.contains("\"code\":\"internal\""), "{body}");
+            assert!(!body.contains("executor"), "{body}");
+        }
+    }
 }

@@ -44,9 +44,7 @@ impl TryFrom<ProductReply> for ProductResponse {
     type Error = ApiError;
     fn try_from(reply: ProductReply) -> Result<Self, ApiError> {
         let product_id = reply.product_id.ok_or_else(|| {
-            ApiError::Store(std::sync::Arc::new(event_store::StoreError::Corrupt(
-                "an accepted product command left no product".to_owned(),
-            )))
+            ApiError::Bug("an accepted product command left no product".to_owned())
         })?;
         Ok(Self {
             product_id,

@@ -153,9 +153,9 @@ impl OrderSaga {
             .await
             .map_err(|e| PlaceError::Unavailable(SagaError::Store(Arc::new(e))))?;
         OrderId::new(id).map_err(|e| {
-            PlaceError::Unavailable(SagaError::Store(Arc::new(
-                event_store::StoreError::Corrupt(format!("order id sequence: {e}")),
-            )))
+            PlaceError::Unavailable(SagaError::Store(Arc::new(event_store::StoreError::Bug(
+                format!("order id sequence: {e}"),
+            ))))
         })
     }
 
