@@ -114,37 +114,62 @@ async fn run_relay(settings: Settings, shutdown: CancellationToken) -> anyhow::R
         events.mysql.is_some(),
         "`shop relay` runs beside other processes and needs a shared store: set SHOP_DATABASE_URL=mysql://..."
     );
-    if let Some(addr) = settings.ops_addr {
-        let ops = shop::ops::command_ops(events.store.clone(), settings.kafka_brokers.clone());
-        shop::ops::serve(addr, ops, shutdown.clone()).await?;
-    }
+    let ops = match settings.ops_addr {
+        Some(addr) => {
+            let ops = shop::ops::command_ops(events.store.clone(), settings.kafka_brokers.clone());
+            Some(shop::ops::serve(addr, ops, shutdown.clone()).await?)
+        }
+        None => None,
+    };
     let relay = roles::relay::spawn(&settings, &events, shutdown)?;
     tracing::info!("relay started");
-    roles::join("relay", relay).await
+    let relayed = roles::join("relay", relay).await;
+    join_ops(ops).await?;
+    relayed
+}
+
+/// The operations server of a role without an API ends with the shutdown token.
+async fn join_ops(ops: Option<tokio::task::JoinHandle<std::io::Result<()>>>) -> anyhow::Result<()> {
+    if let Some(ops) = ops {
+        ops.await
+            .context("the operations server panicked")?
+            .context("the operations server failed")?;
+    }
+    Ok(())
 }
 
 async fn run_projector(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
     let pool = backend::open_read_models(&settings).await?;
     let handles = match &settings.kafka_brokers {
-        Some(brokers) => projector::spawn_from_kafka(&settings, brokers, pool, shutdown.clone())?,
+        Some(brokers) => {
+            projector::spawn_from_kafka(&settings, brokers, pool.clone(), shutdown.clone())?
+        }
         None => {
             let events = backend::open_event_store(&settings).await?;
-            projector::spawn_from_store(events.store, pool, settings.timezone, shutdown.clone())
+            projector::spawn_from_store(
+                events.store,
+                pool.clone(),
+                settings.timezone,
+                shutdown.clone(),
+            )
         }
     };
-    if let Some(addr) = settings.ops_addr {
-        let ops = shop::ops::projector_ops(
-            backend::open_read_models(&settings).await?,
-            settings.redis_url.as_deref(),
-            settings.kafka_brokers.clone(),
-            handles.lag(),
-        );
-        shop::ops::serve(addr, ops, shutdown.clone()).await?;
-    }
+    let ops = match settings.ops_addr {
+        Some(addr) => {
+            let ops = shop::ops::projector_ops(
+                pool,
+                settings.redis_url.as_deref(),
+                settings.kafka_brokers.clone(),
+                handles.lag(),
+            );
+            Some(shop::ops::serve(addr, ops, shutdown.clone()).await?)
+        }
+        None => None,
+    };
     tracing::info!("projectors started");
     shutdown.cancelled().await;
     handles.join().await;
-    Ok(())
+    join_ops(ops).await
 }
 
 async fn run_query_api(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
