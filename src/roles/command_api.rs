@@ -65,7 +65,7 @@ pub async fn start(
         Some(token) => AdminToken::new(crate::secret::expose(token)),
         None => AdminToken::random(),
     };
-    let access = write_side::http::Access {
+    let access = command_api::Access {
         admin_token: admin_token.clone(),
         users,
         in_flight: InFlightLimit::new(
@@ -76,7 +76,7 @@ pub async fn start(
             ..settings.http_limits()
         },
     };
-    let router = write_side::http::router(saga.clone(), access).merge(ops.router());
+    let router = command_api::router(saga.clone(), access).merge(ops.router());
     let listener = TcpListener::bind(settings.command_addr)
         .await
         .with_context(|| {

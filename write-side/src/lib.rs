@@ -6,7 +6,6 @@ pub mod commands;
 /// compiler; re-exported here under the name the rest of this crate uses.
 pub use ::domain;
 pub mod executor;
-pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod in_flight;

@@ -1,11 +1,11 @@
-//! The `Idempotency-Key` header of every command route (see `crate::idempotency`).
+//! The `Idempotency-Key` header of every command route (see `write_side::idempotency`).
 
 use super::CommandState;
 use super::error::ApiError;
-use crate::idempotency::IdempotencyKey;
-use crate::in_flight::Mark;
 use axum::http::HeaderMap;
 use serde::Serialize;
+use write_side::idempotency::IdempotencyKey;
+use write_side::in_flight::Mark;
 
 pub(super) const HEADER: &str = "idempotency-key";
 
@@ -43,7 +43,9 @@ pub(super) fn keyed(
             _in_flight: None,
         });
     };
-    let raw = value.to_str().map_err(|_| crate::idempotency::InvalidKey)?;
+    let raw = value
+        .to_str()
+        .map_err(|_| write_side::idempotency::InvalidKey)?;
     let caller = match caller {
         Caller::User(user_id) => format!("user:{user_id}"),
         Caller::Admin => "admin".to_owned(),

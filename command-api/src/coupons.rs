@@ -1,8 +1,6 @@
 use super::error::ApiError;
 use super::idempotency::{Caller, keyed};
 use super::{CommandState, consistency_header, metadata};
-use crate::commands::NewCoupon;
-use crate::domain::coupon::CouponReply;
 use api_common::openapi::ProblemSchema;
 use api_common::{ApiJson, ApiPath};
 use axum::Json;
@@ -10,9 +8,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use domain::coupon::CouponReply;
 use events::{CouponId, Discount, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use write_side::commands::NewCoupon;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,17 +1,17 @@
 use super::error::ApiError;
 use super::idempotency::{Caller, keyed};
 use super::{CommandState, consistency_header, metadata};
-use crate::commands::NewProduct;
-use crate::domain::product::ProductReply;
 use api_common::openapi::ProblemSchema;
 use api_common::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use domain::product::ProductReply;
 use events::{Krw, ProductId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use write_side::commands::NewProduct;
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

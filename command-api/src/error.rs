@@ -1,17 +1,17 @@
 //! The command API's one error type; every status code is chosen in `into_response`, in
 //! exhaustive matches, so a new domain error cannot slip through as a silent default.
 
-use crate::domain::coupon::CouponError;
-use crate::domain::product::ProductError;
-use crate::domain::wallet::WalletError;
-use crate::executor::ExecuteError;
-use crate::idempotency::InvalidKey;
-use crate::saga::SagaError;
 use api_common::{ErrorCode, Problem};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use domain::coupon::CouponError;
+use domain::product::ProductError;
+use domain::wallet::WalletError;
 use event_store::StoreError;
 use std::sync::Arc;
+use write_side::executor::ExecuteError;
+use write_side::idempotency::InvalidKey;
+use write_side::saga::SagaError;
 
 /// Seconds a caller is asked to wait before retrying a 503 or an in-flight key.
 const RETRY_AFTER_SECS: u64 = 1;

@@ -1,6 +1,5 @@
 use super::error::ApiError;
 use super::{CommandState, consistency_header, metadata};
-use crate::idempotency::InvalidKey;
 use api_common::{ApiJson, ApiPath};
 use axum::Json;
 use axum::extract::State;
@@ -9,6 +8,7 @@ use axum::response::IntoResponse;
 use events::{Krw, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use write_side::idempotency::InvalidKey;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -55,7 +55,7 @@ pub(super) async fn charge(
         None => None,
         Some(value) => {
             let raw = value.to_str().map_err(|_| InvalidKey)?;
-            Some(crate::idempotency::parse(raw)?.to_owned())
+            Some(write_side::idempotency::parse(raw)?.to_owned())
         }
     };
     let executed = state

@@ -68,7 +68,7 @@ fn add_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
                     ObjectBuilder::new()
                         .schema_type(Type::String)
                         .min_length(Some(1))
-                        .max_length(Some(crate::idempotency::MAX_KEY_LEN))
+                        .max_length(Some(write_side::idempotency::MAX_KEY_LEN))
                         .pattern(Some("^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$")),
                 ))
                 .description(Some(KEY_DESCRIPTION))

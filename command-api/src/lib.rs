@@ -1,4 +1,6 @@
-//! The command HTTP API: admin routes behind the bearer token; user routes open, or behind
+//! The command HTTP API (a crate of its own over `write-side`, which knows nothing of HTTP):
+//! one handler file per resource, one error type with every status chosen in exhaustive
+//! matches (`error.rs`), Idempotency-Key headers, the OpenAPI document. Admin routes behind the bearer token; user routes open, or behind
 //! a JWT naming the user when `SHOP_JWT_SECRET` is set.
 //! Every success carries a `Consistency-Token` header naming the write (see
 //! `events::ConsistencyToken`), which the query API can wait for to read it back.
@@ -15,8 +17,6 @@ mod products;
 pub use error::ApiError;
 pub use openapi::spec;
 
-use crate::commands::CommandServices;
-use crate::saga::OrderSaga;
 use api_common::auth::require_admin;
 use api_common::in_flight::{InFlightLimit, limit_in_flight};
 use api_common::layers::HttpLimits;
@@ -27,6 +27,8 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::post;
 use events::ConsistencyToken;
 use std::sync::Arc;
+use write_side::commands::CommandServices;
+use write_side::saga::OrderSaga;
 
 pub const CONSISTENCY_TOKEN: HeaderName = HeaderName::from_static("consistency-token");
 
@@ -37,7 +39,7 @@ pub struct CommandState {
     /// JWT subject checks and per-user rate limits on user routes.
     pub users: UserGuard,
     /// Idempotency keys whose first request is running here.
-    pub keys_in_flight: crate::idempotency::KeysInFlight,
+    pub keys_in_flight: write_side::idempotency::KeysInFlight,
 }
 
 /// Who may call what: the admin token, the user guard, and the cap on commands in flight.
@@ -59,7 +61,7 @@ pub fn router(saga: OrderSaga, access: Access) -> Router {
         services: saga.services().clone(),
         saga,
         users,
-        keys_in_flight: crate::idempotency::KeysInFlight::default(),
+        keys_in_flight: write_side::idempotency::KeysInFlight::default(),
     };
     let admin = Router::new()
         .route("/v1/products", post(products::register))

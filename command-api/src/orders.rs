@@ -1,18 +1,18 @@
 use super::error::ApiError;
 use super::idempotency::{Caller, keyed};
 use super::{CommandState, consistency_header, metadata};
-use crate::domain::order::{OrderStatus, PlacedOrder};
-use crate::saga::{PlaceError, PlaceOrder};
 use api_common::openapi::ProblemSchema;
 use api_common::{ApiJson, ErrorCode, Problem};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use domain::order::{OrderStatus, PlacedOrder};
 use events::{CancelReason, Krw, OrderId, ProductId, UserCouponId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
+use write_side::saga::{PlaceError, PlaceOrder};
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
