@@ -135,7 +135,12 @@ async fn full_rebuild_all_replaces_damaged_read_models_under_kafka_projectors() 
     let prefix = cluster.names.redis_prefix.clone();
     let mut redis = redis::Client::open(cluster::redis_url())
         .unwrap()
-        .get_multiplexed_async_connection()
+        // The client's 500 ms default is too short for a loaded CI machine: a slow
+        // answer is not what these tests are about.
+        .get_multiplexed_async_connection_with_config(
+            &redis::AsyncConnectionConfig::new()
+                .set_response_timeout(Some(std::time::Duration::from_secs(10))),
+        )
         .await
         .unwrap();
     let _: () = redis

@@ -26,9 +26,14 @@ pub(crate) async fn swap_ranking(
     timezone: Tz,
     progress: &(dyn Fn(RebuildProgress) + Sync),
 ) -> Result<(), ProjectionError> {
+    // The client's default (500 ms an answer) would fail a rebuild on a loaded server;
+    // the views rebuild's budget applies to the ranking's as well.
+    let config = ::redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(super::views_rebuild::CONNECTION_TIMEOUT))
+        .set_response_timeout(Some(super::views_rebuild::RESPONSE_TIMEOUT));
     let mut connection = views
         .client()
-        .get_multiplexed_async_connection()
+        .get_multiplexed_async_connection_with_config(&config)
         .await
         .map_err(ProjectionError::redis("connect"))?;
     let prefix = views.prefix();

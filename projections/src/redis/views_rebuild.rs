@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 
 /// A pipeline of one read batch's script calls (5,000) or a swap step of thousands of
 /// commands takes longer than the client's default half second on a busy server.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct ViewsRebuildReport {

@@ -282,7 +282,12 @@ async fn append_meanwhile(
 async fn read_meanwhile(key: String, done: Arc<AtomicBool>) -> (u64, u64) {
     let mut redis = redis::Client::open(redis_url())
         .unwrap()
-        .get_multiplexed_async_connection()
+        // The client's 500 ms default is too short for a loaded CI machine: a slow
+        // answer is not what these tests are about.
+        .get_multiplexed_async_connection_with_config(
+            &redis::AsyncConnectionConfig::new()
+                .set_response_timeout(Some(std::time::Duration::from_secs(10))),
+        )
         .await
         .unwrap();
     let (mut reads, mut misses) = (0, 0);

@@ -63,7 +63,12 @@ impl TestEnv {
             .unwrap_or_else(|e| panic!("MySQL is required (scripts/services.sh up): {e}"));
         let redis = redis::Client::open(redis_url())
             .unwrap()
-            .get_multiplexed_async_connection()
+            // The client's 500 ms default is too short for a loaded CI machine: a slow
+            // answer is not what these tests are about.
+            .get_multiplexed_async_connection_with_config(
+                &redis::AsyncConnectionConfig::new()
+                    .set_response_timeout(Some(std::time::Duration::from_secs(10))),
+            )
             .await
             .unwrap_or_else(|e| panic!("Redis is required (scripts/services.sh up): {e}"));
         let producer: FutureProducer = ClientConfig::new()

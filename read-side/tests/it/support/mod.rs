@@ -48,7 +48,12 @@ impl FullStack {
         let url = redis_url();
         let redis = redis::Client::open(url.as_str())
             .unwrap()
-            .get_multiplexed_async_connection()
+            // The client's 500 ms default is too short for a loaded CI machine: a slow
+            // answer is not what these tests are about.
+            .get_multiplexed_async_connection_with_config(
+                &redis::AsyncConnectionConfig::new()
+                    .set_response_timeout(Some(std::time::Duration::from_secs(10))),
+            )
             .await
             .unwrap_or_else(|e| panic!("Redis at {url} is required (scripts/services.sh up): {e}"));
         let server_url = server_part(&mysql_url());
