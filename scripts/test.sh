@@ -40,6 +40,14 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --features shop/failpoints -- -D warnings
 
+# The official AsyncAPI parser must accept the event contract (the drift test in
+# events/tests/contract.rs keeps the document equal to what the code generates).
+echo "== AsyncAPI document (@asyncapi/parser)"
+if ! npm ls --prefix scripts/contract >/dev/null 2>&1; then
+  npm ci --prefix scripts/contract --no-audit --no-fund
+fi
+node scripts/contract/asyncapi-validate.mjs docs/asyncapi.json
+
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --features shop/failpoints
 

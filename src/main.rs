@@ -37,6 +37,17 @@ enum Role {
         #[arg(value_enum)]
         projection: RebuildTarget,
     },
+    /// Print the event contract for consumers, then exit.
+    Contract {
+        #[command(subcommand)]
+        document: ContractDocument,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContractDocument {
+    /// The AsyncAPI 3.0 document of the Kafka topics (docs/asyncapi.json is its output).
+    Asyncapi,
 }
 
 #[tokio::main]
@@ -62,6 +73,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Role::Rebuild { projection } => shop::rebuild::run(&settings, projection).await,
+        Role::Contract {
+            document: ContractDocument::Asyncapi,
+        } => {
+            let events = events::contract::events();
+            let document = events::contract::asyncapi::document(&events);
+            print!("{}", events::contract::asyncapi::render(&document));
+            Ok(())
+        }
         Role::DemoData => {
             let events = backend::open_event_store(&settings).await?;
             let services = write_side::commands::CommandServices::new(

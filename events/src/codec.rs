@@ -126,6 +126,12 @@ macro_rules! event_enum {
                 }
             }
 
+            /// Each event type's payload JSON Schema as Kafka carries it, with its stored
+            /// name and current schema version (`crate::contract` builds the contract).
+            pub fn payload_schemas() -> Vec<(&'static str, u16, serde_json::Value)> {
+                vec![$(($name, $version, $crate::contract::payload_schema::<$payload>())),*]
+            }
+
             /// The camelCase JSON value Kafka carries for this event.
             pub fn to_json(&self) -> Result<serde_json::Value, $crate::codec::CodecError> {
                 let event_type = self.event_type();

@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod consistency;
+pub mod contract;
 pub mod coupon;
 pub mod envelope;
 pub mod ids;
