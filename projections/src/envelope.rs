@@ -4,7 +4,7 @@
 
 use crate::error::ProjectionError;
 use chrono::{DateTime, Utc};
-use events::{DomainEvent, EventId, RecordedEvent, StreamId};
+use events::{DomainEvent, EventId, RecordedEvent, StreamId, TraceContext};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub struct Envelope {
     /// Position in the event store's global order, when known.
     pub global_position: Option<i64>,
     pub correlation_id: Option<Uuid>,
+    /// The W3C trace of the request that caused the event, when it had one.
+    pub trace: Option<TraceContext>,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -27,6 +29,7 @@ impl From<&RecordedEvent> for Envelope {
             event_id: Some(event.event_id),
             global_position: Some(event.global_position),
             correlation_id: Some(event.metadata.correlation_id),
+            trace: event.metadata.trace,
             recorded_at: event.recorded_at,
         }
     }
@@ -42,8 +45,10 @@ pub(crate) fn decode(recorded: &RecordedEvent) -> Result<DomainEvent, Projection
 }
 
 /// One line per applied event at debug level, with the correlation id its command got from
-/// the HTTP request id: `SHOP_LOG=projections=debug` follows one order from the request
-/// through the saga to each read model.
+/// the HTTP request id and the trace id of the request's W3C trace, each in a span that
+/// continues that trace (`parent` is the span that caused the event):
+/// `SHOP_LOG=projections=debug` follows one order from the request through the saga to
+/// each read model.
 /// Events of streams the projection does not read are passed over silently.
 pub(crate) fn trace_projected<'a>(
     projection: &'static str,
@@ -55,13 +60,22 @@ pub(crate) fn trace_projected<'a>(
             if !categories.contains(&envelope.stream_id.category()) {
                 continue;
             }
-            tracing::debug!(
+            let trace = envelope.trace.map(TraceContext::child);
+            let span = tracing::debug_span!(
+                "project",
                 projection,
-                stream = envelope.stream_id.as_str(),
-                version = envelope.stream_version,
-                correlation_id = ?envelope.correlation_id,
-                "event projected"
+                trace_id = trace.map(TraceContext::trace_id_hex),
+                traceparent = trace.map(|t| t.to_string()),
+                parent = envelope.trace.map(|t| t.to_string()),
             );
+            span.in_scope(|| {
+                tracing::debug!(
+                    stream = envelope.stream_id.as_str(),
+                    version = envelope.stream_version,
+                    correlation_id = ?envelope.correlation_id,
+                    "event projected"
+                );
+            });
         }
     }
 }

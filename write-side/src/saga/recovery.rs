@@ -206,9 +206,12 @@ impl OrderSaga {
 
     /// Drives one order; true once it is settled.
     async fn recover(&self, order_id: OrderId, placed_by: Metadata) -> bool {
+        // The order's own trace, under a span of the scan: steps and compensations run
+        // minutes later still carry the trace of the request that placed the order.
         let metadata = Metadata {
             causation_id: placed_by.command_id,
             command_id: Uuid::now_v7(),
+            trace: placed_by.trace.map(events::TraceContext::child),
             ..placed_by
         };
         let order = match self.load(order_id).await {
