@@ -48,6 +48,11 @@ if ! npm ls --prefix scripts/contract >/dev/null 2>&1; then
 fi
 node scripts/contract/asyncapi-validate.mjs docs/asyncapi.json
 
+# The tracing test exports spans to a real OpenTelemetry Collector, built once from the Go
+# module proxy into .cache/otelcol/ (a few minutes the first time, nothing after).
+echo "== OpenTelemetry Collector for the tracing test (scripts/otelcol.sh)"
+scripts/otelcol.sh build
+
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --features shop/failpoints
 

@@ -56,11 +56,21 @@ async fn main() -> anyhow::Result<()> {
     // Test builds only: `FAILPOINTS` arms the saga's crash points.
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
-    shop::telemetry::init(&cli.settings)?;
+    let telemetry = shop::telemetry::init(&cli.settings)?;
     api_common::metrics::handle();
     let shutdown = api_common::shutdown::on_signal();
     let settings = cli.settings;
-    match cli.command.unwrap_or(Role::Serve) {
+    let outcome = run(cli.command.unwrap_or(Role::Serve), settings, shutdown).await;
+    telemetry.shutdown();
+    outcome
+}
+
+async fn run(
+    role: Role,
+    settings: shop::Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    match role {
         Role::Serve => serve(settings, shutdown).await,
         Role::CommandApi => run_command_api(settings, shutdown).await,
         Role::Relay => run_relay(settings, shutdown).await,

@@ -193,6 +193,11 @@ pub mod hot_view {
     }
 }
 
+/// The `tracing` target of the spans that carry a W3C trace across processes (an HTTP
+/// request, a projected event, a recovered saga): exported over OTLP when that is on,
+/// below the log's level otherwise, so the log is unchanged by them.
+pub const TRACE_TARGET: &str = "shop_trace";
+
 /// The Kafka message headers the relay writes and consumers read (docs/events.md,
 /// docs/asyncapi.json). Each is a UTF-8 string.
 pub mod header {

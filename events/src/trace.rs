@@ -92,6 +92,41 @@ impl TraceContext {
     }
 }
 
+/// OpenTelemetry's view of the same context: a stored trace becomes the remote parent of
+/// a span opened where the event is handled (a projector, the recovery scan), and an
+/// exported span becomes the trace context events carry.
+#[cfg(feature = "otel")]
+impl TraceContext {
+    pub fn to_otel(self) -> opentelemetry::Context {
+        use opentelemetry::trace::{
+            SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+        };
+        let span = SpanContext::new(
+            TraceId::from_bytes(self.trace_id),
+            SpanId::from_bytes(self.span_id),
+            TraceFlags::new(self.flags),
+            true,
+            TraceState::default(),
+        );
+        opentelemetry::Context::new().with_remote_span_context(span)
+    }
+
+    /// The active span of `context`, if it is a valid one.
+    pub fn from_otel(context: &opentelemetry::Context) -> Option<Self> {
+        use opentelemetry::trace::TraceContextExt;
+        let span = context.span();
+        let span = span.span_context();
+        if !span.is_valid() {
+            return None;
+        }
+        Self::from_parts(
+            span.trace_id().to_bytes(),
+            span.span_id().to_bytes(),
+            span.is_sampled(),
+        )
+    }
+}
+
 fn new_span_id() -> [u8; 8] {
     let bytes = Uuid::new_v4().into_bytes();
     // The first 8 bytes of a v4 UUID are random (its version bits are further on).

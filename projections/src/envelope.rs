@@ -4,7 +4,9 @@
 
 use crate::error::ProjectionError;
 use chrono::{DateTime, Utc};
+use events::names::TRACE_TARGET;
 use events::{DomainEvent, EventId, RecordedEvent, StreamId, TraceContext};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,38 +46,44 @@ pub(crate) fn decode(recorded: &RecordedEvent) -> Result<DomainEvent, Projection
     })
 }
 
-/// One line per applied event at debug level, with the correlation id its command got from
-/// the HTTP request id and the trace id of the request's W3C trace, each in a span that
-/// continues that trace (`parent` is the span that caused the event):
+/// One span per applied event that continues the W3C trace of the request that caused it
+/// (exported when OTLP is on), and inside it one line at debug level with the correlation
+/// id its command got from the HTTP request id and the trace id:
 /// `SHOP_LOG=projections=debug` follows one order from the request through the saga to
-/// each read model.
-/// Events of streams the projection does not read are passed over silently.
+/// each read model. Events of streams the projection does not read are passed over.
 pub(crate) fn trace_projected<'a>(
     projection: &'static str,
     categories: &[&str],
     envelopes: impl IntoIterator<Item = &'a Envelope>,
 ) {
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        for envelope in envelopes {
-            if !categories.contains(&envelope.stream_id.category()) {
-                continue;
-            }
-            let trace = envelope.trace.map(TraceContext::child);
-            let span = tracing::debug_span!(
-                "project",
-                projection,
-                trace_id = trace.map(TraceContext::trace_id_hex),
-                traceparent = trace.map(|t| t.to_string()),
-                parent = envelope.trace.map(|t| t.to_string()),
-            );
-            span.in_scope(|| {
-                tracing::debug!(
-                    stream = envelope.stream_id.as_str(),
-                    version = envelope.stream_version,
-                    correlation_id = ?envelope.correlation_id,
-                    "event projected"
-                );
-            });
+    let spans = tracing::span_enabled!(target: TRACE_TARGET, tracing::Level::TRACE);
+    if !spans && !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    for envelope in envelopes {
+        if !categories.contains(&envelope.stream_id.category()) {
+            continue;
         }
+        let span = tracing::trace_span!(
+            target: TRACE_TARGET,
+            "project",
+            projection,
+            stream = envelope.stream_id.as_str(),
+            version = envelope.stream_version,
+        );
+        if let Some(trace) = envelope.trace {
+            // Only fails when no OpenTelemetry layer is installed: nothing to continue.
+            span.set_parent(trace.to_otel()).ok();
+        }
+        span.in_scope(|| {
+            tracing::debug!(
+                projection,
+                stream = envelope.stream_id.as_str(),
+                version = envelope.stream_version,
+                correlation_id = ?envelope.correlation_id,
+                trace_id = envelope.trace.map(TraceContext::trace_id_hex),
+                "event projected"
+            );
+        });
     }
 }

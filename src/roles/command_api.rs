@@ -76,7 +76,9 @@ pub async fn start(
             ..settings.http_limits()
         },
     };
-    let router = write_side::http::router(saga.clone(), access).merge(ops.router());
+    let router = write_side::http::router(saga.clone(), access)
+        .layer(axum::middleware::from_fn(crate::otlp::continue_trace))
+        .merge(ops.router());
     let listener = TcpListener::bind(settings.command_addr)
         .await
         .with_context(|| {

@@ -21,14 +21,15 @@ pub(super) fn from_request(headers: &HeaderMap) -> Metadata {
     metadata
 }
 
-/// The caller's trace continued under a span of ours, or a new trace: a malformed
-/// `traceparent` is ignored, as the spec asks, rather than refused.
+/// The caller's trace context, or a new trace: a malformed `traceparent` is ignored, as
+/// the spec asks, rather than refused. With OTLP on, the binary's HTTP layer has already
+/// replaced the caller's header by the context of this request's own span.
 fn trace(headers: &HeaderMap) -> TraceContext {
     let caller = headers
         .get(TRACEPARENT)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| TraceContext::parse(v).ok());
-    caller.map_or_else(TraceContext::new_root, TraceContext::child)
+    caller.unwrap_or_else(TraceContext::new_root)
 }
 
 #[cfg(test)]
