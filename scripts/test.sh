@@ -51,7 +51,8 @@ node scripts/contract/asyncapi-validate.mjs docs/asyncapi.json
 # The tracing test exports spans to a real OpenTelemetry Collector, built once from the Go
 # module proxy into .cache/otelcol/ (a few minutes the first time, nothing after).
 echo "== OpenTelemetry Collector for the tracing test (scripts/otelcol.sh)"
-scripts/otelcol.sh build
+SHOP_TEST_OTELCOL="$(scripts/otelcol.sh build)"
+export SHOP_TEST_OTELCOL
 
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --features shop/failpoints
