@@ -40,6 +40,20 @@ cargo fmt --all -- --check
 echo "== cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --features shop/failpoints -- -D warnings
 
+# The official AsyncAPI parser must accept the event contract (the drift test in
+# events/tests/it/contract.rs keeps the document equal to what the code generates).
+echo "== AsyncAPI document (@asyncapi/parser)"
+if ! npm ls --prefix scripts/contract >/dev/null 2>&1; then
+  npm ci --prefix scripts/contract --no-audit --no-fund
+fi
+node scripts/contract/asyncapi-validate.mjs docs/asyncapi.json
+
+# The tracing test exports spans to a real OpenTelemetry Collector, built once from the Go
+# module proxy into .cache/otelcol/ (a few minutes the first time, nothing after).
+echo "== OpenTelemetry Collector for the tracing test (scripts/otelcol.sh)"
+SHOP_TEST_OTELCOL="$(scripts/otelcol.sh build)"
+export SHOP_TEST_OTELCOL
+
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --features shop/failpoints
 

@@ -7,6 +7,7 @@ pub mod backend;
 pub mod demo;
 pub mod feed;
 pub mod ops;
+pub mod otlp;
 pub mod rebuild;
 pub mod roles;
 pub mod secret;

@@ -37,6 +37,17 @@ enum Role {
         #[arg(value_enum)]
         projection: RebuildTarget,
     },
+    /// Print the event contract for consumers, then exit.
+    Contract {
+        #[command(subcommand)]
+        document: ContractDocument,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContractDocument {
+    /// The AsyncAPI 3.0 document of the Kafka topics (docs/asyncapi.json is its output).
+    Asyncapi,
 }
 
 #[tokio::main]
@@ -45,11 +56,21 @@ async fn main() -> anyhow::Result<()> {
     // Test builds only: `FAILPOINTS` arms the saga's crash points.
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
-    shop::telemetry::init(&cli.settings)?;
+    let telemetry = shop::telemetry::init(&cli.settings)?;
     api_common::metrics::handle();
     let shutdown = api_common::shutdown::on_signal();
     let settings = cli.settings;
-    match cli.command.unwrap_or(Role::Serve) {
+    let outcome = run(cli.command.unwrap_or(Role::Serve), settings, shutdown).await;
+    telemetry.shutdown();
+    outcome
+}
+
+async fn run(
+    role: Role,
+    settings: shop::Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    match role {
         Role::Serve => serve(settings, shutdown).await,
         Role::CommandApi => run_command_api(settings, shutdown).await,
         Role::Relay => run_relay(settings, shutdown).await,
@@ -62,6 +83,14 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Role::Rebuild { projection } => shop::rebuild::run(&settings, projection).await,
+        Role::Contract {
+            document: ContractDocument::Asyncapi,
+        } => {
+            let events = events::contract::events();
+            let document = events::contract::asyncapi::document(&events);
+            print!("{}", events::contract::asyncapi::render(&document));
+            Ok(())
+        }
         Role::DemoData => {
             let events = backend::open_event_store(&settings).await?;
             let services = write_side::commands::CommandServices::new(

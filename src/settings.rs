@@ -29,6 +29,20 @@ pub struct Settings {
     #[arg(long, env = "SHOP_KAFKA_TOPIC_PREFIX", default_value = "shop.", value_parser = parse_name_prefix)]
     pub kafka_topic_prefix: String,
 
+    /// The CloudEvents `source` (`ce_source` header) of every event the relay publishes:
+    /// a URI reference naming this deployment, e.g. `/shop` or `https://shop.example/eu`.
+    #[arg(long, env = "SHOP_CLOUDEVENTS_SOURCE", default_value = events::contract::cloudevents::DEFAULT_SOURCE, value_parser = parse_cloudevents_source)]
+    pub cloudevents_source: String,
+
+    /// OpenTelemetry collector base URL (OTLP over HTTP, `/v1/traces` is added): when set,
+    /// the spans that carry a request's W3C trace are exported there. Unset: no export.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_otlp_endpoint)]
+    pub otlp_endpoint: Option<url::Url>,
+
+    /// `service.name` of the exported spans.
+    #[arg(long, env = "OTEL_SERVICE_NAME", default_value = "shop")]
+    pub otel_service_name: String,
+
     /// Prefix of every Redis key this deployment writes or reads.
     #[arg(long, env = "SHOP_REDIS_PREFIX", default_value = events::names::hot_view::DEFAULT_PREFIX, value_parser = parse_name_prefix)]
     pub redis_prefix: String,
@@ -214,6 +228,23 @@ fn parse_brokers(raw: &str) -> Result<String, String> {
     }
 }
 
+/// A URI reference as CloudEvents requires for `source`: non-empty, printable ASCII
+/// without spaces (Kafka header values are bytes, but consumers parse this one as a URI).
+fn parse_cloudevents_source(raw: &str) -> Result<String, String> {
+    if !raw.is_empty() && raw.len() <= 512 && raw.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(raw.to_owned())
+    } else {
+        Err("expected a URI reference such as /shop (printable ASCII, no spaces)".to_owned())
+    }
+}
+
+fn parse_otlp_endpoint(raw: &str) -> Result<url::Url, String> {
+    match url::Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(url),
+        _ => Err("expected an http(s) URL such as http://127.0.0.1:4318".to_owned()),
+    }
+}
+
 fn parse_timezone(raw: &str) -> Result<Tz, String> {
     raw.parse::<Tz>().map_err(|_| {
         "SHOP_TIMEZONE must be an IANA time zone name such as Asia/Seoul or UTC".to_owned()
@@ -244,6 +275,9 @@ impl Settings {
             redis_url: None,
             kafka_brokers: None,
             kafka_topic_prefix: "shop.".to_owned(),
+            cloudevents_source: events::contract::cloudevents::DEFAULT_SOURCE.to_owned(),
+            otlp_endpoint: None,
+            otel_service_name: "shop".to_owned(),
             redis_prefix: events::names::hot_view::DEFAULT_PREFIX.to_owned(),
             timezone: chrono_tz::Asia::Seoul,
             database_pool: 8,
@@ -337,6 +371,12 @@ mod tests {
         assert!(parse_brokers("127.0.0.1").is_err());
         assert!(parse_redis_url("127.0.0.1:6379").is_err());
         assert!(parse_name_prefix("t1.").is_ok());
+        assert!(parse_cloudevents_source("/shop").is_ok());
+        assert!(parse_cloudevents_source("https://shop.example/eu").is_ok());
+        assert!(parse_cloudevents_source("").is_err());
+        assert!(parse_otlp_endpoint("http://127.0.0.1:4318").is_ok());
+        assert!(parse_otlp_endpoint("127.0.0.1:4318").is_err());
+        assert!(parse_cloudevents_source("/my shop").is_err());
         assert!(parse_name_prefix("a b").is_err());
         assert_eq!(parse_timezone("Asia/Seoul"), Ok(chrono_tz::Asia::Seoul));
         assert!(parse_timezone("Mars/Olympus").is_err());

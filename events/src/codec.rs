@@ -74,7 +74,7 @@ pub(crate) fn decode<T: DeserializeOwned>(
 ///
 /// The stored name is a literal, not the variant's identifier: it is in every stored row
 /// and Kafka header, so renaming a Rust variant must not rename the events already
-/// written (`events/tests/stored_bytes/names.rs` pins the list to docs/events.md).
+/// written (`events/tests/it/stored_bytes/names.rs` pins the list to docs/events.md).
 macro_rules! event_enum {
     (
         $(#[$meta:meta])*
@@ -124,6 +124,12 @@ macro_rules! event_enum {
                     }),)*
                     _ => Err($crate::codec::CodecError::UnknownType(event_type.to_owned())),
                 }
+            }
+
+            /// Each event type's payload JSON Schema as Kafka carries it, with its stored
+            /// name and current schema version (`crate::contract` builds the contract).
+            pub fn payload_schemas() -> Vec<(&'static str, u16, serde_json::Value)> {
+                vec![$(($name, $version, $crate::contract::payload_schema::<$payload>())),*]
             }
 
             /// The camelCase JSON value Kafka carries for this event.

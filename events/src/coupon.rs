@@ -3,9 +3,12 @@
 use crate::codec::{event_enum, no_upcasts};
 use crate::ids::{CouponId, OrderId, UserCouponId, UserId};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DiscountKind {
     /// Won off the order total, capped at the total.
@@ -24,7 +27,9 @@ impl DiscountKind {
 }
 
 /// `{kind, value}` exactly as registered; the coupon aggregate validates it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, utoipa::ToSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Discount {
     pub kind: DiscountKind,
@@ -33,7 +38,7 @@ pub struct Discount {
     pub value: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CouponRegistered {
     pub coupon_id: CouponId,
@@ -44,7 +49,7 @@ pub struct CouponRegistered {
     pub valid_until: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CouponIssued {
     pub coupon_id: CouponId,
@@ -55,7 +60,7 @@ pub struct CouponIssued {
     pub issued_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CouponUsed {
     pub coupon_id: CouponId,
@@ -63,7 +68,7 @@ pub struct CouponUsed {
     pub order_id: OrderId,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CouponRestored {
     pub coupon_id: CouponId,
@@ -75,7 +80,7 @@ pub struct CouponRestored {
 /// it, or the compensation ran before the use arrived): recorded so that a use for that
 /// order arriving late, from a second driver of the saga, is refused instead of taking
 /// the coupon for a cancelled order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CouponUseVoided {
     pub coupon_id: CouponId,

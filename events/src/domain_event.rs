@@ -3,6 +3,7 @@
 use crate::codec::{CodecError, EncodedEvent};
 use crate::coupon::CouponEvent;
 use crate::envelope::RecordedEvent;
+use crate::names::Category;
 use crate::order::OrderEvent;
 use crate::product::ProductEvent;
 use crate::wallet::WalletEvent;
@@ -60,6 +61,16 @@ impl DomainEvent {
         .into_iter()
         .flatten()
         .copied()
+    }
+
+    /// The aggregate type whose stream holds this event.
+    pub fn category(&self) -> Category {
+        match self {
+            Self::Wallet(_) => Category::Wallet,
+            Self::Product(_) => Category::Product,
+            Self::Coupon(_) => Category::Coupon,
+            Self::Order(_) => Category::Order,
+        }
     }
 
     pub fn event_type(&self) -> &'static str {

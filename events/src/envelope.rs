@@ -4,6 +4,7 @@
 
 use crate::ids::{CouponId, OrderId, ProductId, UserId};
 use crate::names::Category;
+use crate::trace::TraceContext;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -80,6 +81,15 @@ pub struct Metadata {
     pub correlation_id: Uuid,
     pub causation_id: Uuid,
     pub command_id: Uuid,
+    /// The W3C trace the command ran in. Metadata stored before traces were kept has none
+    /// (it reads as `None`), and none is written as no key at all, so such rows and new
+    /// untraced ones are the same bytes.
+    #[serde(
+        rename = "traceparent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub trace: Option<TraceContext>,
 }
 
 impl Metadata {
@@ -90,6 +100,7 @@ impl Metadata {
             correlation_id: command_id,
             causation_id: command_id,
             command_id,
+            trace: None,
         }
     }
 }
@@ -133,6 +144,22 @@ pub struct RecordedEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_stored_before_traces_reads_without_one_and_round_trips() {
+        let old = r#"{"correlationId":"0190a000-0000-7000-8000-000000000001","causationId":"0190a000-0000-7000-8000-000000000001","commandId":"0190a000-0000-7000-8000-000000000002"}"#;
+        let metadata: Metadata = serde_json::from_str(old).unwrap();
+        assert_eq!(metadata.trace, None);
+        assert_eq!(serde_json::to_string(&metadata).unwrap(), old);
+
+        let traced = Metadata {
+            trace: Some(TraceContext::new_root()),
+            ..metadata
+        };
+        let json = serde_json::to_string(&traced).unwrap();
+        assert!(json.contains("\"traceparent\":\"00-"), "{json}");
+        assert_eq!(serde_json::from_str::<Metadata>(&json).unwrap(), traced);
+    }
 
     #[test]
     fn stream_category_is_the_prefix() {

@@ -52,6 +52,12 @@ macro_rules! positive_id {
         }
 
         impl utoipa::ToSchema for $name {}
+
+        crate::schema::integer_json_schema!(
+            $name,
+            1,
+            concat!("A positive id (", stringify!($name), ").")
+        );
     )*};
 }
 

@@ -4,6 +4,7 @@
 
 pub mod codec;
 pub mod consistency;
+pub mod contract;
 pub mod coupon;
 pub mod envelope;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod names;
 pub mod order;
 pub mod product;
 mod schema;
+pub mod trace;
 pub mod wallet;
 
 mod domain_event;
@@ -26,4 +28,5 @@ pub use money::{InvalidAmount, Krw};
 pub use names::{Category, ProjectionName};
 pub use order::{CancelReason, OrderEvent, OrderLine};
 pub use product::ProductEvent;
+pub use trace::{InvalidTraceparent, TraceContext};
 pub use wallet::WalletEvent;

@@ -62,6 +62,8 @@ impl utoipa::PartialSchema for Krw {
 
 impl utoipa::ToSchema for Krw {}
 
+crate::schema::integer_json_schema!(Krw, 0, "Whole Korean won (KRW), never negative.");
+
 impl fmt::Display for Krw {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} KRW", self.0)

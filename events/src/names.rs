@@ -212,3 +212,34 @@ pub mod hot_view {
         pub const REASON: &str = "reason";
     }
 }
+
+/// The `tracing` target of the spans that carry a W3C trace across processes (an HTTP
+/// request, a projected event, a recovered saga): exported over OTLP when that is on,
+/// below the log's level otherwise, so the log is unchanged by them.
+pub const TRACE_TARGET: &str = "shop_trace";
+
+/// The Kafka message headers the relay writes and consumers read (docs/events.md,
+/// docs/asyncapi.json). Each is a UTF-8 string.
+pub mod header {
+    pub const EVENT_TYPE: &str = "event-type";
+    pub const SCHEMA_VERSION: &str = "schema-version";
+    pub const EVENT_ID: &str = "event-id";
+    pub const STREAM_ID: &str = "stream-id";
+    pub const STREAM_VERSION: &str = "stream-version";
+    pub const GLOBAL_POSITION: &str = "global-position";
+    pub const CORRELATION_ID: &str = "correlation-id";
+    pub const CAUSATION_ID: &str = "causation-id";
+    pub const RECORDED_AT: &str = "recorded-at";
+    /// Also CloudEvents' `datacontenttype` in Kafka binary mode.
+    pub const CONTENT_TYPE: &str = "content-type";
+    /// W3C trace context of the request that caused the event, when there was one.
+    pub const TRACEPARENT: &str = "traceparent";
+
+    /// CloudEvents 1.0 attributes, Kafka protocol binding, binary content mode.
+    pub const CE_SPECVERSION: &str = "ce_specversion";
+    pub const CE_ID: &str = "ce_id";
+    pub const CE_SOURCE: &str = "ce_source";
+    pub const CE_TYPE: &str = "ce_type";
+    pub const CE_TIME: &str = "ce_time";
+    pub const CE_SUBJECT: &str = "ce_subject";
+}

@@ -8,10 +8,11 @@ use crate::codec::{event_enum, no_upcasts};
 use crate::ids::{CouponId, OrderId, ProductId, UserCouponId, UserId};
 use crate::money::Krw;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One product in an order, at the unit price it had when the order was placed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLine {
     pub product_id: ProductId,
@@ -20,7 +21,7 @@ pub struct OrderLine {
 }
 
 /// Why an order was cancelled; the kebab-case form is also the HTTP problem code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum CancelReason {
     InsufficientStock,
@@ -42,7 +43,7 @@ impl CancelReason {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderPlaced {
     pub order_id: OrderId,
@@ -55,13 +56,13 @@ pub struct OrderPlaced {
 }
 
 /// Every line's stock is reserved (the saga reserves all or nothing).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderStockReserved {
     pub order_id: OrderId,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCouponApplied {
     pub order_id: OrderId,
@@ -70,7 +71,7 @@ pub struct OrderCouponApplied {
     pub discount_amount: Krw,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderPaid {
     pub order_id: OrderId,
@@ -78,7 +79,7 @@ pub struct OrderPaid {
     pub paid_amount: Krw,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCompleted {
     pub order_id: OrderId,
@@ -90,7 +91,7 @@ pub struct OrderCompleted {
     pub completed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderCancelled {
     pub order_id: OrderId,

@@ -3,10 +3,11 @@
 use crate::codec::{CodecError, decode, event_enum};
 use crate::ids::{OrderId, UserId};
 use crate::money::Krw;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Schema v2: v1 had no idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PointsCharged {
     pub user_id: UserId,
@@ -15,7 +16,7 @@ pub struct PointsCharged {
 }
 
 /// Schema v1 of `PointsCharged`, kept so events written before v2 stay readable.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PointsChargedV1 {
     pub user_id: UserId,
@@ -32,7 +33,7 @@ impl From<PointsChargedV1> for PointsCharged {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PointsDeducted {
     pub user_id: UserId,
@@ -40,7 +41,7 @@ pub struct PointsDeducted {
     pub amount: Krw,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PointsRefunded {
     pub user_id: UserId,

@@ -253,6 +253,7 @@ async fn project(pool: &AnyPool, events: &[DomainEvent], batch: usize) {
         event_id: None,
         global_position: None,
         correlation_id: None,
+        trace: None,
         recorded_at: Utc::now(),
     };
     let mut conn = pool.acquire().await.unwrap();

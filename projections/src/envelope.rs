@@ -4,7 +4,9 @@
 
 use crate::error::ProjectionError;
 use chrono::{DateTime, Utc};
-use events::{DomainEvent, EventId, RecordedEvent, StreamId};
+use events::names::TRACE_TARGET;
+use events::{DomainEvent, EventId, RecordedEvent, StreamId, TraceContext};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +18,8 @@ pub struct Envelope {
     /// Position in the event store's global order, when known.
     pub global_position: Option<i64>,
     pub correlation_id: Option<Uuid>,
+    /// The W3C trace of the request that caused the event, when it had one.
+    pub trace: Option<TraceContext>,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -27,6 +31,7 @@ impl From<&RecordedEvent> for Envelope {
             event_id: Some(event.event_id),
             global_position: Some(event.global_position),
             correlation_id: Some(event.metadata.correlation_id),
+            trace: event.metadata.trace,
             recorded_at: event.recorded_at,
         }
     }
@@ -41,27 +46,44 @@ pub(crate) fn decode(recorded: &RecordedEvent) -> Result<DomainEvent, Projection
     })
 }
 
-/// One line per applied event at debug level, with the correlation id its command got from
-/// the HTTP request id: `SHOP_LOG=projections=debug` follows one order from the request
-/// through the saga to each read model.
-/// Events of streams the projection does not read are passed over silently.
+/// One span per applied event that continues the W3C trace of the request that caused it
+/// (exported when OTLP is on), and inside it one line at debug level with the correlation
+/// id its command got from the HTTP request id and the trace id:
+/// `SHOP_LOG=projections=debug` follows one order from the request through the saga to
+/// each read model. Events of streams the projection does not read are passed over.
 pub(crate) fn trace_projected<'a>(
     projection: &'static str,
     categories: &[&str],
     envelopes: impl IntoIterator<Item = &'a Envelope>,
 ) {
-    if tracing::enabled!(tracing::Level::DEBUG) {
-        for envelope in envelopes {
-            if !categories.contains(&envelope.stream_id.category()) {
-                continue;
-            }
+    let spans = tracing::span_enabled!(target: TRACE_TARGET, tracing::Level::TRACE);
+    if !spans && !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    for envelope in envelopes {
+        if !categories.contains(&envelope.stream_id.category()) {
+            continue;
+        }
+        let span = tracing::trace_span!(
+            target: TRACE_TARGET,
+            "project",
+            projection,
+            stream = envelope.stream_id.as_str(),
+            version = envelope.stream_version,
+        );
+        if let Some(trace) = envelope.trace {
+            // Only fails when no OpenTelemetry layer is installed: nothing to continue.
+            span.set_parent(trace.to_otel()).ok();
+        }
+        span.in_scope(|| {
             tracing::debug!(
                 projection,
                 stream = envelope.stream_id.as_str(),
                 version = envelope.stream_version,
                 correlation_id = ?envelope.correlation_id,
+                trace_id = envelope.trace.map(TraceContext::trace_id_hex),
                 "event projected"
             );
-        }
+        });
     }
 }

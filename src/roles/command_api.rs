@@ -76,7 +76,9 @@ pub async fn start(
             ..settings.http_limits()
         },
     };
-    let router = command_api::router(saga.clone(), access).merge(ops.router());
+    let router = command_api::router(saga.clone(), access)
+        .layer(axum::middleware::from_fn(crate::otlp::continue_trace))
+        .merge(ops.router());
     let listener = TcpListener::bind(settings.command_addr)
         .await
         .with_context(|| {

@@ -21,6 +21,7 @@ pub fn spawn(
     let config = RelayConfig {
         brokers,
         topic_prefix: settings.kafka_topic_prefix.clone(),
+        cloudevents_source: settings.cloudevents_source.clone(),
         ..RelayConfig::default()
     };
     let lock: Box<dyn LeaderLock> = match &events.mysql {

@@ -2,11 +2,12 @@
 //! in-process HTTP end to end (`common`), real embedded processes (`embedded_process`), and
 //! full-mode clusters of real processes against MariaDB, Kafka and Redis (`cluster`).
 //! `full_outages` stops and starts the shared servers, so it is a binary of its own
-//! (`tests/outages/`): nothing else may run beside it.
+//! (`tests/full_outages.rs`): nothing else may run beside it.
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
 mod cluster;
 mod common;
+mod contract_support;
 mod embedded_process;
 mod rebuild_support;
 
@@ -28,6 +29,11 @@ mod openapi_docs;
 mod ops_endpoints;
 mod order_saga;
 // The crash points exist only in builds with the `failpoints` feature.
+mod full_contract;
+mod full_data_platform;
+#[cfg(feature = "failpoints")]
+mod full_trace_recovery;
+mod full_tracing;
 #[cfg(feature = "failpoints")]
 mod order_saga_crash;
 mod rebuild;

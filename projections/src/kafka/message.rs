@@ -4,7 +4,8 @@
 use crate::Envelope;
 use crate::error::MessageError;
 use chrono::{DateTime, Utc};
-use events::{DomainEvent, EventId, StreamId};
+use events::names::header;
+use events::{DomainEvent, EventId, StreamId, TraceContext};
 use rdkafka::Message;
 use rdkafka::message::{BorrowedMessage, Headers};
 use uuid::Uuid;
@@ -45,27 +46,28 @@ fn decode(
     categories: &[&str],
 ) -> Result<Option<InboundEvent>, MessageError> {
     let headers = HeaderMap::of(message);
-    let stream_id = match headers.get("stream-id") {
+    let stream_id = match headers.get(header::STREAM_ID) {
         Some(stream) => stream.to_owned(),
         // The key is the stream id too; the header is the documented source.
         None => message
             .key()
             .and_then(|key| std::str::from_utf8(key).ok())
-            .ok_or(MessageError::MissingHeader("stream-id"))?
+            .ok_or(MessageError::MissingHeader(header::STREAM_ID))?
             .to_owned(),
     };
     let stream_id = StreamId::from_stored(stream_id);
     if !categories.contains(&stream_id.category()) {
         return Ok(None);
     }
-    let event_type = headers.require("event-type")?;
-    let stream_version = headers.parse("stream-version", |v| v.parse::<i64>().ok())?;
+    let event_type = headers.require(header::EVENT_TYPE)?;
+    let stream_version = headers.parse(header::STREAM_VERSION, |v| v.parse::<i64>().ok())?;
     let event_id = headers
-        .optional("event-id", |v| Uuid::parse_str(v).ok())
+        .optional(header::EVENT_ID, |v| Uuid::parse_str(v).ok())
         .map(EventId);
-    let global_position = headers.optional("global-position", |v| v.parse::<i64>().ok());
-    let correlation_id = headers.optional("correlation-id", |v| Uuid::parse_str(v).ok());
-    let recorded_at = match headers.optional("recorded-at", |v| {
+    let global_position = headers.optional(header::GLOBAL_POSITION, |v| v.parse::<i64>().ok());
+    let correlation_id = headers.optional(header::CORRELATION_ID, |v| Uuid::parse_str(v).ok());
+    let trace = headers.optional(header::TRACEPARENT, |v| TraceContext::parse(v).ok());
+    let recorded_at = match headers.optional(header::RECORDED_AT, |v| {
         DateTime::parse_from_rfc3339(v)
             .ok()
             .map(|at| at.with_timezone(&Utc))
@@ -87,6 +89,7 @@ fn decode(
             event_id,
             global_position,
             correlation_id,
+            trace,
             recorded_at,
         },
         event,

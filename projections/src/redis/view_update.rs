@@ -246,6 +246,7 @@ mod tests {
             event_id: None,
             global_position: None,
             correlation_id: None,
+            trace: None,
             recorded_at: Utc::now(),
         }
     }

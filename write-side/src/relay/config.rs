@@ -9,6 +9,8 @@ pub struct RelayConfig {
     pub brokers: String,
     /// Prepended to the stream category to name the topic: `shop.` gives `shop.wallet`.
     pub topic_prefix: String,
+    /// The CloudEvents `source` every message names (`ce_source`), a URI reference.
+    pub cloudevents_source: String,
     /// Checkpoint name in the event store. Relays sharing it share one position and one
     /// leader lock; a relay with another name publishes everything again on its own.
     pub reader: String,
@@ -39,6 +41,7 @@ impl RelayConfig {
         Self {
             brokers: brokers.into(),
             topic_prefix: Self::DEFAULT_TOPIC_PREFIX.to_owned(),
+            cloudevents_source: events::contract::cloudevents::DEFAULT_SOURCE.to_owned(),
             reader: Self::DEFAULT_READER.to_owned(),
             batch_size: 500,
             poll_interval: Duration::from_millis(200),

@@ -1,8 +1,12 @@
 //! One stored event as a Kafka message: topic per stream category, key = stream id (so a
 //! stream stays on one partition, in order), camelCase JSON value in the current schema,
-//! envelope in headers. docs/events.md documents this for consumers.
+//! envelope in headers, among them the CloudEvents 1.0 attributes (Kafka binary content
+//! mode). docs/events.md and docs/asyncapi.json document this for consumers.
 
+use super::config::RelayConfig;
 use chrono::SecondsFormat;
+use events::contract::cloudevents;
+use events::names::header;
 use events::{CodecError, DomainEvent, RecordedEvent};
 use rdkafka::message::{Header, OwnedHeaders};
 
@@ -44,7 +48,10 @@ pub struct OutgoingMessage {
 impl OutgoingMessage {
     /// Decodes the stored payload (upcasting old schema versions, so Kafka always carries
     /// the current schema) and renders it.
-    pub fn from_recorded(event: &RecordedEvent, topic_prefix: &str) -> Result<Self, MessageError> {
+    pub fn from_recorded(
+        event: &RecordedEvent,
+        config: &RelayConfig,
+    ) -> Result<Self, MessageError> {
         let decoded =
             DomainEvent::decode_recorded(event).map_err(|source| MessageError::Decode {
                 event_id: event.event_id,
@@ -60,25 +67,41 @@ impl OutgoingMessage {
             source,
         })?;
         let metadata = &event.metadata;
-        let headers = vec![
-            ("event-type", decoded.event_type().to_owned()),
-            ("schema-version", decoded.schema_version().to_string()),
-            ("event-id", event.event_id.to_string()),
-            ("stream-id", event.stream_id.to_string()),
-            ("stream-version", event.stream_version.to_string()),
-            ("global-position", event.global_position.to_string()),
-            ("correlation-id", metadata.correlation_id.to_string()),
-            ("causation-id", metadata.causation_id.to_string()),
+        let recorded_at = event
+            .recorded_at
+            .to_rfc3339_opts(SecondsFormat::Micros, true);
+        let mut headers = vec![
+            (header::EVENT_TYPE, decoded.event_type().to_owned()),
+            (header::SCHEMA_VERSION, decoded.schema_version().to_string()),
+            (header::EVENT_ID, event.event_id.to_string()),
+            (header::STREAM_ID, event.stream_id.to_string()),
+            (header::STREAM_VERSION, event.stream_version.to_string()),
+            (header::GLOBAL_POSITION, event.global_position.to_string()),
+            (header::CORRELATION_ID, metadata.correlation_id.to_string()),
+            (header::CAUSATION_ID, metadata.causation_id.to_string()),
+            (header::RECORDED_AT, recorded_at.clone()),
+            (header::CONTENT_TYPE, CONTENT_TYPE.to_owned()),
+            // CloudEvents, binary mode: the same facts under the names CloudEvents
+            // tooling reads, so the value itself stays the plain event JSON.
+            (header::CE_SPECVERSION, cloudevents::SPEC_VERSION.to_owned()),
+            (header::CE_ID, event.event_id.to_string()),
+            (header::CE_SOURCE, config.cloudevents_source.clone()),
             (
-                "recorded-at",
-                event
-                    .recorded_at
-                    .to_rfc3339_opts(SecondsFormat::Micros, true),
+                header::CE_TYPE,
+                cloudevents::event_type(
+                    decoded.category(),
+                    decoded.event_type(),
+                    decoded.schema_version(),
+                ),
             ),
-            ("content-type", CONTENT_TYPE.to_owned()),
+            (header::CE_TIME, recorded_at),
+            (header::CE_SUBJECT, event.stream_id.to_string()),
         ];
+        if let Some(trace) = metadata.trace {
+            headers.push((header::TRACEPARENT, trace.to_string()));
+        }
         Ok(Self {
-            topic: format!("{topic_prefix}{}", event.stream_id.category()),
+            topic: config.topic(event.stream_id.category()),
             key: event.stream_id.to_string(),
             payload,
             headers,
@@ -122,6 +145,14 @@ mod tests {
         }
     }
 
+    fn config(prefix: &str) -> RelayConfig {
+        RelayConfig {
+            topic_prefix: prefix.to_owned(),
+            cloudevents_source: "/test".to_owned(),
+            ..RelayConfig::new("")
+        }
+    }
+
     fn header<'a>(message: &'a OutgoingMessage, name: &str) -> &'a str {
         message
             .headers
@@ -139,7 +170,7 @@ mod tests {
         })
         .unwrap();
         let event = recorded("PointsCharged", 1, v1);
-        let message = OutgoingMessage::from_recorded(&event, "shop.").unwrap();
+        let message = OutgoingMessage::from_recorded(&event, &RelayConfig::new("")).unwrap();
 
         assert_eq!(message.topic, "shop.wallet");
         assert_eq!(message.key, "wallet-42");
@@ -169,7 +200,7 @@ mod tests {
         .encode()
         .unwrap();
         let event = recorded(encoded.event_type, encoded.schema_version, encoded.payload);
-        let message = OutgoingMessage::from_recorded(&event, "p.").unwrap();
+        let message = OutgoingMessage::from_recorded(&event, &config("p.")).unwrap();
         let names: Vec<_> = message.headers.iter().map(|(key, _)| *key).collect();
         assert_eq!(
             names,
@@ -183,9 +214,20 @@ mod tests {
                 "correlation-id",
                 "causation-id",
                 "recorded-at",
-                "content-type"
+                "content-type",
+                "ce_specversion",
+                "ce_id",
+                "ce_source",
+                "ce_type",
+                "ce_time",
+                "ce_subject",
             ]
         );
+        assert_eq!(header(&message, "ce_id"), event.event_id.to_string());
+        assert_eq!(header(&message, "ce_type"), "shop.wallet.PointsCharged.v2");
+        assert_eq!(header(&message, "ce_source"), "/test");
+        assert_eq!(header(&message, "ce_subject"), "wallet-42");
+        assert_eq!(header(&message, "ce_specversion"), "1.0");
         assert_eq!(header(&message, "event-id"), event.event_id.to_string());
         assert_eq!(
             header(&message, "correlation-id"),
@@ -197,7 +239,7 @@ mod tests {
     fn an_unknown_event_type_is_an_error_not_a_skip() {
         let event = recorded("SomethingNew", 1, vec![1, 2, 3]);
         assert!(matches!(
-            OutgoingMessage::from_recorded(&event, "shop."),
+            OutgoingMessage::from_recorded(&event, &RelayConfig::new("")),
             Err(MessageError::Decode { position: 17, .. })
         ));
     }

@@ -194,7 +194,7 @@ impl Relay {
             if let Some(last) = batch.last() {
                 let messages = batch
                     .iter()
-                    .map(|event| OutgoingMessage::from_recorded(event, &self.config.topic_prefix))
+                    .map(|event| OutgoingMessage::from_recorded(event, &self.config))
                     .collect::<Result<Vec<_>, _>>()?;
                 let Some(sent) = guard.watch(publisher.publish(&messages)).await? else {
                     // Shut down mid-batch: nothing was checkpointed, the next leader

@@ -12,11 +12,14 @@
 use super::OrderSaga;
 use event_store::StoreError;
 use event_store::leader::LeaderLock;
-use events::{Metadata, OrderEvent, OrderId, RecordedEvent};
+use events::names::TRACE_TARGET;
+use events::{Metadata, OrderEvent, OrderId, RecordedEvent, TraceContext};
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 use uuid::Uuid;
 
 /// The recovery scan's checkpoint name in the event store.
@@ -206,9 +209,19 @@ impl OrderSaga {
 
     /// Drives one order; true once it is settled.
     async fn recover(&self, order_id: OrderId, placed_by: Metadata) -> bool {
+        // The order's own trace, under a span of the scan: steps and compensations run
+        // minutes later still carry the trace of the request that placed the order.
+        let span = tracing::trace_span!(target: TRACE_TARGET, "saga recovery", %order_id);
+        if let Some(trace) = placed_by.trace {
+            // Only fails when no OpenTelemetry layer is installed.
+            span.set_parent(trace.to_otel()).ok();
+        }
+        let trace = TraceContext::from_otel(&span.context())
+            .or_else(|| placed_by.trace.map(TraceContext::child));
         let metadata = Metadata {
             causation_id: placed_by.command_id,
             command_id: Uuid::now_v7(),
+            trace,
             ..placed_by
         };
         let order = match self.load(order_id).await {
@@ -219,7 +232,7 @@ impl OrderSaga {
                 return false;
             }
         };
-        match self.drive(order, metadata).await {
+        match self.drive(order, metadata).instrument(span).await {
             Ok(driven) => {
                 let status = driven.order.status();
                 tracing::info!(%order_id, status = status.as_str(), "saga recovery drove an order");

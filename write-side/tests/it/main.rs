@@ -10,6 +10,7 @@ mod snapshot_bytes;
 mod executor;
 mod invariants;
 mod relay;
+mod relay_contract;
 mod saga_model;
 mod store_contract_mysql;
 mod store_contract_sqlite;

@@ -15,7 +15,7 @@
 //! are the plain postcard bytes of the same states in the layouts of their time (coupon v1
 //! and v2 held their holders in the state, as in commits 2383573 and ea94125).
 
-#[path = "../../../../events/tests/stored_bytes/golden.rs"]
+#[path = "../../../../events/tests/it/stored_bytes/golden.rs"]
 mod golden;
 
 use chrono::{TimeZone, Utc};

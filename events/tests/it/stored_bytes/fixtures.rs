@@ -3,7 +3,7 @@
 //! the current version's value must encode to exactly the file's bytes.
 //!
 //! Adding a version: keep the old entry, add one for the new version, and run
-//! `SHOP_WRITE_FIXTURES=1 cargo test -p events --test round_trip` to write its file.
+//! `SHOP_WRITE_FIXTURES=1 cargo test -p events --test it` to write its file.
 
 use super::golden;
 use chrono::{TimeZone, Utc};
