@@ -23,6 +23,22 @@ fn run_script() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/data-platform/run.sh")
 }
 
+/// How many streams the consumer's database has applied events of (0 before it made its
+/// tables). Read with Python's sqlite3, which the consumer needs anyway.
+fn applied_streams(db: &Path) -> i64 {
+    let counted = Command::new("python3")
+        .arg("-c")
+        .arg("import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT COUNT(*) FROM streams').fetchone()[0])")
+        .arg(db)
+        .stderr(Stdio::null())
+        .output();
+    counted
+        .ok()
+        .filter(|output| output.status.success())
+        .and_then(|output| String::from_utf8_lossy(&output.stdout).trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// One wave of orders, all at once; returns (order id, status, lines) per answer.
 async fn wave(
     cluster: &Cluster,
@@ -151,6 +167,13 @@ async fn the_python_consumer_agrees_with_the_query_api_after_relay_kills() {
         if round == 2 {
             // The consumer dies too and comes back under a new group: it reads every
             // topic from the beginning again, and its dedupe must drop what it applied.
+            // It must have applied something first (its first start builds a venv, which
+            // on a loaded machine can outlast three waves).
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while applied_streams(&db) == 0 {
+                assert!(Instant::now() < deadline, "the consumer applied nothing");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             consumer.kill().unwrap();
             consumer.wait().unwrap();
             consumer = start_consumer();

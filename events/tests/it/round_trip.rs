@@ -11,7 +11,6 @@ use events::wallet::{PointsCharged, PointsDeducted, PointsRefunded};
 use events::*;
 use proptest::prelude::*;
 
-
 fn user() -> impl Strategy<Value = UserId> {
     (1..i64::MAX).prop_map(|v| UserId::new(v).unwrap())
 }

@@ -9,13 +9,13 @@
 #[allow(dead_code)]
 use crate::relay_support;
 
+use event_store::EventStore;
 use events::{DomainEvent, EventId, Metadata, NewEvent, StreamId};
 use relay_support::*;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use write_side::relay::NoLeaderLock;
-use event_store::EventStore;
 
 const READER: &str = "relay";
 
