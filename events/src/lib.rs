@@ -12,6 +12,7 @@ pub mod names;
 pub mod order;
 pub mod product;
 mod schema;
+pub mod search_text;
 pub mod wallet;
 
 mod domain_event;

@@ -27,6 +27,7 @@ mod rebuild;
 mod redis;
 mod runner;
 mod sales;
+mod search;
 mod sold_day;
 mod stream_versions;
 mod upsert;
@@ -97,5 +98,6 @@ pub fn all(timezone: Tz) -> Vec<Box<dyn Projection>> {
         Box::new(coupons::Coupons),
         Box::new(orders::Orders),
         Box::new(sales::Sales::new(timezone)),
+        Box::new(search::Search),
     ]
 }

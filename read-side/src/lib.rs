@@ -17,6 +17,8 @@ mod progress;
 mod ranking_window;
 mod rankings;
 mod redis_reader;
+mod search;
+mod search_plan;
 mod stats;
 mod store_writes;
 mod stream_progress;
@@ -155,6 +157,7 @@ pub fn router(state: QueryState) -> Router {
     let routes = Router::new()
         .merge(of_user)
         .route("/v1/products", get(products::list))
+        .route("/v1/products/search", get(search::search))
         .route("/v1/products/{product_id}", get(products::one))
         .route("/v1/coupons/{coupon_id}", get(coupons::one))
         .route("/v1/orders/{order_id}", get(orders::one))
