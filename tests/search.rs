@@ -129,7 +129,10 @@ async fn ranks_korean_english_and_mixed_queries(api: &Api) -> Vec<(String, i64)>
         assert_eq!(status, StatusCode::OK, "{q}: {body}");
         assert_eq!(names(&body), expected, "{q}: {body}");
         assert_eq!(body["total"], expected.len(), "{q}: {body}");
-        assert_eq!((body["page"].clone(), body["size"].clone()), (json!(0), json!(100)));
+        assert_eq!(
+            (body["page"].clone(), body["size"].clone()),
+            (json!(0), json!(100))
+        );
     }
     // A hit shows the product as the catalog does.
     let (_, body) = api.search(&[("q", "Cheesecake")], Some(&token)).await;
@@ -201,13 +204,16 @@ async fn rebuild_under_live_queries(
     rebuild: impl FnOnce() -> Output + Send + 'static,
 ) {
     let live = open_read_db(read_db_url).await.unwrap();
-    // Damage only a rebuild repairs: `라떼` is no longer found anywhere.
-    sqlx::query("DELETE FROM search_grams WHERE gram = '라떼'")
-        .execute(&live)
-        .await
-        .unwrap();
+    // Damage only a rebuild repairs: the product `라떼` loses its row, and a stock is off.
+    for statement in [
+        "DELETE FROM search_products WHERE name = '라떼'",
+        "UPDATE search_products SET stock = 999 WHERE name = '카페라떼'",
+    ] {
+        sqlx::query(statement).execute(&live).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let (_, damaged) = api.search(&[("q", "라떼")], None).await;
-    assert_eq!(damaged["total"], 0, "{damaged}");
+    assert_eq!(names(&damaged), ["바닐라 라떼", "카페라떼"], "{damaged}");
 
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -249,12 +255,23 @@ async fn rebuild_under_live_queries(
     );
     assert!(stdout.contains("rebuilt search at position"), "{stdout}");
     let reads = answered.load(Ordering::Relaxed);
-    eprintln!("{stdout}during the rebuild: {reads} searches, {} registrations", registered.len());
+    eprintln!(
+        "{stdout}during the rebuild: {reads} searches, {} registrations",
+        registered.len()
+    );
     assert!(reads > 0);
 
-    let (_, token) = registered.last().cloned().unwrap_or_else(|| (0, "1".to_owned()));
+    let (_, token) = registered
+        .last()
+        .cloned()
+        .unwrap_or_else(|| (0, "1".to_owned()));
     let (_, repaired) = api.search(&[("q", "라떼")], Some(&token)).await;
-    assert_eq!(names(&repaired), ["라떼", "바닐라 라떼", "카페라떼"], "{repaired}");
+    assert_eq!(
+        names(&repaired),
+        ["라떼", "바닐라 라떼", "카페라떼"],
+        "{repaired}"
+    );
+    assert_eq!(repaired["items"][2]["stock"], 10, "{repaired}");
     let size = (registered.len() + 1).to_string();
     let (_, found) = api
         .search(&[("q", "새 상품"), ("size", &size)], Some(&token))
@@ -268,7 +285,10 @@ async fn rebuild_under_live_queries(
     ids.sort_unstable();
     let mut expected: Vec<i64> = registered.iter().map(|(id, _)| *id).collect();
     expected.sort_unstable();
-    assert_eq!(ids, expected, "every product registered during the rebuild is found");
+    assert_eq!(
+        ids, expected,
+        "every product registered during the rebuild is found"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -287,7 +307,10 @@ async fn embedded_search_ranks_finds_new_products_and_survives_a_rebuild() {
 
     let (status, ready) = api.get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{ready}");
-    assert_eq!(serde_json::from_str::<Value>(&ready).unwrap()["checks"]["search"], "ok");
+    assert_eq!(
+        serde_json::from_str::<Value>(&ready).unwrap()["checks"]["search"],
+        "ok"
+    );
     let (_, metrics) = api.get("/metrics").await;
     assert!(
         metrics.contains(r#"shop_projection_events_total{projection="search"}"#),
@@ -326,7 +349,10 @@ async fn full_search_ranks_finds_new_products_and_survives_a_rebuild() {
     finds_a_new_product_once_its_token_wait_returns(&api).await;
     let (status, ready) = api.get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{ready}");
-    assert_eq!(serde_json::from_str::<Value>(&ready).unwrap()["checks"]["search"], "ok");
+    assert_eq!(
+        serde_json::from_str::<Value>(&ready).unwrap()["checks"]["search"],
+        "ok"
+    );
 
     let runner = cluster.clone();
     let database_url = cluster.names.database_url.clone();

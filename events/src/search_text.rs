@@ -147,13 +147,21 @@ impl SearchQuery {
         } else if self
             .terms
             .iter()
-            .all(|term| name.spaced.contains(format!(" {term}").as_str()))
+            .all(|term| begins_a_word(&name.spaced, term))
         {
             2
         } else {
             3
         }
     }
+}
+
+/// Whether `term` occurs in `spaced` right after a space, i.e. at a word's beginning.
+/// Checked per candidate, so it allocates nothing.
+fn begins_a_word(spaced: &str, term: &str) -> bool {
+    spaced
+        .match_indices(term)
+        .any(|(at, _)| spaced[..at].ends_with(' '))
 }
 
 #[cfg(test)]

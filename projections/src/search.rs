@@ -1,16 +1,18 @@
 use crate::bulk;
+use crate::upsert::update_or_insert;
 use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
 use events::product::ProductRegistered;
-use events::search_text::{fold_name, name_grams};
+use events::search_text::fold_name;
 use events::{DomainEvent, ProductEvent};
 use sqlx::AnyConnection;
 use std::collections::BTreeMap;
 
 /// The product-name search index: `search_products` (each name folded, with the price and
-/// stock a hit shows) and `search_grams` (each name's characters and adjacent pairs). It
-/// keeps its own price and stock instead of joining `products`, so a search that waited
-/// for this projection never meets a catalog row that is not there yet.
+/// stock a hit shows, numbered by `seq` in commit order) and `search_head` (the last `seq`
+/// and this copy's generation). The query API keeps the grams in memory and follows
+/// `seq`. It keeps its own price and stock instead of joining `products`, so a search
+/// that waited for this projection never meets a catalog row that is not there yet.
 pub struct Search;
 
 /// A stock movement of the event, as the catalog applies it.
@@ -34,7 +36,7 @@ impl Projection for Search {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["search_products", "search_grams"]
+        &["search_products", "search_head"]
     }
 
     /// The batch's registrations in multi-row inserts (a rebuild replays a whole catalog
@@ -80,41 +82,42 @@ impl Projection for Search {
     }
 }
 
-/// One product's row and its grams.
+/// One product's row.
 struct Indexed<'a> {
     registered: &'a ProductRegistered,
     compact: String,
     spaced: String,
     chars: i64,
+    seq: i64,
 }
 
 async fn insert(
     tx: &mut AnyConnection,
     registered: &[&ProductRegistered],
 ) -> Result<(), ProjectionError> {
-    if registered.is_empty() {
+    // A batch holds at most a few thousand events.
+    let count = i64::try_from(registered.len()).unwrap_or(i64::MAX);
+    if count == 0 {
         return Ok(());
     }
-    let mut rows = Vec::with_capacity(registered.len());
-    let mut grams = Vec::new();
-    for e in registered {
-        let folded = fold_name(&e.name);
-        let product_id = e.product_id.get();
-        grams.extend(
-            name_grams(&folded.compact)
-                .into_iter()
-                .map(|g| (g, product_id)),
-        );
-        rows.push(Indexed {
-            registered: e,
-            compact: folded.compact,
-            spaced: folded.spaced,
-            chars: folded.chars,
-        });
-    }
+    let first = take_seqs(tx, count).await?;
+    let rows: Vec<Indexed<'_>> = registered
+        .iter()
+        .zip(first..)
+        .map(|(e, seq)| {
+            let folded = fold_name(&e.name);
+            Indexed {
+                registered: e,
+                compact: folded.compact,
+                spaced: folded.spaced,
+                chars: folded.chars,
+                seq,
+            }
+        })
+        .collect();
     bulk::insert_rows(
         tx,
-        "INSERT INTO search_products (product_id, name, compact, spaced, chars, price, stock) ",
+        "INSERT INTO search_products (product_id, name, compact, spaced, chars, price, stock, seq) ",
         &rows,
         |mut row, indexed| {
             let e = indexed.registered;
@@ -124,19 +127,32 @@ async fn insert(
                 .push_bind(indexed.spaced.clone())
                 .push_bind(indexed.chars)
                 .push_bind(e.price.won())
-                .push_bind(e.stock);
+                .push_bind(e.stock)
+                .push_bind(indexed.seq);
         },
         "index a product name",
     )
-    .await?;
-    bulk::insert_rows(
-        tx,
-        "INSERT INTO search_grams (gram, product_id) ",
-        &grams,
-        |mut row, (gram, product_id)| {
-            row.push_bind(gram.clone()).push_bind(*product_id);
-        },
-        "index a product name's grams",
-    )
     .await
+}
+
+/// Hands out `count` sequence numbers; the first. Moving the head row locks it until this
+/// transaction ends, so batches that add products commit one after another in `seq`
+/// order: a reader that saw `seq` n can never later find a row below n it had not seen.
+/// The first batch of a copy creates the row with a new generation.
+async fn take_seqs(tx: &mut AnyConnection, count: i64) -> Result<i64, ProjectionError> {
+    let generation = uuid::Uuid::new_v4().simple().to_string();
+    update_or_insert(
+        tx,
+        sqlx::query("UPDATE search_head SET seq = seq + ? WHERE id = 1").bind(count),
+        sqlx::query("INSERT INTO search_head (id, generation, seq) VALUES (1, ?, ?)")
+            .bind(generation)
+            .bind(count),
+        "number indexed products",
+    )
+    .await?;
+    let head: i64 = sqlx::query_scalar("SELECT seq FROM search_head WHERE id = 1")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(ProjectionError::db("read the search head"))?;
+    Ok(head - count + 1)
 }

@@ -18,7 +18,8 @@ mod ranking_window;
 mod rankings;
 mod redis_reader;
 mod search;
-mod search_plan;
+mod search_follow;
+mod search_index;
 mod stats;
 mod store_writes;
 mod stream_progress;
@@ -63,6 +64,8 @@ pub struct QueryState {
     known_writes: Option<Arc<KnownWrites>>,
     redis: Option<RedisReader>,
     caches: Arc<Caches>,
+    /// This process's product-name index, followed from the search projection's table.
+    search: Arc<search_follow::SearchIndex>,
     stats: Arc<CacheStats>,
     timezone: Tz,
     clock: Clock,
@@ -81,6 +84,7 @@ impl QueryState {
             known_writes: None,
             redis: None,
             caches: Arc::new(Caches::new(min_ttl, max_ttl)),
+            search: Arc::default(),
             stats: Arc::new(CacheStats::default()),
             timezone: DEFAULT_TIMEZONE,
             clock: Arc::new(Utc::now),

@@ -47,6 +47,12 @@ pub(crate) struct ProductPage {
     total: i64,
 }
 
+impl ProductView {
+    pub(crate) fn product_id(&self) -> i64 {
+        self.product_id
+    }
+}
+
 impl ProductPage {
     pub(crate) fn new(items: Vec<ProductView>, page: i64, size: i64, total: i64) -> Self {
         Self {

@@ -1,14 +1,12 @@
 //! `GET /v1/products/search?q=...&page=0&size=20`: products whose name matches, best
-//! match first, from the search projection's gram index (`search_products`,
-//! `search_grams`). A query's grams pick the candidates through the primary key; each
-//! term must then be a substring of the compact name; the rank is computed in SQL so only
-//! one page of rows leaves the database, with the total beside it (one window count).
+//! match first. The ranking runs over this process's in-memory gram index
+//! (`search_index`, followed from the search projection's table by `search_follow`);
+//! the page's rows (name, price, stock) are then read from that table by id.
 
 use crate::QueryState;
 use crate::consistency::{Consistent, SEARCH};
 use crate::layered::read_cached;
 use crate::products::{MAX_PAGE_SIZE, ProductPage, ProductView};
-use crate::search_plan::SearchPlan;
 use api_common::{ApiQuery, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -17,8 +15,12 @@ use serde::Deserialize;
 use sqlx::{Any, AnyPool, QueryBuilder};
 use utoipa::IntoParams;
 
-/// A cached search: the query's cache key, page and size.
-pub(crate) type SearchKey = (String, i64, i64);
+/// A cached search: the query's terms and compact form, page and size.
+pub(crate) type SearchKey = (Vec<String>, String, i64, i64);
+
+/// Lengths the id list of a page's read is padded to (repeating the last id changes
+/// nothing), so a few statement texts serve every page: sqlx prepares one per text.
+const ID_LISTS: [usize; 4] = [1, 4, 20, 100];
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -66,90 +68,50 @@ pub(crate) async fn search(
     let query = SearchQuery::parse(&params.q).map_err(|e| {
         Problem::bad_request(format!("{e} (q takes 1 to {MAX_QUERY_CHARS} characters)"))
     })?;
-    let Some(plan) = SearchPlan::new(&query) else {
-        // Punctuation only: nothing to look for, so nothing matches. The token is still
-        // checked, as on every route.
-        consistent.caught_up(&state).await?;
-        return Ok(Json(ProductPage::new(Vec::new(), page, size, 0)));
-    };
-    let key = (plan.cache_key(), page, size);
+    let fresh = consistent.has_token();
+    let key = (query.terms.clone(), query.compact.clone(), page, size);
     let cache = &state.caches.searches;
-    read_cached(&state, &consistent, cache, key, || {
-        load(&state.pool, &plan, page, size, offset)
+    read_cached(&state, &consistent, cache, key, || async {
+        state.search.follow(&state.pool, fresh).await?;
+        let (Ok(from), Ok(count)) = (usize::try_from(offset), usize::try_from(size)) else {
+            return Ok(ProductPage::new(Vec::new(), page, size, 0));
+        };
+        let hits = state.search.search(&query, from, count);
+        let items = rows(&state.pool, &hits.product_ids).await?;
+        let total = i64::try_from(hits.total).unwrap_or(i64::MAX);
+        Ok(ProductPage::new(items, page, size, total))
     })
     .await
     .map(Json)
 }
 
-#[derive(sqlx::FromRow)]
-struct Hit {
-    #[sqlx(flatten)]
-    product: ProductView,
-    total: i64,
-}
-
-async fn load(
-    pool: &AnyPool,
-    plan: &SearchPlan,
-    page: i64,
-    size: i64,
-    offset: i64,
-) -> Result<ProductPage, sqlx::Error> {
-    let mut query = QueryBuilder::<Any>::new(
-        "SELECT product_id, name, price, stock, COUNT(*) OVER () AS total FROM search_products",
-    );
-    push_filter(&mut query, plan);
-    query
-        .push(" ORDER BY CASE WHEN compact = ")
-        .push_bind(plan.compact.clone())
-        .push(" THEN 0 WHEN INSTR(compact, ")
-        .push_bind(plan.compact.clone())
-        .push(") = 1 THEN 1 WHEN ");
-    let mut starts = query.separated(" AND ");
-    for word_start in &plan.word_starts {
-        starts
-            .push("INSTR(spaced, ")
-            .push_bind_unseparated(word_start.clone())
-            .push_unseparated(") > 0");
-    }
-    query
-        .push(" THEN 2 ELSE 3 END, chars, product_id LIMIT ")
-        .push_bind(size)
-        .push(" OFFSET ")
-        .push_bind(offset);
-    let hits: Vec<Hit> = query.build_query_as().fetch_all(pool).await?;
-    let total = match hits.first() {
-        Some(hit) => hit.total,
-        // Past the last page the window count has no row to ride on.
-        None if offset > 0 => count(pool, plan).await?,
-        None => 0,
+/// The rows of `ids`, in that order.
+async fn rows(pool: &AnyPool, ids: &[i64]) -> Result<Vec<ProductView>, sqlx::Error> {
+    let Some(last) = ids.last() else {
+        return Ok(Vec::new());
     };
-    let items = hits.into_iter().map(|hit| hit.product).collect();
-    Ok(ProductPage::new(items, page, size, total))
-}
-
-async fn count(pool: &AnyPool, plan: &SearchPlan) -> Result<i64, sqlx::Error> {
-    let mut query = QueryBuilder::<Any>::new("SELECT COUNT(*) FROM search_products");
-    push_filter(&mut query, plan);
-    query.build_query_scalar().fetch_one(pool).await
-}
-
-/// ` WHERE` the product has every gram of the query and every term is in its name. The
-/// lists are padded (`SearchPlan`) so a handful of statement texts serve every query.
-fn push_filter(query: &mut QueryBuilder<Any>, plan: &SearchPlan) {
-    query.push(" WHERE product_id IN (SELECT product_id FROM search_grams WHERE gram IN (");
-    let mut grams = query.separated(", ");
-    for gram in &plan.grams {
-        grams.push_bind(gram.clone());
+    let length = ID_LISTS
+        .iter()
+        .copied()
+        .find(|length| *length >= ids.len())
+        .unwrap_or(ids.len());
+    let mut query = QueryBuilder::<Any>::new(
+        "SELECT product_id, name, price, stock FROM search_products WHERE product_id IN (",
+    );
+    let mut list = query.separated(", ");
+    for id in ids
+        .iter()
+        .chain(std::iter::repeat_n(last, length - ids.len()))
+    {
+        list.push_bind(*id);
     }
-    query
-        .push(") GROUP BY product_id HAVING COUNT(*) = ")
-        .push_bind(plan.distinct_grams)
-        .push(")");
-    for term in &plan.terms {
-        query
-            .push(" AND INSTR(compact, ")
-            .push_bind(term.clone())
-            .push(") > 0");
+    query.push(")");
+    let mut found: Vec<ProductView> = query.build_query_as().fetch_all(pool).await?;
+    let mut ordered = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(at) = found.iter().position(|row| row.product_id() == *id) {
+            ordered.push(found.swap_remove(at));
+        }
     }
+    Ok(ordered)
 }
