@@ -317,6 +317,27 @@ async fn embedded_search_ranks_finds_new_products_and_survives_a_rebuild() {
         "the search projection's progress is exported"
     );
 
+    // The query API's document has the route, with what it accepts.
+    let (_, document) = api.get("/openapi.json").await;
+    let document: Value = serde_json::from_str(&document).unwrap();
+    let operation = &document["paths"]["/v1/products/search"]["get"];
+    assert_eq!(operation["operationId"], "searchProducts", "{operation}");
+    let q = operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "q")
+        .unwrap();
+    assert_eq!(
+        (
+            q["required"].clone(),
+            q["schema"]["minLength"].clone(),
+            q["schema"]["maxLength"].clone()
+        ),
+        (json!(true), json!(1), json!(100)),
+        "{q}"
+    );
+
     let settings = shop::Settings::embedded_in(data.path());
     let database_url = settings.database_url.expose().to_owned();
     rebuild_under_live_queries(api, &settings.read_model_url(), move || {

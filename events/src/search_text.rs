@@ -10,7 +10,7 @@
 //! characters of the compact form is a gram: a query term of two or more characters is
 //! found through its pairs, one of one character through itself.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use unicode_normalization::UnicodeNormalization;
 
 /// The longest query accepted, in characters.
@@ -57,12 +57,39 @@ pub fn fold_name(name: &str) -> FoldedName {
     }
 }
 
-/// Every gram of a compact name: each character and each adjacent pair, once each.
-pub fn name_grams(compact: &str) -> BTreeSet<String> {
-    let chars: Vec<char> = compact.chars().collect();
-    let singles = chars.iter().map(char::to_string);
-    let pairs = chars.windows(2).map(|pair| pair.iter().collect::<String>());
-    singles.chain(pairs).collect()
+/// Where a gram occurs in a name: what a one-gram query needs to rank the name without
+/// looking at it (`SearchQuery::tier` for a term of one or two characters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GramPlaces {
+    /// At the very beginning of the compact name.
+    pub at_start: bool,
+    /// At the beginning of some word.
+    pub at_word_start: bool,
+}
+
+/// Every gram of a name (each character and each adjacent pair of its compact form, once
+/// each) and where it occurs.
+pub fn name_grams(name: &FoldedName) -> BTreeMap<String, GramPlaces> {
+    let chars: Vec<char> = name.compact.chars().collect();
+    // Character offsets in `compact` at which a word begins.
+    let mut word_starts = BTreeSet::new();
+    let mut offset = 0;
+    for word in name.spaced.split(' ').filter(|word| !word.is_empty()) {
+        word_starts.insert(offset);
+        offset += word.chars().count();
+    }
+    let mut grams: BTreeMap<String, GramPlaces> = BTreeMap::new();
+    for at in 0..chars.len() {
+        for length in [1, 2] {
+            let Some(gram) = chars.get(at..at + length) else {
+                continue;
+            };
+            let places = grams.entry(gram.iter().collect()).or_default();
+            places.at_start |= at == 0;
+            places.at_word_start |= word_starts.contains(&at);
+        }
+    }
+    grams
 }
 
 /// The grams a name must have for `term` to be a substring of it: its pairs, or the one
@@ -129,26 +156,32 @@ impl SearchQuery {
 
     /// Whether `name` matches: every term is a substring of its compact form.
     pub fn matches(&self, name: &FoldedName) -> bool {
+        self.matches_compact(&name.compact)
+    }
+
+    /// `matches` on a name's compact form alone.
+    pub fn matches_compact(&self, compact: &str) -> bool {
         !self.terms.is_empty()
             && self
                 .terms
                 .iter()
-                .all(|term| name.compact.contains(term.as_str()))
+                .all(|term| compact.contains(term.as_str()))
     }
 
     /// How well `name` matches, lower is better: 0 the whole name, 1 its beginning, 2
-    /// every term begins a word, 3 somewhere inside. The query API computes the same in
-    /// SQL (`read_side::search`); this is its definition and what the tests compare it to.
+    /// every term begins a word, 3 somewhere inside. The definition the query API ranks by
+    /// (`read_side::search_index`, which takes shortcuts that the tests hold to this).
     pub fn tier(&self, name: &FoldedName) -> u8 {
-        if name.compact == self.compact {
+        self.tier_of(&name.compact, &name.spaced)
+    }
+
+    /// `tier` on a name's `compact` and `spaced` forms.
+    pub fn tier_of(&self, compact: &str, spaced: &str) -> u8 {
+        if compact == self.compact {
             0
-        } else if name.compact.starts_with(self.compact.as_str()) {
+        } else if compact.starts_with(self.compact.as_str()) {
             1
-        } else if self
-            .terms
-            .iter()
-            .all(|term| begins_a_word(&name.spaced, term))
-        {
+        } else if self.terms.iter().all(|term| begins_a_word(spaced, term)) {
             2
         } else {
             3
@@ -189,12 +222,32 @@ mod tests {
 
     #[test]
     fn a_name_is_indexed_by_its_characters_and_adjacent_pairs() {
+        let indexed = |name: &str| {
+            name_grams(&fold_name(name))
+                .into_keys()
+                .collect::<BTreeSet<_>>()
+        };
         assert_eq!(
-            name_grams("카페라떼"),
+            indexed("카페라떼"),
             grams(&["카", "페", "라", "떼", "카페", "페라", "라떼"])
         );
-        assert_eq!(name_grams("aa"), grams(&["a", "aa"]));
-        assert!(name_grams("").is_empty());
+        assert_eq!(indexed("aa"), grams(&["a", "aa"]));
+        assert!(indexed("").is_empty());
+    }
+
+    #[test]
+    fn grams_know_whether_they_begin_the_name_or_a_word() {
+        let places = name_grams(&fold_name("바닐라 라떼"));
+        let at = |start, word| GramPlaces {
+            at_start: start,
+            at_word_start: word,
+        };
+        assert_eq!(places["바닐"], at(true, true));
+        assert_eq!(places["라떼"], at(false, true));
+        // 라 begins the second word and also sits inside the first.
+        assert_eq!(places["라"], at(false, true));
+        assert_eq!(places["닐라"], at(false, false));
+        assert_eq!(places["라라"], at(false, false));
     }
 
     #[test]

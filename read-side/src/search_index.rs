@@ -8,13 +8,17 @@
 //! rows for one page and its total; that measured 10 to 30 ms per query in SQLite, here it
 //! is a scan of one sorted list (docs/performance.md, "Product search").
 
-use events::search_text::{FoldedName, SearchQuery, name_grams};
+use events::search_text::{FoldedName, GramPlaces, SearchQuery, name_grams};
+
 use std::collections::HashMap;
 
-struct Doc {
-    product_id: i64,
-    name: FoldedName,
-}
+/// A posting: the doc number shifted left by two, and where the gram is in that name
+/// (`AT_START`, `AT_WORD_START`), so a one-gram query ranks without reading the name.
+/// Postings stay sorted by doc, since docs are only appended.
+type Posting = u32;
+const AT_START: Posting = 1;
+const AT_WORD_START: Posting = 2;
+const DOC_SHIFT: u32 = 2;
 
 /// One page of a search: the product ids, best first, and how many match in all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,9 +34,15 @@ pub(crate) struct Index {
     pub(crate) generation: Option<String>,
     /// The highest `seq` added.
     pub(crate) seq: i64,
-    docs: Vec<Doc>,
-    /// Doc numbers per gram, ascending (docs are only appended).
-    postings: HashMap<String, Vec<u32>>,
+    /// Per doc: the name length and product id, the tie-breaks of the rank.
+    keys: Vec<(i64, i64)>,
+    /// Every doc's compact and spaced name, one after another in doc order, and where
+    /// each begins and ends: a scan of a posting list walks them forward instead of
+    /// chasing two allocations per candidate.
+    compact: String,
+    spaced: String,
+    spans: Vec<(usize, usize, usize, usize)>,
+    postings: HashMap<String, Vec<Posting>>,
 }
 
 impl Index {
@@ -44,61 +54,158 @@ impl Index {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.docs.len()
+        self.keys.len()
+    }
+
+    /// Doc `doc`'s compact and spaced name.
+    fn name(&self, doc: usize) -> Option<(&str, &str)> {
+        let &(compact_at, compact_end, spaced_at, spaced_end) = self.spans.get(doc)?;
+        Some((
+            self.compact.get(compact_at..compact_end)?,
+            self.spaced.get(spaced_at..spaced_end)?,
+        ))
     }
 
     pub(crate) fn add(&mut self, product_id: i64, name: FoldedName, seq: i64) {
-        // Doc numbers are u32 to halve the postings; four billion products is not a catalog.
-        let Ok(doc) = u32::try_from(self.docs.len()) else {
+        // A billion products is not a catalog; past it names are not indexed.
+        let Some(doc) = u32::try_from(self.keys.len())
+            .ok()
+            .filter(|doc| doc.leading_zeros() >= DOC_SHIFT)
+        else {
             return;
         };
-        for gram in name_grams(&name.compact) {
-            self.postings.entry(gram).or_default().push(doc);
+        for (gram, places) in name_grams(&name) {
+            self.postings
+                .entry(gram)
+                .or_default()
+                .push(posting(doc, places));
         }
-        self.docs.push(Doc { product_id, name });
+        self.keys.push((name.chars, product_id));
+        let (compact_at, spaced_at) = (self.compact.len(), self.spaced.len());
+        self.compact.push_str(&name.compact);
+        self.spaced.push_str(&name.spaced);
+        self.spans
+            .push((compact_at, self.compact.len(), spaced_at, self.spaced.len()));
         self.seq = self.seq.max(seq);
     }
 
     /// The page `offset..offset + size` of the products matching `query`, ranked by
     /// (`SearchQuery::tier`, name length, product id).
     pub(crate) fn search(&self, query: &SearchQuery, offset: usize, size: usize) -> Hits {
-        let mut lists = Vec::new();
+        let ranked = match query.terms.as_slice() {
+            [term] if term.chars().count() <= 2 => self.one_gram(term),
+            _ => self.verified(query),
+        };
+        page(ranked, offset, size)
+    }
+
+    /// A single term of one or two characters is one gram: its postings are exactly the
+    /// matches, and say where in each name it is.
+    fn one_gram(&self, term: &str) -> Vec<(u8, i64, i64)> {
+        let Some(list) = self.postings.get(term) else {
+            return Vec::new();
+        };
+        let length = i64::try_from(term.chars().count()).unwrap_or(i64::MAX);
+        list.iter()
+            .filter_map(|entry| {
+                let &(chars, product_id) = self.keys.get(doc_of(*entry))?;
+                let tier = if entry & AT_START != 0 {
+                    if chars == length { 0 } else { 1 }
+                } else if entry & AT_WORD_START != 0 {
+                    2
+                } else {
+                    3
+                };
+                Some((tier, chars, product_id))
+            })
+            .collect()
+    }
+
+    /// Anything longer: the names in the shortest posting list of the query's grams, each
+    /// checked against the terms (cheaper than intersecting the other lists: the names
+    /// are short and read in order).
+    fn verified(&self, query: &SearchQuery) -> Vec<(u8, i64, i64)> {
+        let mut shortest: Option<&[Posting]> = None;
         for gram in query.grams() {
             match self.postings.get(&gram) {
-                Some(list) => lists.push(list.as_slice()),
+                Some(list) if shortest.is_none_or(|s| list.len() < s.len()) => {
+                    shortest = Some(list.as_slice());
+                }
+                Some(_) => {}
                 // A gram no name has: nothing can match.
-                None => return Hits::default(),
+                None => return Vec::new(),
             }
         }
-        lists.sort_by_key(|list| list.len());
-        let Some((shortest, others)) = lists.split_first() else {
-            return Hits::default();
+        let Some(candidates) = shortest else {
+            return Vec::new();
         };
-        let mut ranked: Vec<(u8, i64, i64)> = shortest
-            .iter()
-            .filter(|doc| others.iter().all(|list| list.binary_search(doc).is_ok()))
-            .filter_map(|doc| self.docs.get(usize::try_from(*doc).ok()?))
-            .filter(|doc| query.matches(&doc.name))
-            .map(|doc| (query.tier(&doc.name), doc.name.chars, doc.product_id))
-            .collect();
-        let total = ranked.len();
-        let end = offset.saturating_add(size).min(total);
-        if offset >= end {
-            return Hits {
-                product_ids: Vec::new(),
-                total,
-            };
+        let docs = candidates.iter().map(|entry| doc_of(*entry));
+        match query.terms.as_slice() {
+            // One term, the whole query: one substring search ranks it too.
+            [term] if *term == query.compact => {
+                let word_start = format!(" {term}");
+                docs.filter_map(|doc| {
+                    let (compact, spaced) = self.name(doc)?;
+                    let at = compact.find(term.as_str())?;
+                    let tier = match at {
+                        0 if compact.len() == term.len() => 0,
+                        0 => 1,
+                        _ if spaced.contains(word_start.as_str()) => 2,
+                        _ => 3,
+                    };
+                    let &(chars, product_id) = self.keys.get(doc)?;
+                    Some((tier, chars, product_id))
+                })
+                .collect()
+            }
+            _ => docs
+                .filter_map(|doc| {
+                    let (compact, spaced) = self.name(doc)?;
+                    if !query.matches_compact(compact) {
+                        return None;
+                    }
+                    let &(chars, product_id) = self.keys.get(doc)?;
+                    Some((query.tier_of(compact, spaced), chars, product_id))
+                })
+                .collect(),
         }
-        // Only the first `end` need sorting: partition around the last of them first.
-        if end < total {
-            ranked.select_nth_unstable(end - 1);
-            ranked.truncate(end);
-        }
-        ranked.sort_unstable();
-        Hits {
-            product_ids: ranked[offset..].iter().map(|(_, _, id)| *id).collect(),
+    }
+}
+
+fn posting(doc: u32, places: GramPlaces) -> Posting {
+    let mut entry = doc << DOC_SHIFT;
+    if places.at_start {
+        entry |= AT_START;
+    }
+    if places.at_word_start {
+        entry |= AT_WORD_START;
+    }
+    entry
+}
+
+fn doc_of(entry: Posting) -> usize {
+    usize::try_from(entry >> DOC_SHIFT).unwrap_or(usize::MAX)
+}
+
+/// The page `offset..offset + size` of `ranked` in rank order, sorting only what it needs.
+fn page(mut ranked: Vec<(u8, i64, i64)>, offset: usize, size: usize) -> Hits {
+    let total = ranked.len();
+    let end = offset.saturating_add(size).min(total);
+    if offset >= end {
+        return Hits {
+            product_ids: Vec::new(),
             total,
-        }
+        };
+    }
+    // Only the first `end` need sorting: partition around the last of them first.
+    if end < total {
+        ranked.select_nth_unstable(end - 1);
+        ranked.truncate(end);
+    }
+    ranked.sort_unstable();
+    Hits {
+        product_ids: ranked[offset..].iter().map(|(_, _, id)| *id).collect(),
+        total,
     }
 }
 
@@ -145,6 +252,46 @@ mod tests {
         // 라떼 and 떼라 are both in 라떼떼라, `라떼라` is not.
         let index = index(&["라떼떼라", "라떼라"]);
         assert_eq!(search(&index, "라떼라", 0, 20), (vec![2], 1));
+    }
+
+    #[test]
+    fn one_gram_queries_rank_from_their_postings_as_the_names_would() {
+        let index = index(&NAMES);
+        for q in ["라", "떼", "라떼", "바닐", "la", "at", "te", "l"] {
+            let query = SearchQuery::parse(q).unwrap();
+            let mut by_names = index.verified(&query);
+            let mut by_postings = index.one_gram(&query.terms[0]);
+            by_names.sort_unstable();
+            by_postings.sort_unstable();
+            assert_eq!(by_postings, by_names, "{q}");
+        }
+    }
+
+    #[test]
+    fn every_path_ranks_as_the_definition_does() {
+        let index = index(&NAMES);
+        for q in [
+            "라떼",
+            "바닐라",
+            "latte",
+            "latt",
+            "atte",
+            "바닐라 latte",
+            "라 떼",
+            "latte latte",
+            "macchiato latte",
+        ] {
+            let query = SearchQuery::parse(q).unwrap();
+            let mut expected: Vec<(u8, i64, i64)> = (1..)
+                .zip(NAMES)
+                .map(|(id, name)| (id, fold_name(name)))
+                .filter(|(_, name)| query.matches(name))
+                .map(|(id, name)| (query.tier(&name), name.chars, id))
+                .collect();
+            expected.sort_unstable();
+            let ids: Vec<i64> = expected.iter().map(|(_, _, id)| *id).collect();
+            assert_eq!(search(&index, q, 0, 20), (ids, expected.len()), "{q}");
+        }
     }
 
     #[test]
