@@ -4,9 +4,10 @@
 // iterations a second, each one GET:
 //   20 % GET /v1/rankings/top-products?days=3&limit=5
 //   25 % GET /v1/users/{id}/points
-//   15 % GET /v1/products?page=0&size=20
+//   10 % GET /v1/products?page=0&size=20
 //   25 % GET /v1/products/{id}
-//   15 % GET /v1/users/{id}/coupons
+//   10 % GET /v1/users/{id}/coupons
+//   10 % GET /v1/products/search?q=... (Korean, English, prefixes; the run's own products)
 // Every answer must be a 200 with the expected shape; anything else is unexpected and fails
 // the run. `dropped_iterations` counts iterations k6 could not start in time (the load
 // generator, not the service, ran out: it shares the machine).
@@ -36,6 +37,10 @@ const DURATION = __ENV.DURATION || '30s';
 const PRODUCTS = envInt('PRODUCTS', 50);
 const USERS = envInt('USERS', 200);
 
+const SEARCH_WORDS = ['카페라떼', '바닐라 라떼', 'Latte Macchiato', '아이스 아메리카노', 'Cold Brew', '치즈케이크'];
+// Each finds at least one product of this run's (together with the run id as a second term).
+const SEARCHES = ['라떼', '카페', 'latt', 'macchiato', '아메리카노', 'cold', '케이크', '바닐라 latte'];
+
 const ok = new Counter('reads_ok');
 const unexpected = new Counter('unexpected_answers');
 
@@ -62,6 +67,7 @@ export const options = {
     'http_req_duration{name:product-page}': ['max>=0'],
     'http_req_duration{name:product}': ['max>=0'],
     'http_req_duration{name:user-coupons}': ['max>=0'],
+    'http_req_duration{name:search}': ['max>=0'],
   },
   summaryTrendStats: TREND_STATS,
   setupTimeout: '180s',
@@ -75,7 +81,9 @@ export function setup() {
   const C = COMMAND_URLS[0];
   const products = [];
   for (let i = 0; i < PRODUCTS; i++) {
-    products.push(adminPost('/v1/products', { name: `k6 ${run} r${i + 1}`, price: 1000 + 100 * i, stock: 100000 }).productId);
+    // Korean and English words, so the searches below find these products.
+    const word = SEARCH_WORDS[i % SEARCH_WORDS.length];
+    products.push(adminPost('/v1/products', { name: `k6 ${run} ${word} r${i + 1}`, price: 1000 + 100 * i, stock: 100000 }).productId);
   }
   const coupon = adminPost('/v1/coupons', {
     name: `k6 ${run} read`,
@@ -128,9 +136,10 @@ export default function (data) {
   const r = Math.random();
   if (r < 0.2) get('/v1/rankings/top-products?days=3&limit=5', 'ranking', '"items"');
   else if (r < 0.45) get(`/v1/users/${pick(data.users)}/points`, 'balance', '"balance"');
-  else if (r < 0.6) get('/v1/products?page=0&size=20', 'product-page', '"items"');
-  else if (r < 0.85) get(`/v1/products/${pick(data.products)}`, 'product', '"stock"');
-  else get(`/v1/users/${pick(data.users)}/coupons`, 'user-coupons', '"items"');
+  else if (r < 0.55) get('/v1/products?page=0&size=20', 'product-page', '"items"');
+  else if (r < 0.8) get(`/v1/products/${pick(data.products)}`, 'product', '"stock"');
+  else if (r < 0.9) get(`/v1/users/${pick(data.users)}/coupons`, 'user-coupons', '"items"');
+  else get(`/v1/products/search?q=${encodeURIComponent(pick(SEARCHES))}&size=20`, 'search', '"productId"');
 }
 
 function seconds(d) {
@@ -144,7 +153,7 @@ export function handleSummary(data) {
     'unexpected_answers',
   ]);
   const lines = [];
-  for (const name of ['ranking', 'balance', 'product-page', 'product', 'user-coupons']) {
+  for (const name of ['ranking', 'balance', 'product-page', 'product', 'user-coupons', 'search']) {
     const m = data.metrics[`http_req_duration{name:${name}}`];
     if (m) {
       const v = m.values;

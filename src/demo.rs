@@ -5,12 +5,21 @@ use anyhow::Context;
 use events::{Discount, DiscountKind, Krw, Metadata};
 use write_side::commands::{CommandServices, NewCoupon, NewProduct};
 
+/// English and Korean names, some sharing words (`라떼`, `Latte`), so that
+/// `GET /v1/products/search?q=라떼` (or `latt`, `카페`) has something to rank at once.
 const PRODUCTS: &[(&str, i64, i64)] = &[
     ("Americano", 4_500, 1_000),
     ("Caffe Latte", 5_000, 1_000),
     ("Cheesecake", 6_500, 200),
     ("Tumbler", 25_000, 100),
     ("Drip Bag Set", 18_000, 300),
+    ("아이스 아메리카노", 4_500, 1_000),
+    ("카페라떼", 5_000, 1_000),
+    ("바닐라 라떼", 5_500, 800),
+    ("Latte Macchiato", 5_500, 500),
+    ("말차 Latte", 6_000, 300),
+    ("치즈케이크", 6_500, 200),
+    ("콜드브루 원두 200g", 16_000, 150),
 ];
 
 /// Returns whether anything was loaded (only into an empty store).

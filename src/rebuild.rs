@@ -22,6 +22,8 @@ pub enum RebuildTarget {
     Orders,
     /// `daily_sales` (SQL only; `ranking` also refills the Redis day keys).
     Sales,
+    /// `search_products` and `search_grams`, the product-name search index.
+    Search,
     /// `daily_sales`, and the Redis per-day sales keys when Redis and Kafka are configured.
     Ranking,
     /// The Redis hot views (balances, products, coupons, orders, sales days), built under
@@ -40,6 +42,7 @@ impl RebuildTarget {
             Self::Coupons => Some(events::ProjectionName::Coupons.name()),
             Self::Orders => Some(events::ProjectionName::Orders.name()),
             Self::Sales => Some(events::ProjectionName::Sales.name()),
+            Self::Search => Some(events::ProjectionName::Search.name()),
             Self::Ranking | Self::RedisViews | Self::All => None,
         }
     }

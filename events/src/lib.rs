@@ -13,6 +13,7 @@ pub mod names;
 pub mod order;
 pub mod product;
 mod schema;
+pub mod search_text;
 pub mod trace;
 pub mod wallet;
 

@@ -58,16 +58,19 @@ pub enum ProjectionName {
     Orders = 3,
     Sales = 4,
     RedisViews = 5,
+    /// The product-name search index (`search_products`, `search_grams`).
+    Search = 6,
 }
 
 impl ProjectionName {
-    pub const ALL: [ProjectionName; 6] = [
+    pub const ALL: [ProjectionName; 7] = [
         ProjectionName::Balances,
         ProjectionName::Catalog,
         ProjectionName::Coupons,
         ProjectionName::Orders,
         ProjectionName::Sales,
         ProjectionName::RedisViews,
+        ProjectionName::Search,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -78,13 +81,14 @@ impl ProjectionName {
             ProjectionName::Orders => "orders",
             ProjectionName::Sales => "sales",
             ProjectionName::RedisViews => "redis-views",
+            ProjectionName::Search => "search",
         }
     }
 
     pub const fn categories(self) -> &'static [&'static str] {
         match self {
             ProjectionName::Balances => WALLET,
-            ProjectionName::Catalog => PRODUCT,
+            ProjectionName::Catalog | ProjectionName::Search => PRODUCT,
             ProjectionName::Coupons => COUPON,
             ProjectionName::Orders | ProjectionName::Sales => ORDER,
             ProjectionName::RedisViews => &Category::NAMES,
@@ -102,6 +106,7 @@ impl ProjectionName {
             3 => ProjectionName::Orders,
             4 => ProjectionName::Sales,
             5 => ProjectionName::RedisViews,
+            6 => ProjectionName::Search,
             _ => panic!("no projection has this number"),
         }
     }
@@ -132,6 +137,7 @@ mod tests {
         assert!(ProjectionName::Sales.consumes("order"));
         assert!(!ProjectionName::Balances.consumes("order"));
         assert!(ProjectionName::RedisViews.consumes("coupon"));
+        assert!(ProjectionName::Search.consumes("product"));
     }
 }
 

@@ -29,6 +29,7 @@ mod redis;
 mod retry;
 mod runner;
 mod sales;
+mod search;
 mod sold_day;
 mod stream_versions;
 mod upsert;
@@ -100,5 +101,6 @@ pub fn all(timezone: Tz) -> Vec<Box<dyn Projection>> {
         Box::new(coupons::Coupons),
         Box::new(orders::Orders),
         Box::new(sales::Sales::new(timezone)),
+        Box::new(search::Search),
     ]
 }

@@ -7,6 +7,7 @@ use crate::orders::OrderView;
 use crate::products::{ProductPage, ProductView};
 use crate::ranking_window::Window;
 use crate::rankings::RankedWindow;
+use crate::search::SearchKey;
 use crate::user_coupons::UserCouponRow;
 use moka::Expiry;
 use moka::future::Cache;
@@ -20,6 +21,9 @@ pub const DEFAULT_CACHE_TTL: (Duration, Duration) =
 
 const CAPACITY: u64 = 100_000;
 const PAGE_CAPACITY: u64 = 1_000;
+/// Distinct searches kept: popular queries repeat, the long tail is ranked anew.
+const SEARCH_CAPACITY: u64 = 10_000;
+const SEARCH_TTL: (Duration, Duration) = RANKING_TTL;
 /// A window is today and up to 29 days before it: a few dozen entries at most.
 const RANKING_CAPACITY: u64 = 64;
 /// Rankings change with every completed order but nobody needs them to the millisecond;
@@ -34,6 +38,10 @@ pub(crate) struct Caches {
     pub(crate) products: Cache<i64, Option<ProductView>>,
     pub(crate) coupons: Cache<i64, Option<CouponView>>,
     pub(crate) product_pages: Cache<(i64, i64), ProductPage>,
+    /// Results per (query, page, size), about a second like rankings: a popular word
+    /// matches thousands of names, and a search without a token may be that stale (one
+    /// with a token follows the index and ranks anew after its wait).
+    pub(crate) searches: Cache<SearchKey, ProductPage>,
     pub(crate) user_coupons: Cache<i64, Arc<Vec<UserCouponRow>>>,
     pub(crate) orders: Cache<i64, Option<OrderView>>,
     pub(crate) rankings: Cache<Window, RankedWindow>,
@@ -47,6 +55,7 @@ impl Caches {
             products: build(CAPACITY, jitter),
             coupons: build(CAPACITY, jitter),
             product_pages: build(PAGE_CAPACITY, jitter),
+            searches: build(SEARCH_CAPACITY, Jitter::new(SEARCH_TTL.0, SEARCH_TTL.1)),
             user_coupons: build(CAPACITY, jitter),
             orders: build(CAPACITY, jitter),
             rankings: build(RANKING_CAPACITY, Jitter::new(RANKING_TTL.0, RANKING_TTL.1)),

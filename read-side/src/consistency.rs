@@ -26,6 +26,7 @@ pub const CATALOG: u8 = ProjectionName::Catalog as u8;
 pub const COUPONS: u8 = ProjectionName::Coupons as u8;
 pub const ORDERS: u8 = ProjectionName::Orders as u8;
 pub const SALES: u8 = ProjectionName::Sales as u8;
+pub const SEARCH: u8 = ProjectionName::Search as u8;
 
 /// Which hot views may answer a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,6 +17,9 @@ mod progress;
 mod ranking_window;
 mod rankings;
 mod redis_reader;
+mod search;
+mod search_follow;
+mod search_index;
 mod stats;
 mod store_writes;
 mod stream_progress;
@@ -61,6 +64,8 @@ pub struct QueryState {
     known_writes: Option<Arc<KnownWrites>>,
     redis: Option<RedisReader>,
     caches: Arc<Caches>,
+    /// This process's product-name index, followed from the search projection's table.
+    search: Arc<search_follow::SearchIndex>,
     stats: Arc<CacheStats>,
     timezone: Tz,
     clock: Clock,
@@ -79,6 +84,7 @@ impl QueryState {
             known_writes: None,
             redis: None,
             caches: Arc::new(Caches::new(min_ttl, max_ttl)),
+            search: Arc::default(),
             stats: Arc::new(CacheStats::default()),
             timezone: DEFAULT_TIMEZONE,
             clock: Arc::new(Utc::now),
@@ -155,6 +161,7 @@ pub fn router(state: QueryState) -> Router {
     let routes = Router::new()
         .merge(of_user)
         .route("/v1/products", get(products::list))
+        .route("/v1/products/search", get(search::search))
         .route("/v1/products/{product_id}", get(products::one))
         .route("/v1/coupons/{coupon_id}", get(coupons::one))
         .route("/v1/orders/{order_id}", get(orders::one))

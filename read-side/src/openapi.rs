@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         crate::points::balance,
         crate::products::list,
         crate::products::one,
+        crate::search::search,
         crate::coupons::one,
         crate::user_coupons::of_user,
         crate::orders::one,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::AnyPool;
 use utoipa::{IntoParams, ToSchema};
 
-const MAX_PAGE_SIZE: i64 = 100;
+pub(crate) const MAX_PAGE_SIZE: i64 = 100;
 
 #[derive(Clone, Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -45,6 +45,23 @@ pub(crate) struct ProductPage {
     page: i64,
     size: i64,
     total: i64,
+}
+
+impl ProductView {
+    pub(crate) fn product_id(&self) -> i64 {
+        self.product_id
+    }
+}
+
+impl ProductPage {
+    pub(crate) fn new(items: Vec<ProductView>, page: i64, size: i64, total: i64) -> Self {
+        Self {
+            items,
+            page,
+            size,
+            total,
+        }
+    }
 }
 
 /// The catalog, a page at a time, by product id.

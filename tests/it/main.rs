@@ -39,3 +39,4 @@ mod order_saga_crash;
 mod rebuild;
 #[cfg(feature = "failpoints")]
 mod rebuild_crash;
+mod search;

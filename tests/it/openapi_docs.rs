@@ -28,6 +28,7 @@ const COMMAND_ROUTES: &[(&str, &str)] = &[
 const QUERY_ROUTES: &[(&str, &str)] = &[
     ("/v1/users/{userId}/points", "get"),
     ("/v1/products", "get"),
+    ("/v1/products/search", "get"),
     ("/v1/products/{productId}", "get"),
     ("/v1/coupons/{couponId}", "get"),
     ("/v1/users/{userId}/coupons", "get"),

@@ -93,6 +93,7 @@ async fn read_models_are_exact_and_a_redelivered_history_changes_nothing() {
             "coupons",
             "orders",
             "sales",
+            "search",
             "redis-views"
         ])
     );

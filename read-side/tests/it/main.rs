@@ -9,3 +9,4 @@ mod full_rankings;
 mod full_redis_outage;
 mod full_stream_progress;
 mod query_api;
+mod search;
