@@ -3,9 +3,9 @@
 use crate::backend::EventStoreHandle;
 use crate::settings::Settings;
 use anyhow::Context;
+use relay::{LeaderLock, MySqlLeaderLock, NoLeaderLock, RelayConfig};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use write_side::relay::{LeaderLock, MySqlLeaderLock, NoLeaderLock, RelayConfig};
 
 /// Starts the relay. With MySQL, relays in several processes elect one publisher through
 /// a database lock; an embedded store has one process, so it needs none.
@@ -30,7 +30,7 @@ pub fn spawn(
     };
     let store = events.store.clone();
     Ok(tokio::spawn(async move {
-        write_side::relay::run(store, lock, config, shutdown)
+        relay::run(store, lock, config, shutdown)
             .await
             .context("the relay stopped")
     }))

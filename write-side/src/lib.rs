@@ -9,5 +9,4 @@ pub mod executor;
 pub mod idempotency;
 pub mod ids;
 pub mod in_flight;
-pub mod relay;
 pub mod saga;

@@ -11,11 +11,11 @@ use crate::relay_support;
 
 use event_store::EventStore;
 use events::{DomainEvent, EventId, Metadata, NewEvent, StreamId};
+use relay::NoLeaderLock;
 use relay_support::*;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use write_side::relay::NoLeaderLock;
 
 const READER: &str = "relay";
 

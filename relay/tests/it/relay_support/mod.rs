@@ -14,6 +14,7 @@ use events::{
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
+use relay::{LeaderLock, MySqlLeaderLock, Relay, RelayConfig, RelayError, RelayProgress};
 use sqlx::MySqlPool;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
@@ -24,9 +25,6 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use write_side::relay::{
-    LeaderLock, MySqlLeaderLock, Relay, RelayConfig, RelayError, RelayProgress,
-};
 
 pub const WAIT: Duration = Duration::from_secs(20);
 

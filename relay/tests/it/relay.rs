@@ -12,11 +12,11 @@ use events::coupon::CouponIssued;
 use events::wallet::PointsChargedV1;
 use events::{CouponId, Krw, NewEvent, UserId};
 use rand::Rng;
+use relay::{NoLeaderLock, RelayConfig};
 use relay_support::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use write_side::relay::{NoLeaderLock, RelayConfig};
 
 const READER: &str = "relay";
 
