@@ -98,6 +98,10 @@ pub(crate) fn create(
         // out; the broker's minimum keeps that to seconds instead of the default 45 s.
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "1500")
+        // A request queued to a broker that restarted can sit unsent until this runs out
+        // (60 s by default), and the group's rejoin waits behind it: seen as a projector
+        // idle for over 90 s after a Kafka restart. 10 s bounds that stall.
+        .set("socket.timeout.ms", "10000")
         .set("statistics.interval.ms", STATISTICS_INTERVAL_MS)
         .create_with_context(ProjectorContext { name, lag })
         .map_err(ProjectionError::kafka("create a consumer"))?;
