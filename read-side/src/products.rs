@@ -64,6 +64,24 @@ impl ProductPage {
     }
 }
 
+/// `page` and `size` (defaults 0 and 20) checked, with the offset of the page's first row.
+pub(crate) fn page_window(
+    page: Option<i64>,
+    size: Option<i64>,
+) -> Result<(i64, i64, i64), Problem> {
+    let page = page.unwrap_or(0);
+    let size = size.unwrap_or(20);
+    if page < 0 || !(1..=MAX_PAGE_SIZE).contains(&size) {
+        return Err(Problem::bad_request(format!(
+            "page must be >= 0 and size between 1 and {MAX_PAGE_SIZE}"
+        )));
+    }
+    let offset = page
+        .checked_mul(size)
+        .ok_or_else(|| Problem::bad_request("page is too large"))?;
+    Ok((page, size, offset))
+}
+
 /// The catalog, a page at a time, by product id.
 #[utoipa::path(
     get,
@@ -79,16 +97,7 @@ pub(crate) async fn list(
     ApiQuery(query): ApiQuery<PageQuery>,
     consistent: Consistent<CATALOG>,
 ) -> Result<Json<ProductPage>, Problem> {
-    let page = query.page.unwrap_or(0);
-    let size = query.size.unwrap_or(20);
-    if page < 0 || !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(Problem::bad_request(format!(
-            "page must be >= 0 and size between 1 and {MAX_PAGE_SIZE}"
-        )));
-    }
-    let offset = page
-        .checked_mul(size)
-        .ok_or_else(|| Problem::bad_request("page is too large"))?;
+    let (page, size, offset) = page_window(query.page, query.size)?;
     let cache = &state.caches.product_pages;
     read_cached(&state, &consistent, cache, (page, size), || {
         load_page(&state.pool, page, size, offset)

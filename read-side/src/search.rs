@@ -6,7 +6,7 @@
 use crate::QueryState;
 use crate::consistency::{Consistent, SEARCH};
 use crate::layered::read_cached;
-use crate::products::{MAX_PAGE_SIZE, ProductPage, ProductView};
+use crate::products::{ProductPage, ProductView, page_window};
 use api_common::{ApiQuery, Problem};
 use axum::Json;
 use axum::extract::State;
@@ -55,16 +55,7 @@ pub(crate) async fn search(
     ApiQuery(params): ApiQuery<SearchParams>,
     consistent: Consistent<SEARCH>,
 ) -> Result<Json<ProductPage>, Problem> {
-    let page = params.page.unwrap_or(0);
-    let size = params.size.unwrap_or(20);
-    if page < 0 || !(1..=MAX_PAGE_SIZE).contains(&size) {
-        return Err(Problem::bad_request(format!(
-            "page must be >= 0 and size between 1 and {MAX_PAGE_SIZE}"
-        )));
-    }
-    let offset = page
-        .checked_mul(size)
-        .ok_or_else(|| Problem::bad_request("page is too large"))?;
+    let (page, size, offset) = page_window(params.page, params.size)?;
     let query = SearchQuery::parse(&params.q).map_err(|e| {
         Problem::bad_request(format!("{e} (q takes 1 to {MAX_QUERY_CHARS} characters)"))
     })?;
