@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 /// `products(product_id, name, price, stock)`.
 pub struct Catalog;
 
-/// The change an event makes to its product's stock, if it is a stock movement.
-fn stock_delta(event: &ProductEvent) -> Option<(ProductId, i64)> {
+/// The change an event makes to its product's stock, if it is a stock movement (the
+/// search index keeps stock the same way).
+pub(crate) fn stock_delta(event: &ProductEvent) -> Option<(ProductId, i64)> {
     match event {
         ProductEvent::ProductRegistered(_) => None,
         ProductEvent::ProductRestocked(e) => Some((e.product_id, e.quantity)),

@@ -1,4 +1,5 @@
 use crate::bulk;
+use crate::catalog::stock_delta;
 use crate::upsert::update_or_insert;
 use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
@@ -14,16 +15,6 @@ use std::collections::BTreeMap;
 /// `seq`. It keeps its own price and stock instead of joining `products`, so a search
 /// that waited for this projection never meets a catalog row that is not there yet.
 pub struct Search;
-
-/// A stock movement of the event, as the catalog applies it.
-fn stock_delta(event: &ProductEvent) -> Option<(i64, i64)> {
-    match event {
-        ProductEvent::ProductRegistered(_) => None,
-        ProductEvent::ProductRestocked(e) => Some((e.product_id.get(), e.quantity)),
-        ProductEvent::StockReserved(e) => Some((e.product_id.get(), -e.quantity)),
-        ProductEvent::StockReleased(e) => Some((e.product_id.get(), e.quantity)),
-    }
-}
 
 #[async_trait]
 impl Projection for Search {
@@ -56,7 +47,7 @@ impl Projection for Search {
             if let ProductEvent::ProductRegistered(e) = event {
                 registered.push(e);
             } else if let Some((product_id, delta)) = stock_delta(event) {
-                *totals.entry(product_id).or_default() += delta;
+                *totals.entry(product_id.get()).or_default() += delta;
             }
         }
         insert(tx, &registered).await?;
