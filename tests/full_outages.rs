@@ -45,7 +45,8 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
     cluster.migrate();
     let stack = cluster.full_stack().await;
     let (command, query) = (&stack.command, &stack.query);
-    let charge = |user: i64, amount: i64| {
+    // Every charge carries an Idempotency-Key, as a client that may retry sends it.
+    let charge = |user: i64, amount: i64, key: String| {
         let client = cluster.client.clone();
         let url = format!(
             "{}/v1/users/{user}/points/charge",
@@ -54,6 +55,7 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
         async move {
             let response = client
                 .post(url)
+                .header("Idempotency-Key", key)
                 .json(&json!({"amount": amount}))
                 .send()
                 .await
@@ -62,7 +64,10 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
         }
     };
 
-    assert_eq!(charge(1, 100).await, StatusCode::OK);
+    assert_eq!(
+        charge(1, 100, "kafka-outage-first".to_owned()).await,
+        StatusCode::OK
+    );
     cluster
         .eventually(query, "/v1/users/1/points", Duration::from_secs(30), |v| {
             v["balance"] == 100
@@ -73,13 +78,16 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
     services("down", "kafka");
     let outage = Instant::now();
     let mut sent = 0;
+    let mut keys = Vec::new();
     while outage.elapsed() < Duration::from_secs(10) {
         for user in 1..=20 {
+            let key = format!("kafka-outage-{user}-{sent}");
             assert_eq!(
-                charge(user, 10).await,
+                charge(user, 10, key.clone()).await,
                 StatusCode::OK,
                 "a charge failed during the outage"
             );
+            keys.push((user, key));
             sent += 1;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -106,6 +114,45 @@ async fn commands_survive_a_kafka_outage_and_read_models_catch_up() {
                 |v| v["balance"] == rounds * 10,
             )
             .await;
+    }
+
+    // Every charge sent again with its key, as a client unsure of its answer would: each
+    // is answered as before and none takes effect twice (the store gains no event).
+    let stored = || async {
+        let mut db =
+            <sqlx::MySqlConnection as sqlx::Connection>::connect(&cluster.names.database_url)
+                .await
+                .unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM events")
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+    };
+    let before = stored().await;
+    for (user, key) in keys {
+        assert_eq!(
+            charge(user, 10, key).await,
+            StatusCode::OK,
+            "a replay failed"
+        );
+    }
+    assert_eq!(
+        charge(1, 100, "kafka-outage-first".to_owned()).await,
+        StatusCode::OK
+    );
+    assert_eq!(stored().await, before, "a replay appended an event");
+    let marker = charge(1, 1, "kafka-outage-marker".to_owned()).await;
+    assert_eq!(marker, StatusCode::OK);
+    cluster
+        .eventually(query, "/v1/users/1/points", Duration::from_secs(30), |v| {
+            v["balance"] == 100 + rounds * 10 + 1
+        })
+        .await;
+    for user in 2..=20 {
+        let (_, balance) = cluster
+            .get(query, &format!("/v1/users/{user}/points"))
+            .await;
+        assert_eq!(balance["balance"], rounds * 10, "user {user}: {balance}");
     }
 }
 

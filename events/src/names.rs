@@ -219,6 +219,10 @@ pub mod hot_view {
     }
 }
 
+/// The Kafka projector's consumer for every SQL projection at once (their consumer group is
+/// `{prefix}projector.{SQL_READ_MODELS}`); `redis-views` has a group of its own.
+pub const SQL_READ_MODELS: &str = "read-models";
+
 /// The `tracing` target of the spans that carry a W3C trace across processes (an HTTP
 /// request, a projected event, a recovered saga): exported over OTLP when that is on,
 /// below the log's level otherwise, so the log is unchanged by them.

@@ -21,7 +21,8 @@ impl ProjectionHandles {
         self.progress.clone()
     }
 
-    /// Each projection's lag, by name (Kafka mode adds `redis-views` when it runs).
+    /// Each projection's lag, by name (Kafka mode adds `redis-views` when it runs; there
+    /// the SQL projections share one consumer, so they show the same lag).
     pub fn lag(&self) -> HashMap<&'static str, watch::Receiver<ProjectionLag>> {
         self.lag.clone()
     }

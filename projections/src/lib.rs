@@ -3,8 +3,9 @@
 //!
 //! - Embedded: `spawn_projections` reads the global order from an `EventFeed` and moves a
 //!   checkpoint per projection in the same transaction as the rows it covers.
-//! - Full: `spawn_kafka_projections` runs one Kafka consumer group per projection; each
-//!   event applies only if its stream version is above the one stored for that stream
+//! - Full: `spawn_kafka_projections` runs one Kafka consumer group for the SQL projections
+//!   (one transaction per batch across them) and one for the Redis views; each event
+//!   applies only if its stream version is above the one stored for that stream
 //!   (`projected_streams` in SQL, the hash field `v` in Redis), checked and moved
 //!   atomically with the write, and the Kafka offset is stored only after the write.
 

@@ -98,30 +98,35 @@ impl StreamVersions {
     /// since `load` (the caller's transaction then rolls back and is retried).
     pub(crate) async fn save(self, tx: &mut AnyConnection) -> Result<(), ProjectionError> {
         let mut moved = Vec::new();
+        let mut first_seen = Vec::new();
         for (stream_id, tracked) in self.streams {
             match tracked.stored {
                 Some(stored) if stored != tracked.current => {
                     moved.push((stream_id, stored, tracked.current));
                 }
                 Some(_) => {}
-                // Once per stream and projection, ever: one plain statement each is fine.
                 // A racing insert of the same key fails on the primary key, which rolls
-                // this batch back just like a lost compare-and-set.
-                None if tracked.current > 0 => {
-                    sqlx::query(
-                        "INSERT INTO projected_streams (projection, stream_id, version) \
-                         VALUES (?, ?, ?)",
-                    )
-                    .bind(self.projection)
-                    .bind(stream_id)
-                    .bind(tracked.current)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ProjectionError::db("record a stream version"))?;
-                }
+                // this batch back just like a lost compare-and-set. Under load nearly
+                // every order is a new stream, so these go many rows per statement.
+                None if tracked.current > 0 => first_seen.push((stream_id, tracked.current)),
                 None => {}
             }
         }
+        // One order of keys for every writer, so two batches cannot lock them crosswise.
+        first_seen.sort_unstable();
+        let projection = self.projection;
+        bulk::insert_rows(
+            tx,
+            "INSERT INTO projected_streams (projection, stream_id, version) ",
+            &first_seen,
+            |mut row, (stream_id, version)| {
+                row.push_bind(projection)
+                    .push_bind(stream_id.clone())
+                    .push_bind(*version);
+            },
+            "record stream versions",
+        )
+        .await?;
         for chunk in moved.chunks(MAX_LIST) {
             compare_and_set(tx, self.projection, chunk).await?;
         }

@@ -15,7 +15,7 @@ use sqlx::{Connection, SqliteConnection};
 use std::time::{Duration, Instant};
 
 /// Every query route that accepts a token.
-const ROUTES: [&str; 7] = [
+const ROUTES: [&str; 8] = [
     "/v1/users/1/points",
     "/v1/users/1/coupons",
     "/v1/products",
@@ -23,14 +23,35 @@ const ROUTES: [&str; 7] = [
     "/v1/coupons/1",
     "/v1/orders/1",
     "/v1/rankings/top-products",
+    "/v1/products/search?q=latte",
 ];
 
-/// Far below the 2 s wait a forged token used to hold, with room for a loaded machine.
+/// Far below the 2 s wait a forged token used to hold: no single refusal may take this
+/// long, even on a loaded machine...
 const AT_ONCE: Duration = Duration::from_secs(1);
+/// ...and the typical one is answered within the 100 ms.
+const TYPICAL: Duration = Duration::from_millis(100);
+
+/// Asserts the median of `took` is within `TYPICAL`.
+fn assert_typically_at_once(mut took: Vec<Duration>) {
+    took.sort();
+    let median = took[took.len() / 2];
+    assert!(
+        median < TYPICAL,
+        "median refusal took {median:?} (slowest {:?})",
+        took.last()
+    );
+}
 
 /// Sends `token` as the header (or, with `in_query`, as `consistencyToken`) and asserts a
-/// quick problem answer with `code`.
-async fn refused(app: &TestApp, path: &str, token: HeaderValue, in_query: bool, code: &str) {
+/// quick problem answer with `code`; returns how long it took.
+async fn refused(
+    app: &TestApp,
+    path: &str,
+    token: HeaderValue,
+    in_query: bool,
+    code: &str,
+) -> Duration {
     let request = if in_query {
         let raw = token.to_str().unwrap().to_owned();
         app.client
@@ -52,6 +73,7 @@ async fn refused(app: &TestApp, path: &str, token: HeaderValue, in_query: bool, 
             .is_some_and(|d| d.contains("Consistency-Token")),
         "{path} {token:?}: the detail names the header: {body}"
     );
+    took
 }
 
 fn value(raw: &str) -> HeaderValue {
@@ -100,12 +122,14 @@ async fn malformed_tokens_are_validation_failures_on_every_route() {
         value(""),
         HeaderValue::from_bytes(b"1:wallet-\xff:1").unwrap(),
     ];
+    let mut took = Vec::new();
     for path in ROUTES {
         for token in &malformed {
-            refused(&app, path, token.clone(), false, "validation-failed").await;
+            took.push(refused(&app, path, token.clone(), false, "validation-failed").await);
         }
-        refused(&app, path, value("1:wallet 1:1"), true, "validation-failed").await;
+        took.push(refused(&app, path, value("1:wallet 1:1"), true, "validation-failed").await);
     }
+    assert_typically_at_once(took);
     app.stop().await;
 }
 
@@ -124,21 +148,25 @@ async fn tokens_naming_writes_the_store_has_not_made_are_refused_at_once() {
         "3:wallet-1:4".to_owned(),
         "0:coupon-1:1".to_owned(),
     ];
+    let mut took = Vec::new();
     for path in ROUTES {
         for token in &unknown {
-            refused(&app, path, value(token), false, "consistency-token-unknown").await;
+            took.push(refused(&app, path, value(token), false, "consistency-token-unknown").await);
         }
         // The query parameter, percent-encoded as clients send it, is checked alike.
         let future = format!("{}:wallet-1:1", head + 7);
-        refused(
-            &app,
-            path,
-            value(&future),
-            true,
-            "consistency-token-unknown",
-        )
-        .await;
+        took.push(
+            refused(
+                &app,
+                path,
+                value(&future),
+                true,
+                "consistency-token-unknown",
+            )
+            .await,
+        );
     }
+    assert_typically_at_once(took);
     // Still nothing beyond the head: refusing wrote nothing, and a genuine token reads.
     assert_eq!(app.head().await, head);
     let token = format!("{head}:wallet-1:1");

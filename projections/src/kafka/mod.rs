@@ -1,5 +1,7 @@
-//! Projectors fed by Kafka: one consumer group per projection (`{prefix}projector.{name}`),
-//! each applying batches effectively once and storing offsets only after its write.
+//! Projectors fed by Kafka: one consumer group for every SQL projection
+//! (`{prefix}projector.read-models`, one transaction per batch across them) and one for the
+//! Redis views (`{prefix}projector.redis-views`), each applying batches effectively once and
+//! storing offsets only after its write.
 
 mod consumer;
 mod message;
@@ -30,7 +32,7 @@ pub struct KafkaProjectorConfig {
     /// Kafka bootstrap servers, `host:port[,host:port...]`.
     pub brokers: String,
     /// Prepended to topic and consumer group names: `shop.` reads `shop.wallet`, ... in
-    /// groups `shop.projector.balances`, ...
+    /// groups `shop.projector.read-models` and `shop.projector.redis-views`.
     pub topic_prefix: String,
     /// `SHOP_TIMEZONE`: the calendar a sale's day is counted in (SQL and Redis).
     pub timezone: Tz,
@@ -49,28 +51,32 @@ impl KafkaProjectorConfig {
     }
 }
 
-/// Starts one consumer per SQL projection, plus `redis-views` when `redis` is given. They
-/// are independent: a projection that cannot write (Redis down, say) retries with backoff
-/// and holds back no other. Each projection's lag is published (see
-/// `ProjectionHandles::lag`) and logged every 30 s.
+/// Starts one consumer for the SQL projections, plus one for `redis-views` when `redis` is
+/// given. The two are independent: one that cannot write (Redis down, say) retries with
+/// backoff and holds the other back not at all. Lag is published by projection name (the
+/// SQL projections share their consumer's, see `ProjectionHandles::lag`) and logged every
+/// 30 s.
 pub fn spawn_kafka_projections(
     pool: AnyPool,
     redis: Option<RedisViews>,
     config: KafkaProjectorConfig,
     shutdown: CancellationToken,
 ) -> ProjectionHandles {
-    let mut sinks: Vec<Arc<dyn Sink>> = crate::all(config.timezone)
-        .into_iter()
-        .map(|projection| Arc::new(SqlSink::new(pool.clone(), projection)) as Arc<dyn Sink>)
-        .collect();
+    let sql = SqlSink::new(pool, crate::all(config.timezone));
+    let sql_names: Vec<&'static str> = sql.names().collect();
+    let mut sinks: Vec<(Arc<dyn Sink>, Vec<&'static str>)> = vec![(Arc::new(sql), sql_names)];
     if let Some(views) = redis {
-        sinks.push(Arc::new(RedisSink::new(views, config.timezone)));
+        let sink = RedisSink::new(views, config.timezone);
+        let name = sink.name();
+        sinks.push((Arc::new(sink), vec![name]));
     }
     let mut lag = HashMap::new();
     let mut tasks = Vec::new();
-    for sink in sinks {
+    for (sink, names) in sinks {
         let (sender, receiver) = watch::channel(ProjectionLag::default());
-        lag.insert(sink.name(), receiver);
+        for name in names {
+            lag.insert(name, receiver.clone());
+        }
         let settings = worker::ConsumerSettings {
             brokers: config.brokers.clone(),
             group_id: config.group_id(sink.name()),

@@ -1,4 +1,5 @@
 use super::InboundEvent;
+use crate::envelope::trace_projected;
 use crate::error::ProjectionError;
 use async_trait::async_trait;
 
@@ -15,4 +16,14 @@ pub(crate) trait Sink: Send + Sync + 'static {
     /// Applies `events` (in consumption order, so each stream's events in version order)
     /// and returns how many of them had been applied before (redeliveries).
     async fn apply(&self, events: &[InboundEvent]) -> Result<usize, ProjectionError>;
+
+    /// One span per applied event (see `trace_projected`), named for the projection that
+    /// applied it.
+    fn trace(&self, events: &[InboundEvent]) {
+        trace_projected(
+            self.name(),
+            self.categories(),
+            events.iter().map(|e| &e.envelope),
+        );
+    }
 }

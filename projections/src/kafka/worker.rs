@@ -5,7 +5,6 @@
 use super::consumer::{self, ProjectorConsumer, is_missing_topic};
 use super::message::Inbound;
 use super::{InboundEvent, Sink};
-use crate::envelope::trace_projected;
 use crate::error::ProjectionError;
 use crate::lag::ProjectionLag;
 use crate::retry::{MIN_BACKOFF, doubled};
@@ -168,11 +167,7 @@ async fn apply(
             match sink.apply(&batch.events).await {
                 Ok(seen_before) => {
                     duplicates = seen_before;
-                    trace_projected(
-                        sink.name(),
-                        sink.categories(),
-                        batch.events.iter().map(|e| &e.envelope),
-                    );
+                    sink.trace(&batch.events);
                     break;
                 }
                 Err(error) => {

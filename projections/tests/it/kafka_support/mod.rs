@@ -238,17 +238,10 @@ impl TestEnv {
             .set("bootstrap.servers", brokers())
             .create()
             .unwrap();
-        let groups: Vec<String> = [
-            "balances",
-            "catalog",
-            "coupons",
-            "orders",
-            "sales",
-            "redis-views",
-        ]
-        .iter()
-        .map(|name| format!("{}projector.{name}", self.topic_prefix))
-        .collect();
+        let groups: Vec<String> = [events::names::SQL_READ_MODELS, "redis-views"]
+            .iter()
+            .map(|name| format!("{}projector.{name}", self.topic_prefix))
+            .collect();
         let mut pending: Vec<&str> = groups.iter().map(String::as_str).collect();
         let deadline = Instant::now() + WAIT;
         while !pending.is_empty() {
