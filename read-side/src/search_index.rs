@@ -121,25 +121,31 @@ impl Index {
             .collect()
     }
 
-    /// Anything longer: the names in the shortest posting list of the query's grams, each
-    /// checked against the terms (cheaper than intersecting the other lists: the names
-    /// are short and read in order).
+    /// Anything longer: the docs in the query's rarest grams' lists (the shortest list,
+    /// narrowed by the next `NARROW_BY` shortest), each checked against the terms.
+    /// Narrowing is integer work on sorted lists; checking a name reads it from wherever
+    /// it lies in memory, which is what a scan of a long list spent its time on.
     fn verified(&self, query: &SearchQuery) -> Vec<(u8, i64, i64)> {
-        let mut shortest: Option<&[Posting]> = None;
+        let mut lists: Vec<&[Posting]> = Vec::new();
         for gram in query.grams() {
             match self.postings.get(&gram) {
-                Some(list) if shortest.is_none_or(|s| list.len() < s.len()) => {
-                    shortest = Some(list.as_slice());
-                }
-                Some(_) => {}
+                Some(list) => lists.push(list.as_slice()),
                 // A gram no name has: nothing can match.
                 None => return Vec::new(),
             }
         }
-        let Some(candidates) = shortest else {
+        lists.sort_unstable_by_key(|list| list.len());
+        let Some((shortest, others)) = lists.split_first() else {
             return Vec::new();
         };
-        let docs = candidates.iter().map(|entry| doc_of(*entry));
+        let mut docs: Vec<usize> = shortest.iter().map(|entry| doc_of(*entry)).collect();
+        for other in others.iter().take(NARROW_BY) {
+            docs = intersect(&docs, other);
+            if docs.is_empty() {
+                return Vec::new();
+            }
+        }
+        let docs = docs.into_iter();
         match query.terms.as_slice() {
             // One term, the whole query: one substring search ranks it too.
             [term] if *term == query.compact => {
@@ -170,6 +176,32 @@ impl Index {
                 .collect(),
         }
     }
+}
+
+/// How many lists besides the shortest narrow the candidates before names are read.
+const NARROW_BY: usize = 2;
+
+/// The docs of `docs` (ascending) that `list` (sorted by doc) has too. Gallops through
+/// `list`, so a short `docs` costs its length times the log of the gap, not `list`'s length.
+fn intersect(docs: &[usize], list: &[Posting]) -> Vec<usize> {
+    let mut kept = Vec::with_capacity(docs.len());
+    let mut rest = list;
+    for &doc in docs {
+        // Grow a step until it passes `doc`, then search inside the last step.
+        let mut step = 1;
+        while step < rest.len() && doc_of(rest[step]) < doc {
+            step *= 2;
+        }
+        let window = &rest[..rest.len().min(step + 1)];
+        let at = window.partition_point(|entry| doc_of(*entry) < doc);
+        rest = &rest[at..];
+        match rest.first() {
+            Some(entry) if doc_of(*entry) == doc => kept.push(doc),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    kept
 }
 
 fn posting(doc: u32, places: GramPlaces) -> Posting {
@@ -292,6 +324,29 @@ mod tests {
             let ids: Vec<i64> = expected.iter().map(|(_, _, id)| *id).collect();
             assert_eq!(search(&index, q, 0, 20), (ids, expected.len()), "{q}");
         }
+    }
+
+    #[test]
+    fn intersecting_keeps_exactly_the_shared_docs() {
+        let list: Vec<Posting> = [1, 2, 5, 9, 10, 40, 41, 100]
+            .iter()
+            .map(|doc| posting(*doc, GramPlaces::default()))
+            .collect();
+        assert_eq!(
+            intersect(&[0, 2, 3, 9, 41, 99, 100, 101], &list),
+            vec![2, 9, 41, 100]
+        );
+        assert_eq!(intersect(&[], &list), Vec::<usize>::new());
+        assert_eq!(intersect(&[5], &[]), Vec::<usize>::new());
+        let every: Vec<usize> = (0..200).collect();
+        let odd: Vec<Posting> = (1..200)
+            .step_by(2)
+            .map(|d| posting(d, GramPlaces::default()))
+            .collect();
+        assert_eq!(
+            intersect(&every, &odd),
+            (1..200).step_by(2).map(|d| d as usize).collect::<Vec<_>>()
+        );
     }
 
     #[test]
