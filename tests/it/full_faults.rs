@@ -68,8 +68,24 @@ async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_onc
 
     let cut = Arc::new(Fault::default());
     let settled = Arc::new(AtomicUsize::new(0));
+    let readyz = |base: String| {
+        let client = cluster.client.clone();
+        async move {
+            let response = client
+                .get(format!("{base}/readyz"))
+                .timeout(Duration::from_secs(10))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
     let cutter = {
-        let (cut, settled) = (cut.clone(), settled.clone());
+        let (cut, settled, base) = (cut.clone(), settled.clone(), base.clone());
         async move {
             // Mid-run: once a quarter of the requests are through.
             let quarter = (CLIENTS * ROUNDS * 2 / 4) as usize;
@@ -78,9 +94,32 @@ async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_onc
             }
             cut.start();
             proxy.cut();
-            tokio::time::sleep(Duration::from_secs(3)).await;
+            let cut_at = Instant::now();
+            // Readiness says which dependency is gone while it is gone.
+            let (status, ready) = readyz(base.clone()).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+            assert!(
+                ready["checks"]["database"]
+                    .as_str()
+                    .is_some_and(|check| check.starts_with("down")),
+                "{ready}"
+            );
+            tokio::time::sleep(Duration::from_secs(3).saturating_sub(cut_at.elapsed())).await;
             proxy.restore();
             cut.end();
+            // ...and ready again once it is back.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let (status, ready) = readyz(base.clone()).await;
+                if status == StatusCode::OK {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "not ready after the cut: {ready}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             proxy
         }
     };
