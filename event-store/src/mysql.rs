@@ -661,29 +661,36 @@ impl EventStore for MySqlEventStore {
         queries::read_stream(&self.pool, stream, after_version).await
     }
 
-    /// Two statements for the whole group: every snapshot, then every event after its
-    /// stream's snapshot (a join, so a long snapshotted stream sends only its tail).
+    /// Two statements for the whole group: every event after its stream's snapshot (a
+    /// join, so a long snapshotted stream sends only its tail), then every snapshot.
+    ///
+    /// In that order, because they are separate reads and snapshots only ever move
+    /// forward: the snapshot loaded second is the one the join used or a newer one, so
+    /// the events after it are all among those read (the few it covers are dropped). The
+    /// other order could load an older snapshot than the join used and leave a gap that
+    /// folding skips silently (a coupon decided without its registration).
     async fn load_streams(&self, streams: &[StreamId]) -> Result<Vec<Loaded>, StoreError> {
         let mut snapshots: HashMap<StreamId, Snapshot> = HashMap::new();
         let mut events: HashMap<StreamId, Vec<RecordedEvent>> = HashMap::new();
         for chunk in streams.chunks(VERSION_QUERY_STREAMS) {
-            for snapshot in queries::load_snapshots(&self.pool, chunk).await? {
-                snapshots.insert(snapshot.stream_id.clone(), snapshot);
-            }
             for event in queries::read_streams_after_snapshots(&self.pool, chunk).await? {
                 events
                     .entry(event.stream_id.clone())
                     .or_default()
                     .push(event);
             }
+            for snapshot in queries::load_snapshots(&self.pool, chunk).await? {
+                snapshots.insert(snapshot.stream_id.clone(), snapshot);
+            }
         }
         Ok(streams
             .iter()
             .map(|stream| {
-                (
-                    snapshots.remove(stream),
-                    events.remove(stream).unwrap_or_default(),
-                )
+                let snapshot = snapshots.remove(stream);
+                let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
+                let mut tail = events.remove(stream).unwrap_or_default();
+                tail.retain(|event| event.stream_version > after);
+                (snapshot, tail)
             })
             .collect())
     }
