@@ -239,6 +239,52 @@ pub async fn snapshots_keep_the_newest(store: Arc<dyn EventStore>) {
     );
 }
 
+/// Snapshots moving forward while group loads run (another node snapshotting a hot
+/// stream): every load is its snapshot, if any, plus every event after it, without a gap.
+/// A load that read the snapshot and the events after it as of two different snapshots
+/// would skip events, and a state folded from it would be wrong at the head's version.
+pub async fn a_group_load_is_never_cut_by_a_snapshot_written_meanwhile(store: Arc<dyn EventStore>) {
+    const VERSIONS: i64 = 200;
+    let stream = wallet(90);
+    let events: Vec<_> = (1..=VERSIONS).map(|i| charge(90, i)).collect();
+    store.append(&stream, 0, &events).await.unwrap();
+    let snapshotter = {
+        let (store, stream) = (store.clone(), stream.clone());
+        tokio::spawn(async move {
+            for version in 1..=VERSIONS {
+                store
+                    .save_snapshot(&Snapshot {
+                        stream_id: stream.clone(),
+                        stream_version: version,
+                        global_position: version,
+                        schema_version: 1,
+                        payload: vec![1],
+                    })
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let mut loads = 0;
+    while !snapshotter.is_finished() || loads == 0 {
+        let loaded = store
+            .load_streams(std::slice::from_ref(&stream))
+            .await
+            .unwrap();
+        let (snapshot, tail) = &loaded[0];
+        let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
+        let versions: Vec<i64> = tail.iter().map(|e| e.stream_version).collect();
+        let expected: Vec<i64> = (after + 1..=VERSIONS).collect();
+        assert_eq!(
+            versions, expected,
+            "load {loads}: after the snapshot at {after}"
+        );
+        loads += 1;
+    }
+    snapshotter.await.unwrap();
+}
+
 pub async fn id_sequences_never_repeat(store: Arc<dyn EventStore>) {
     let first = store.reserve_ids("order", 10).await.unwrap();
     assert_eq!(first, 1..11);
@@ -551,6 +597,7 @@ macro_rules! store_contract {
             entries_are_written_with_their_events_and_read_back,
             a_taken_unique_entry_is_a_conflict_and_writes_nothing,
             a_group_load_answers_each_stream_after_its_snapshot,
+            a_group_load_is_never_cut_by_a_snapshot_written_meanwhile,
             an_idempotency_key_is_recorded_with_its_events_once,
         );
     };
