@@ -94,6 +94,16 @@ impl Api {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Waits, through searches sent with them, until every write `tokens` name is in the
+    /// index. Across Kafka a token covers its own stream only (the projection's partitions
+    /// move independently), so the last registration's token does not cover the others.
+    async fn wait_for<'a>(&self, tokens: impl IntoIterator<Item = &'a str>) {
+        for token in tokens {
+            let (status, body) = self.search(&[("q", "a"), ("size", "1")], Some(token)).await;
+            assert_eq!(status, StatusCode::OK, "{token}: {body}");
+        }
+    }
+
     async fn get(&self, path: &str) -> (StatusCode, String) {
         let response = self
             .client
@@ -117,13 +127,14 @@ fn names(body: &Value) -> Vec<String> {
 /// Registers the catalog and checks every expected query; returns the ids by name.
 async fn ranks_korean_english_and_mixed_queries(api: &Api) -> Vec<(String, i64)> {
     let mut ids = Vec::new();
-    let mut token = String::new();
+    let mut tokens = Vec::new();
     for name in CATALOG {
         let (id, written) = api.register(name).await;
         ids.push((name.to_owned(), id));
-        token = written;
+        tokens.push(written);
     }
-    // The last registration's token: its wait covers every registration before it.
+    api.wait_for(tokens.iter().map(String::as_str)).await;
+    let token = tokens.last().cloned().unwrap_or_default();
     for (q, expected) in EXPECTED {
         let (status, body) = api.search(&[("q", q), ("size", "100")], Some(&token)).await;
         assert_eq!(status, StatusCode::OK, "{q}: {body}");
@@ -265,6 +276,8 @@ async fn rebuild_under_live_queries(
         .last()
         .cloned()
         .unwrap_or_else(|| (0, "1".to_owned()));
+    api.wait_for(registered.iter().map(|(_, token)| token.as_str()))
+        .await;
     let (_, repaired) = api.search(&[("q", "라떼")], Some(&token)).await;
     assert_eq!(
         names(&repaired),
