@@ -162,36 +162,36 @@ async fn apply_batch(
         .begin()
         .await
         .map_err(ProjectionError::db("begin a projection batch"))?;
-    let behind: Vec<(&Follower, i64)> = followers
+    // Each projection behind the batch's end, with where its part of the batch starts.
+    let behind: Vec<(&Follower, i64, usize)> = followers
         .iter()
         .filter_map(|follower| {
             let from = follower.checkpoint.unwrap_or(0);
-            (from < last).then_some((follower, from))
+            let start = batch.partition_point(|event| event.global_position <= from);
+            (from < last).then_some((follower, from, start))
         })
         .collect();
     // The checkpoints move first: on SQLite a transaction that reads before it writes
     // cannot wait for the write lock (another writer's commit in between fails it with
     // SQLITE_BUSY at once), while one that starts by writing waits its busy timeout.
-    for (follower, from) in &behind {
+    for (follower, from, _) in &behind {
         checkpoint::advance(&mut tx, follower.projection.name(), *from, last).await?;
     }
-    for (follower, from) in &behind {
-        let start = batch.partition_point(|event| event.global_position <= *from);
+    for (follower, _, start) in &behind {
         follower
             .projection
-            .apply_batch(&mut tx, &events[start..])
+            .apply_batch(&mut tx, &events[*start..])
             .await?;
     }
     tx.commit()
         .await
         .map_err(ProjectionError::db("commit a projection batch"))?;
-    for (follower, from) in &behind {
-        let start = batch.partition_point(|event| event.global_position <= *from);
+    for (follower, _, start) in &behind {
         let projection = &follower.projection;
         trace_projected(
             projection.name(),
             projection.categories(),
-            &envelopes[start..],
+            &envelopes[*start..],
         );
     }
     Ok(last)

@@ -61,29 +61,29 @@ impl Sink for SqlSink {
         let mut duplicates = 0;
         for projection in &self.projections {
             let categories = projection.categories();
-            let relevant = || {
-                events
-                    .iter()
-                    .filter(|inbound| categories.contains(&inbound.envelope.stream_id.category()))
-            };
-            if relevant().next().is_none() {
+            let relevant: Vec<&InboundEvent> = events
+                .iter()
+                .filter(|inbound| categories.contains(&inbound.envelope.stream_id.category()))
+                .collect();
+            if relevant.is_empty() {
                 continue;
             }
             let name = projection.name();
             let mut versions = StreamVersions::load(
                 &mut tx,
                 name,
-                relevant().map(|e| e.envelope.stream_id.as_str()),
+                relevant.iter().map(|e| e.envelope.stream_id.as_str()),
             )
             .await?;
-            let admitted: Vec<_> = relevant()
+            let admitted: Vec<_> = relevant
+                .iter()
                 .filter(|inbound| {
                     let envelope = &inbound.envelope;
                     versions.admit(envelope.stream_id.as_str(), envelope.stream_version)
                 })
                 .map(|inbound| (&inbound.envelope, &inbound.event))
                 .collect();
-            duplicates = duplicates.max(relevant().count() - admitted.len());
+            duplicates = duplicates.max(relevant.len() - admitted.len());
             projection.apply_batch(&mut tx, &admitted).await?;
             versions.save(&mut tx).await?;
         }
