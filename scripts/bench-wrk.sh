@@ -13,7 +13,8 @@
 #
 # Per command it prints requests/s, p50/p99, the answers by status and the CPU µs per
 # request summed over the server processes (full: every shop process + mariadbd + Kafka +
-# Redis; peer: the peer + mariadbd). DURATION (8s), CONNECTIONS (64), SKIP_BUILD=1 reuses
+# Redis; peer: the peer + mariadbd). Each row is first driven, unmeasured, for WARMUP (5s;
+# 0: none). DURATION (8s), CONNECTIONS (64), SKIP_BUILD=1 reuses
 # target/release/shop, SHOP_BIN=/path runs that binary, ONLY="floor issue ..." picks rows.
 # Rows: floor, refusal, issue, issue-keyed, charge, order, order-keyed, hot-coupon (full: two
 # nodes, one coupon); the keyed rows send a fresh Idempotency-Key per request (not the peer);
@@ -33,6 +34,7 @@ for mode in "${modes[@]}"; do
 done
 
 duration=${DURATION:-8s}
+warmup=${WARMUP:-5s}
 connections=${CONNECTIONS:-64}
 only=${ONLY:-floor refusal issue issue-keyed charge order order-keyed hot-coupon}
 wrk_dir=$root/bench/wrk
@@ -97,6 +99,12 @@ measure() {
   local label=$1 cpu_pids=$2 url=$3
   shift 3
   local line before after
+  if [[ $warmup != 0 && $label != holders* ]]; then
+    # Unmeasured first: a JVM (Kafka) flushes compiled code that went cold while idle and
+    # compiles it again under load, and caches fill; seconds of that would count against
+    # the row. The warm-up's users (issue rows) are not the measured run's.
+    WRK_USER_BASE=1900000000 wrk -t1 -c"$connections" -d"$warmup" "$@" "$url" >/dev/null 2>&1 || true
+  fi
   before=$(ticks "$cpu_pids")
   line=$("$wrk_dir/cpu-per-request.sh" "$cpu_pids" "$url" -t1 -c"$connections" -d"$duration" "$@")
   after=$(ticks "$cpu_pids")

@@ -46,6 +46,9 @@ pub struct Reservation {
     pub released: bool,
 }
 
+/// A product's price is set by `Register` and never changes: the order saga keeps the
+/// prices it has quoted for good. A command that changed a price would have to reach
+/// that cache too.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProductCommand {
     Register {

@@ -239,7 +239,16 @@ impl MySqlAppender {
         requests: &[AppendRequest],
     ) -> Result<Vec<AppendAnswer>, StoreError> {
         let (mut tx, head) = self.begin().await?;
-        let stored = stream_versions(&mut tx, requests).await?;
+        // An append with events needs no read of its stream's version: its first event
+        // goes in at `expected + 1`, and the unique `(stream_id, stream_version)` refuses
+        // that row if the stream has moved past `expected`, which fails the statement and
+        // sends the group to `append_isolated`, where each append is checked on its own.
+        // (A read of `MAX(stream_version)` over many streams is a range scan of every
+        // stream's whole history on MariaDB, whose optimizer prefers it to a loose index
+        // scan: it grew with the hot streams until it was most of the database's work.)
+        // Only appends without events (entries or keys alone) have no row to be refused.
+        let unguarded = requests.iter().filter(|request| request.events.is_empty());
+        let stored = stream_versions(&mut tx, unguarded).await?;
         let recorded_at = micros(Utc::now());
         let mut versions = BatchVersions::default();
         let mut answers = Vec::with_capacity(requests.len());
@@ -248,9 +257,13 @@ impl MySqlAppender {
         let mut claimed = Vec::new();
         let mut last_position = head;
         for request in requests {
-            let actual = versions
-                .known(&request.stream)
-                .unwrap_or_else(|| stored.get(&request.stream).copied().unwrap_or(0));
+            let actual = versions.known(&request.stream).unwrap_or_else(|| {
+                if request.events.is_empty() {
+                    stored.get(&request.stream).copied().unwrap_or(0)
+                } else {
+                    request.expected
+                }
+            });
             if let Some(answer) = versions.settle(request, actual) {
                 answers.push(answer);
                 continue;
@@ -346,14 +359,13 @@ async fn savepoint(
 
 /// Every named stream's stored version (streams without events are absent), in one
 /// statement per `VERSION_QUERY_STREAMS` streams.
-async fn stream_versions(
+async fn stream_versions<'a>(
     tx: &mut sqlx::Transaction<'static, MySql>,
-    requests: &[AppendRequest],
+    requests: impl Iterator<Item = &'a AppendRequest>,
 ) -> Result<HashMap<StreamId, i64>, StoreError> {
     let streams: Vec<&StreamId> = {
         let mut seen = std::collections::HashSet::new();
         requests
-            .iter()
             .map(|request| &request.stream)
             .filter(|stream| seen.insert(*stream))
             .collect()

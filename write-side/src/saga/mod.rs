@@ -29,7 +29,7 @@ pub use recovery::{RECOVERY_READER, run_recovery};
 use crate::commands::CommandServices;
 use crate::domain::order::PlacedOrder;
 use crate::in_flight::InFlight;
-use events::{OrderId, StreamId};
+use events::{Krw, OrderId, ProductId, StreamId};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,6 +61,9 @@ impl Default for SagaConfig {
     }
 }
 
+/// Most product prices the saga keeps (a few MB).
+const PRICES_KEPT: u64 = 100_000;
+
 /// Drives orders; cheap to clone.
 #[derive(Clone)]
 pub struct OrderSaga {
@@ -78,6 +81,10 @@ struct Inner {
     /// Orders a driver in this process settled (completed, or cancelled and compensated),
     /// so the recovery scan need not check their compensation again.
     settled: moka::sync::Cache<OrderId, ()>,
+    /// Prices quoted so far. A product's price is set once, at registration (no command
+    /// changes it), so a quote holds for good and an order of known products is priced
+    /// without asking their mailboxes (each ask is a hop and, on MySQL, a version check).
+    prices: moka::sync::Cache<ProductId, Krw>,
 }
 
 impl OrderSaga {
@@ -92,6 +99,7 @@ impl OrderSaga {
                 config,
                 in_flight: InFlight::default(),
                 settled,
+                prices: moka::sync::Cache::new(PRICES_KEPT),
                 drivers: tokio_util::task::TaskTracker::new(),
             }),
         }

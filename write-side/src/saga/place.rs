@@ -159,36 +159,44 @@ impl OrderSaga {
         })
     }
 
-    /// Each line at its product's current price; an unknown product is priced 0 and
-    /// cancels the order (`not-found`) when the saga tries to reserve it.
+    /// Each line at its product's price (quoted once per product, see `Inner::prices`);
+    /// an unknown product is priced 0 and cancels the order (`not-found`) when the saga
+    /// tries to reserve it.
     async fn price(
         &self,
         lines: Vec<OrderLine>,
         metadata: Metadata,
     ) -> Result<Vec<OrderLine>, PlaceError> {
+        let prices = &self.inner.prices;
         let products = &self.services().products;
-        let quotes = join_all(lines.iter().map(|line| {
-            self.with_retries(move || async move {
-                verdict(
-                    products
-                        .execute(
-                            StreamId::product(line.product_id),
-                            ProductCommand::Quote,
-                            metadata,
-                        )
-                        .await,
-                )
-            })
+        let quotes = join_all(lines.iter().map(|line| async move {
+            if let Some(price) = prices.get(&line.product_id) {
+                return Ok(Ok(price));
+            }
+            let quote = self
+                .with_retries(move || async move {
+                    verdict(
+                        products
+                            .execute(
+                                StreamId::product(line.product_id),
+                                ProductCommand::Quote,
+                                metadata,
+                            )
+                            .await,
+                    )
+                })
+                .await;
+            if let Ok(Ok(reply)) = &quote {
+                prices.insert(line.product_id, reply.price);
+            }
+            quote.map(|answer| answer.map(|reply| reply.price))
         }))
         .await;
         lines
             .into_iter()
             .zip(quotes)
             .map(|(line, quote)| match quote {
-                Ok(Ok(reply)) => Ok(OrderLine {
-                    unit_price: reply.price,
-                    ..line
-                }),
+                Ok(Ok(unit_price)) => Ok(OrderLine { unit_price, ..line }),
                 // A quote is only ever refused for an unknown product.
                 Ok(Err(ProductError::NotFound | _)) => Ok(line),
                 Err(error) => Err(PlaceError::Unavailable(error)),
