@@ -1,11 +1,11 @@
-use crate::bulk;
+use crate::bulk::{self, MAX_LIST, padded};
 use crate::coupons::rfc3339;
 use crate::order_fold::{OrderChange, OrderChanges, fold};
 use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
 use events::order::OrderPlaced;
 use events::{DomainEvent, OrderLine};
-use sqlx::AnyConnection;
+use sqlx::{Any, AnyConnection, QueryBuilder};
 
 /// `orders(order_id, user_id, status, amounts, reason, placed_at, updated)` and
 /// `order_lines(order_id, product_id, quantity, unit_price)`.
@@ -94,23 +94,69 @@ async fn write(tx: &mut AnyConnection, changes: &OrderChanges) -> Result<(), Pro
         "insert order lines",
     )
     .await?;
-    for (order_id, change) in known {
-        // One statement shape for every update: a NULL keeps the column as it is.
-        sqlx::query(
-            "UPDATE orders SET status = COALESCE(?, status), \
-             discount_amount = COALESCE(?, discount_amount), \
-             paid_amount = COALESCE(?, paid_amount), reason = COALESCE(?, reason), \
-             updated = ? WHERE order_id = ?",
-        )
-        .bind(change.status.map(|s| s.as_str()))
-        .bind(change.discount_amount)
-        .bind(change.paid_amount)
-        .bind(change.reason.map(|r| r.as_str()))
-        .bind(rfc3339(change.updated))
-        .bind(*order_id)
+    let known: Vec<(i64, &OrderChange)> = known.map(|(id, change)| (*id, change)).collect();
+    for chunk in known.chunks(MAX_LIST) {
+        update_known(tx, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Updates orders the table has already, one statement for the whole chunk: a CASE per
+/// column, where a NULL keeps the column as it is. (One UPDATE per order was most of the
+/// projector's statements: the saga settles an order a batch after placing it.)
+async fn update_known(
+    tx: &mut AnyConnection,
+    chunk: &[(i64, &OrderChange)],
+) -> Result<(), ProjectionError> {
+    let mut query = QueryBuilder::<Any>::new("UPDATE orders SET ");
+    // A padded entry repeats the last one; CASE takes the first match.
+    let case = |query: &mut QueryBuilder<Any>,
+                column: &str,
+                bind: &dyn Fn(&mut QueryBuilder<Any>, &OrderChange)| {
+        query.push(format!("{column} = CASE order_id"));
+        for (order_id, change) in padded(chunk) {
+            query.push(" WHEN ").push_bind(*order_id).push(" THEN ");
+            bind(query, change);
+        }
+        query.push(format!(" ELSE {column} END"));
+    };
+    case(&mut query, "status", &|q, c| {
+        q.push("COALESCE(")
+            .push_bind(c.status.map(|s| s.as_str()))
+            .push(", status)");
+    });
+    query.push(", ");
+    case(&mut query, "discount_amount", &|q, c| {
+        q.push("COALESCE(")
+            .push_bind(c.discount_amount)
+            .push(", discount_amount)");
+    });
+    query.push(", ");
+    case(&mut query, "paid_amount", &|q, c| {
+        q.push("COALESCE(")
+            .push_bind(c.paid_amount)
+            .push(", paid_amount)");
+    });
+    query.push(", ");
+    case(&mut query, "reason", &|q, c| {
+        q.push("COALESCE(")
+            .push_bind(c.reason.map(|r| r.as_str()))
+            .push(", reason)");
+    });
+    query.push(", ");
+    case(&mut query, "updated", &|q, c| {
+        q.push_bind(rfc3339(c.updated));
+    });
+    query.push(" WHERE order_id IN (");
+    let mut list = query.separated(", ");
+    for (order_id, _) in padded(chunk) {
+        list.push_bind(*order_id);
+    }
+    query.push(")");
+    query
+        .build()
         .execute(&mut *tx)
         .await
-        .map_err(ProjectionError::db("update an order"))?;
-    }
+        .map_err(ProjectionError::db("update orders"))?;
     Ok(())
 }
