@@ -673,35 +673,48 @@ impl EventStore for MySqlEventStore {
         queries::read_stream(&self.pool, stream, after_version).await
     }
 
-    /// Two statements for the whole group: every event after its stream's snapshot (a
-    /// join, so a long snapshotted stream sends only its tail), then every snapshot.
+    /// Each stream's snapshot and the events after it, for many streams at once: the
+    /// snapshots first, then one statement with each stream's range after its snapshot.
     ///
-    /// In that order, because they are separate reads and snapshots only ever move
-    /// forward: the snapshot loaded second is the one the join used or a newer one, so
-    /// the events after it are all among those read (the few it covers are dropped). The
-    /// other order could load an older snapshot than the join used and leave a gap that
-    /// folding skips silently (a coupon decided without its registration).
+    /// No transaction is needed: events are never changed once written, so whatever
+    /// snapshot was read, every event after it is still there when the second statement
+    /// runs (and any appended meanwhile come too, in order). Bounds taken from a join
+    /// instead could come from a newer snapshot than the one loaded and leave a gap that
+    /// folding skips silently (a coupon decided without its registration). The bounds are
+    /// literals, so a long stream costs its tail only, however long its history.
     async fn load_streams(&self, streams: &[StreamId]) -> Result<Vec<Loaded>, StoreError> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(StoreError::db("connect for a group load"))?;
         let mut snapshots: HashMap<StreamId, Snapshot> = HashMap::new();
         let mut events: HashMap<StreamId, Vec<RecordedEvent>> = HashMap::new();
         for chunk in streams.chunks(VERSION_QUERY_STREAMS) {
-            for event in queries::read_streams_after_snapshots(&self.pool, chunk).await? {
+            for snapshot in queries::load_snapshots(&mut connection, chunk).await? {
+                snapshots.insert(snapshot.stream_id.clone(), snapshot);
+            }
+            let after: Vec<(&StreamId, i64)> = chunk
+                .iter()
+                .map(|stream| {
+                    (
+                        stream,
+                        snapshots.get(stream).map_or(0, |s| s.stream_version),
+                    )
+                })
+                .collect();
+            for event in queries::read_streams_after(&mut connection, &after).await? {
                 events
                     .entry(event.stream_id.clone())
                     .or_default()
                     .push(event);
-            }
-            for snapshot in queries::load_snapshots(&self.pool, chunk).await? {
-                snapshots.insert(snapshot.stream_id.clone(), snapshot);
             }
         }
         Ok(streams
             .iter()
             .map(|stream| {
                 let snapshot = snapshots.remove(stream);
-                let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
-                let mut tail = events.remove(stream).unwrap_or_default();
-                tail.retain(|event| event.stream_version > after);
+                let tail = events.remove(stream).unwrap_or_default();
                 (snapshot, tail)
             })
             .collect())

@@ -176,7 +176,7 @@ where
 
 /// The snapshots of those of `streams` that have one (MySQL: the IN list is built here).
 pub(crate) async fn load_snapshots(
-    pool: &sqlx::MySqlPool,
+    connection: &mut sqlx::MySqlConnection,
     streams: &[StreamId],
 ) -> Result<Vec<Snapshot>, StoreError> {
     let mut select = sqlx::QueryBuilder::new(
@@ -190,7 +190,7 @@ pub(crate) async fn load_snapshots(
     select.push(")");
     let rows: Vec<(String, i64, i64, i64, Vec<u8>)> = select
         .build_query_as()
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await
         .map_err(StoreError::db("load snapshots"))?;
     rows.into_iter()
@@ -206,28 +206,29 @@ pub(crate) async fn load_snapshots(
         .collect()
 }
 
-/// Every event of `streams` after its stream's snapshot, in stream and version order.
-pub(crate) async fn read_streams_after_snapshots(
-    pool: &sqlx::MySqlPool,
-    streams: &[StreamId],
+/// Every event of each `(stream, after)` past `after`, in stream and version order (MySQL).
+/// Literal bounds make one index range per stream, so a long snapshotted stream costs
+/// only its tail (a bound taken from a join is checked row by row over the whole stream).
+pub(crate) async fn read_streams_after(
+    connection: &mut sqlx::MySqlConnection,
+    streams: &[(&StreamId, i64)],
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let columns = EVENT_COLUMNS
-        .split(", ")
-        .map(|column| format!("e.{}", column.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut select = sqlx::QueryBuilder::new(format!(
-        "SELECT {columns} FROM events e LEFT JOIN snapshots s ON s.stream_id = e.stream_id \
-         WHERE e.stream_version > COALESCE(s.stream_version, 0) AND e.stream_id IN ("
-    ));
-    let mut list = select.separated(", ");
-    for stream in streams {
-        list.push_bind(stream.as_str());
+    let mut select = sqlx::QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events WHERE "));
+    for (i, (stream, after)) in streams.iter().enumerate() {
+        if i > 0 {
+            select.push(" OR ");
+        }
+        select
+            .push("(stream_id = ")
+            .push_bind(stream.as_str())
+            .push(" AND stream_version > ")
+            .push_bind(*after)
+            .push(")");
     }
-    select.push(") ORDER BY e.stream_id, e.stream_version");
+    select.push(" ORDER BY stream_id, stream_version");
     let rows: Vec<RawEvent> = select
         .build_query_as()
-        .fetch_all(pool)
+        .fetch_all(&mut *connection)
         .await
         .map_err(StoreError::db("read streams"))?;
     into_recorded(rows)

@@ -61,6 +61,9 @@ impl Projection for Sales {
     }
 }
 
+/// `(product_id, quantity)` sold on one day.
+type Sold = (i64, i64);
+
 /// Adds `totals` to `daily_sales`, a few statements per day whatever the number of
 /// products: which of them have a row already, one UPDATE adding to those (a CASE per
 /// product), one multi-row INSERT for the rest. Two projectors racing on a new row make
@@ -69,7 +72,7 @@ pub(crate) async fn add_sales(
     tx: &mut AnyConnection,
     totals: &DailyTotals,
 ) -> Result<(), ProjectionError> {
-    let mut by_day: BTreeMap<NaiveDate, Vec<(i64, i64)>> = BTreeMap::new();
+    let mut by_day: BTreeMap<NaiveDate, Vec<Sold>> = BTreeMap::new();
     for ((date, product_id), quantity) in totals {
         by_day
             .entry(*date)
@@ -80,7 +83,7 @@ pub(crate) async fn add_sales(
         let day = day_key(date);
         for chunk in sold.chunks(MAX_LIST) {
             let known = products_with_a_row(tx, &day, chunk).await?;
-            let (old, new): (Vec<(i64, i64)>, Vec<(i64, i64)>) = chunk
+            let (old, new): (Vec<Sold>, Vec<Sold>) = chunk
                 .iter()
                 .partition(|(product_id, _)| known.contains(product_id));
             if !old.is_empty() {
@@ -131,7 +134,7 @@ pub(crate) async fn add_sales(
 async fn products_with_a_row(
     tx: &mut AnyConnection,
     day: &str,
-    sold: &[(i64, i64)],
+    sold: &[Sold],
 ) -> Result<HashSet<i64>, ProjectionError> {
     let mut query =
         QueryBuilder::<Any>::new("SELECT product_id FROM daily_sales WHERE sold_date = ");
