@@ -50,6 +50,22 @@ pub(crate) type LagWatches = HashMap<&'static str, watch::Receiver<ProjectionLag
 
 const LOG_EVERY: Duration = Duration::from_secs(30);
 
+/// The watches of `lags` with the projections each serves: projections fed by one
+/// consumer (the SQL read models in Kafka mode) share its watch, and are logged once.
+fn shared_watches(lags: &LagWatches) -> Vec<(Vec<&'static str>, &watch::Receiver<ProjectionLag>)> {
+    let mut shared: Vec<(Vec<&'static str>, &watch::Receiver<ProjectionLag>)> = Vec::new();
+    let mut names: Vec<&&'static str> = lags.keys().collect();
+    names.sort_unstable();
+    for name in names {
+        let Some(lag) = lags.get(*name) else { continue };
+        match shared.iter_mut().find(|(_, seen)| seen.same_channel(lag)) {
+            Some((projections, _)) => projections.push(name),
+            None => shared.push((vec![name], lag)),
+        }
+    }
+    shared
+}
+
 /// Logs every projection's lag periodically until shutdown.
 pub(crate) fn spawn_lag_logger(
     lags: LagWatches,
@@ -63,10 +79,10 @@ pub(crate) fn spawn_lag_logger(
                 _ = ticker.tick() => {},
                 () = shutdown.cancelled() => return,
             }
-            for (projection, lag) in &lags {
+            for (projections, lag) in shared_watches(&lags) {
                 let lag = lag.borrow().clone();
                 tracing::info!(
-                    projection,
+                    projection = projections.join(","),
                     events = lag.events,
                     duplicates = lag.duplicates,
                     event_age_ms = lag.event_age.map(|age| age.as_millis() as u64),
@@ -78,4 +94,29 @@ pub(crate) fn spawn_lag_logger(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn projections_of_one_consumer_are_logged_once_together() {
+        let (_shared_tx, shared) = watch::channel(ProjectionLag::default());
+        let (_own_tx, own) = watch::channel(ProjectionLag::default());
+        let lags: LagWatches = HashMap::from([
+            ("orders", shared.clone()),
+            ("balances", shared.clone()),
+            ("catalog", shared),
+            ("ranking", own),
+        ]);
+        let groups: Vec<Vec<&str>> = shared_watches(&lags)
+            .into_iter()
+            .map(|(names, _)| names)
+            .collect();
+        assert_eq!(
+            groups,
+            vec![vec!["balances", "catalog", "orders"], vec!["ranking"]]
+        );
+    }
 }
