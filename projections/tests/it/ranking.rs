@@ -4,9 +4,9 @@
 //! Completions straddle midnight in Asia/Seoul (15:00 UTC), so a day in UTC would differ.
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
+use crate::feed_support::{VecFeed, recorded};
 use crate::kafka_support;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration as Span, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use events::order::{
@@ -15,7 +15,7 @@ use events::order::{
 use events::*;
 use kafka_support::history::History;
 use kafka_support::{TestEnv, WAIT};
-use projections::{EventFeed, FeedError, open_read_db, rebuild_ranking, spawn_projections};
+use projections::{open_read_db, rebuild_ranking, spawn_projections};
 use redis::AsyncCommands;
 use sqlx::AnyPool;
 use std::collections::BTreeMap;
@@ -244,48 +244,14 @@ fn expected_orders() -> Vec<OrderRow> {
 }
 
 /// The history as the event store would hand it out.
-struct VecFeed(Vec<RecordedEvent>);
-
-impl VecFeed {
-    fn of(history: &History) -> Self {
-        Self(
-            history
-                .events
-                .iter()
-                .map(|recorded| {
-                    let encoded = recorded.event.encode().unwrap();
-                    RecordedEvent {
-                        global_position: recorded.position,
-                        event_id: EventId::new(),
-                        stream_id: recorded.stream.clone(),
-                        stream_version: recorded.version,
-                        event_type: encoded.event_type.to_owned(),
-                        schema_version: encoded.schema_version,
-                        payload: encoded.payload,
-                        metadata: Metadata::for_new_command(),
-                        recorded_at: Utc::now(),
-                    }
-                })
-                .collect(),
-        )
-    }
-}
-
-#[async_trait]
-impl EventFeed for VecFeed {
-    async fn read_after(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, FeedError> {
-        Ok(self
-            .0
+fn feed_of(history: &History) -> VecFeed {
+    VecFeed(
+        history
+            .events
             .iter()
-            .filter(|e| e.global_position > after)
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn wait_past(&self, _after: i64) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+            .map(|r| recorded(r.position, r.stream.clone(), r.version, &r.event))
+            .collect(),
+    )
 }
 
 async fn project_embedded(pool: &AnyPool, feed: Arc<VecFeed>) {
@@ -306,7 +272,7 @@ async fn project_embedded(pool: &AnyPool, feed: Arc<VecFeed>) {
 async fn embedded_orders_and_daily_sales_count_each_completion_once_on_its_seoul_day() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/read.db", dir.path().display());
-    let feed = Arc::new(VecFeed::of(&order_history()));
+    let feed = Arc::new(feed_of(&order_history()));
     let pool = open_read_db(&url).await.unwrap();
     project_embedded(&pool, feed.clone()).await;
     assert_eq!(orders(&pool).await, expected_orders());
@@ -396,7 +362,7 @@ async fn kafka_redelivery_and_a_rebuild_count_each_completion_once_in_sql_and_re
 
     // Rebuild from the store while the projectors run, then one more completion; the
     // redelivered copies from before stay counted once.
-    let feed = VecFeed::of(&history);
+    let feed = feed_of(&history);
     let views = env.views();
     let report = rebuild_ranking(&env.pool, &feed, Some(&views), SEOUL, &|_| {})
         .await

@@ -2,50 +2,21 @@
 //! resumes from the checkpoint, and nothing is applied twice.
 #![allow(clippy::unwrap_used)] // a test that cannot set itself up should fail loudly
 
-use async_trait::async_trait;
+use crate::feed_support::{VecFeed, recorded as support_recorded};
 use chrono::Utc;
 use events::coupon::{CouponIssued, CouponRegistered};
 use events::product::{ProductRegistered, ProductRestocked, StockReserved};
 use events::wallet::PointsCharged;
 use events::*;
-use projections::{EventFeed, FeedError, open_read_db, spawn_projections};
+use projections::{open_read_db, spawn_projections};
 use sqlx::AnyPool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-struct VecFeed(Vec<RecordedEvent>);
-
-#[async_trait]
-impl EventFeed for VecFeed {
-    async fn read_after(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, FeedError> {
-        Ok(self
-            .0
-            .iter()
-            .filter(|e| e.global_position > after)
-            .take(limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn wait_past(&self, _after: i64) {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 fn recorded(position: i64, stream: StreamId, event: DomainEvent) -> RecordedEvent {
-    let encoded = event.encode().unwrap();
-    RecordedEvent {
-        global_position: position,
-        event_id: EventId::new(),
-        stream_id: stream,
-        stream_version: position,
-        event_type: encoded.event_type.to_owned(),
-        schema_version: encoded.schema_version,
-        payload: encoded.payload,
-        metadata: Metadata::for_new_command(),
-        recorded_at: Utc::now(),
-    }
+    // One stream per event in these tests' histories: its version is its position.
+    support_recorded(position, stream, position, &event)
 }
 
 fn history() -> Vec<RecordedEvent> {

@@ -7,6 +7,7 @@
 
 use crate::kafka_support;
 
+use crate::feed_support;
 use async_trait::async_trait;
 use chrono::Utc;
 use chrono_tz::Tz;
@@ -49,31 +50,23 @@ impl StoreFeed {
 }
 
 fn recorded(event: &Recorded) -> RecordedEvent {
-    let encoded = event.event.encode().unwrap();
-    RecordedEvent {
-        global_position: event.position,
-        event_id: EventId::new(),
-        stream_id: event.stream.clone(),
-        stream_version: event.version,
-        event_type: encoded.event_type.to_owned(),
-        schema_version: encoded.schema_version,
-        payload: encoded.payload,
-        metadata: Metadata::for_new_command(),
-        recorded_at: Utc::now(),
-    }
+    feed_support::recorded(
+        event.position,
+        event.stream.clone(),
+        event.version,
+        &event.event,
+    )
 }
 
 #[async_trait]
 impl EventFeed for StoreFeed {
     async fn read_after(&self, after: i64, limit: usize) -> Result<Vec<RecordedEvent>, FeedError> {
         tokio::time::sleep(self.read_delay).await;
-        let events = self.events.lock().unwrap();
-        Ok(events
-            .iter()
-            .filter(|e| e.global_position > after)
-            .take(limit)
-            .cloned()
-            .collect())
+        Ok(feed_support::after(
+            &self.events.lock().unwrap(),
+            after,
+            limit,
+        ))
     }
 
     async fn wait_past(&self, _after: i64) {
