@@ -52,7 +52,7 @@ impl Projection for Balances {
         }
         let users: Vec<i64> = totals.keys().copied().collect();
         let existing: HashSet<i64> =
-            bulk::existing_keys(tx, "balances", "user_id", &users, "find balances")
+            bulk::existing_keys(tx, "balances", "user_id", None, &users, "find balances")
                 .await?
                 .into_iter()
                 .collect();
@@ -64,6 +64,7 @@ impl Projection for Balances {
             "balances",
             "user_id",
             "balance",
+            None,
             &known,
             "update balances",
         )

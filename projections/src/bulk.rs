@@ -45,14 +45,29 @@ pub(crate) fn insert_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
+/// Rows a statement is limited to besides its key: `(column, value)` for `column = value`
+/// (a table keyed by more than one column, such as a day and a product).
+pub(crate) type Scope<'a> = Option<(&'static str, &'a str)>;
+
+/// Pushes `{column} = ? AND ` for a scope.
+fn push_scope(query: &mut QueryBuilder<Any>, scope: Scope<'_>) {
+    if let Some((column, value)) = scope {
+        query
+            .push(format!("{column} = "))
+            .push_bind(value.to_owned())
+            .push(" AND ");
+    }
+}
+
 /// `UPDATE {table} SET {column} = {column} + delta WHERE {key} = id` for every
-/// `(id, delta)`, a list per statement. Ids must be distinct (sum deltas first); an id
-/// without a row changes nothing, as a single-row UPDATE would.
+/// `(id, delta)` (within `scope`), a list per statement. Ids must be distinct (sum deltas
+/// first); an id without a row changes nothing, as a single-row UPDATE would.
 pub(crate) async fn add_by_key(
     conn: &mut AnyConnection,
     table: &'static str,
     key: &'static str,
     column: &'static str,
+    scope: Scope<'_>,
     deltas: &[(i64, i64)],
     operation: &'static str,
 ) -> Result<(), ProjectionError> {
@@ -68,7 +83,9 @@ pub(crate) async fn add_by_key(
                 .push(" THEN ")
                 .push_bind(*delta);
         }
-        query.push(format!(" END WHERE {key} IN ("));
+        query.push(" END WHERE ");
+        push_scope(&mut query, scope);
+        query.push(format!("{key} IN ("));
         let mut list = query.separated(", ");
         for (id, _) in padded(chunk) {
             list.push_bind(*id);
@@ -83,18 +100,20 @@ pub(crate) async fn add_by_key(
     Ok(())
 }
 
-/// Which of `ids` (distinct) have a row in `table`.
+/// Which of `ids` (distinct) have a row in `table` (within `scope`).
 pub(crate) async fn existing_keys(
     conn: &mut AnyConnection,
     table: &'static str,
     key: &'static str,
+    scope: Scope<'_>,
     ids: &[i64],
     operation: &'static str,
 ) -> Result<Vec<i64>, ProjectionError> {
     let mut found = Vec::new();
     for chunk in ids.chunks(MAX_LIST) {
-        let mut query =
-            QueryBuilder::<Any>::new(format!("SELECT {key} FROM {table} WHERE {key} IN ("));
+        let mut query = QueryBuilder::<Any>::new(format!("SELECT {key} FROM {table} WHERE "));
+        push_scope(&mut query, scope);
+        query.push(format!("{key} IN ("));
         let mut list = query.separated(", ");
         for id in padded(chunk) {
             list.push_bind(*id);

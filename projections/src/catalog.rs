@@ -60,6 +60,7 @@ impl Projection for Catalog {
             "products",
             "product_id",
             "stock",
+            None,
             &totals,
             "update stock",
         )

@@ -123,6 +123,7 @@ async fn issue(tx: &mut AnyConnection, issued: &[&CouponIssued]) -> Result<(), P
         "coupons",
         "coupon_id",
         "issued_quantity",
+        None,
         &counts,
         "count issued coupons",
     )

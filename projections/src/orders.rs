@@ -109,44 +109,43 @@ async fn update_known(
     chunk: &[(i64, &OrderChange)],
 ) -> Result<(), ProjectionError> {
     let mut query = QueryBuilder::<Any>::new("UPDATE orders SET ");
-    // A padded entry repeats the last one; CASE takes the first match.
-    let case = |query: &mut QueryBuilder<Any>,
-                column: &str,
-                bind: &dyn Fn(&mut QueryBuilder<Any>, &OrderChange)| {
+    // A padded entry repeats the last one; CASE takes the first match. `COALESCE(?, c)`:
+    // a NULL keeps the column as it is.
+    let coalesced = |query: &mut QueryBuilder<Any>,
+                     column: &str,
+                     bind: &dyn Fn(&mut QueryBuilder<Any>, &OrderChange)| {
         query.push(format!("{column} = CASE order_id"));
         for (order_id, change) in padded(chunk) {
-            query.push(" WHEN ").push_bind(*order_id).push(" THEN ");
+            query
+                .push(" WHEN ")
+                .push_bind(*order_id)
+                .push(" THEN COALESCE(");
             bind(query, change);
+            query.push(format!(", {column})"));
         }
-        query.push(format!(" ELSE {column} END"));
+        query.push(format!(" ELSE {column} END, "));
     };
-    case(&mut query, "status", &|q, c| {
-        q.push("COALESCE(")
-            .push_bind(c.status.map(|s| s.as_str()))
-            .push(", status)");
+    coalesced(&mut query, "status", &|q, c| {
+        q.push_bind(c.status.map(|s| s.as_str()));
     });
-    query.push(", ");
-    case(&mut query, "discount_amount", &|q, c| {
-        q.push("COALESCE(")
-            .push_bind(c.discount_amount)
-            .push(", discount_amount)");
+    coalesced(&mut query, "discount_amount", &|q, c| {
+        q.push_bind(c.discount_amount);
     });
-    query.push(", ");
-    case(&mut query, "paid_amount", &|q, c| {
-        q.push("COALESCE(")
-            .push_bind(c.paid_amount)
-            .push(", paid_amount)");
+    coalesced(&mut query, "paid_amount", &|q, c| {
+        q.push_bind(c.paid_amount);
     });
-    query.push(", ");
-    case(&mut query, "reason", &|q, c| {
-        q.push("COALESCE(")
-            .push_bind(c.reason.map(|r| r.as_str()))
-            .push(", reason)");
+    coalesced(&mut query, "reason", &|q, c| {
+        q.push_bind(c.reason.map(|r| r.as_str()));
     });
-    query.push(", ");
-    case(&mut query, "updated", &|q, c| {
-        q.push_bind(rfc3339(c.updated));
-    });
+    query.push("updated = CASE order_id");
+    for (order_id, change) in padded(chunk) {
+        query
+            .push(" WHEN ")
+            .push_bind(*order_id)
+            .push(" THEN ")
+            .push_bind(rfc3339(change.updated));
+    }
+    query.push(" ELSE updated END");
     query.push(" WHERE order_id IN (");
     let mut list = query.separated(", ");
     for (order_id, _) in padded(chunk) {

@@ -1,11 +1,11 @@
-use crate::bulk::{self, MAX_LIST, padded};
+use crate::bulk;
 use crate::sold_day::{DailyTotals, add_completion, completion, day_key};
 use crate::{Envelope, Projection, ProjectionError};
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use events::DomainEvent;
-use sqlx::{Any, AnyConnection, QueryBuilder};
+use sqlx::AnyConnection;
 use std::collections::{BTreeMap, HashSet};
 
 /// `daily_sales(sold_date, product_id, sold_quantity)`, fed by `OrderCompleted` only. It
@@ -61,18 +61,15 @@ impl Projection for Sales {
     }
 }
 
-/// `(product_id, quantity)` sold on one day.
-type Sold = (i64, i64);
-
 /// Adds `totals` to `daily_sales`, a few statements per day whatever the number of
-/// products: which of them have a row already, one UPDATE adding to those (a CASE per
-/// product), one multi-row INSERT for the rest. Two projectors racing on a new row make
-/// the second insert fail on the primary key, which rolls its batch back for a retry.
+/// products: which of them have a row already, one UPDATE adding to those, one multi-row
+/// INSERT for the rest. Two projectors racing on a new row make the second insert fail
+/// on the primary key, which rolls its batch back for a retry.
 pub(crate) async fn add_sales(
     tx: &mut AnyConnection,
     totals: &DailyTotals,
 ) -> Result<(), ProjectionError> {
-    let mut by_day: BTreeMap<NaiveDate, Vec<Sold>> = BTreeMap::new();
+    let mut by_day: BTreeMap<NaiveDate, Vec<(i64, i64)>> = BTreeMap::new();
     for ((date, product_id), quantity) in totals {
         by_day
             .entry(*date)
@@ -81,75 +78,46 @@ pub(crate) async fn add_sales(
     }
     for (date, sold) in by_day {
         let day = day_key(date);
-        for chunk in sold.chunks(MAX_LIST) {
-            let known = products_with_a_row(tx, &day, chunk).await?;
-            let (old, new): (Vec<Sold>, Vec<Sold>) = chunk
-                .iter()
-                .partition(|(product_id, _)| known.contains(product_id));
-            if !old.is_empty() {
-                let mut query = QueryBuilder::<Any>::new(
-                    "UPDATE daily_sales SET sold_quantity = sold_quantity + CASE product_id",
-                );
-                // A padded pair repeats the last one; CASE takes the first match.
-                for (product_id, quantity) in padded(&old) {
-                    query
-                        .push(" WHEN ")
-                        .push_bind(*product_id)
-                        .push(" THEN ")
-                        .push_bind(*quantity);
-                }
-                query
-                    .push(" END WHERE sold_date = ")
-                    .push_bind(day.clone())
-                    .push(" AND product_id IN (");
-                let mut list = query.separated(", ");
-                for (product_id, _) in padded(&old) {
-                    list.push_bind(*product_id);
-                }
-                query.push(")");
-                query
-                    .build()
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(ProjectionError::db("add daily sales"))?;
-            }
-            bulk::insert_rows(
-                tx,
-                "INSERT INTO daily_sales (sold_date, product_id, sold_quantity) ",
-                &new,
-                |mut row, (product_id, quantity)| {
-                    row.push_bind(day.clone())
-                        .push_bind(*product_id)
-                        .push_bind(*quantity);
-                },
-                "add daily sales",
-            )
-            .await?;
-        }
+        let scope = Some(("sold_date", day.as_str()));
+        let products: Vec<i64> = sold.iter().map(|(product_id, _)| *product_id).collect();
+        let known: HashSet<i64> = bulk::existing_keys(
+            tx,
+            "daily_sales",
+            "product_id",
+            scope,
+            &products,
+            "read daily sales",
+        )
+        .await?
+        .into_iter()
+        .collect();
+        let (old, new): (Vec<_>, Vec<_>) = sold
+            .into_iter()
+            .partition(|(product_id, _)| known.contains(product_id));
+        bulk::add_by_key(
+            tx,
+            "daily_sales",
+            "product_id",
+            "sold_quantity",
+            scope,
+            &old,
+            "add daily sales",
+        )
+        .await?;
+        bulk::insert_rows(
+            tx,
+            "INSERT INTO daily_sales (sold_date, product_id, sold_quantity) ",
+            &new,
+            |mut row, (product_id, quantity)| {
+                row.push_bind(day.clone())
+                    .push_bind(*product_id)
+                    .push_bind(*quantity);
+            },
+            "add daily sales",
+        )
+        .await?;
     }
     Ok(())
-}
-
-/// Which products of `sold` have a `daily_sales` row on `day`.
-async fn products_with_a_row(
-    tx: &mut AnyConnection,
-    day: &str,
-    sold: &[Sold],
-) -> Result<HashSet<i64>, ProjectionError> {
-    let mut query =
-        QueryBuilder::<Any>::new("SELECT product_id FROM daily_sales WHERE sold_date = ");
-    query.push_bind(day.to_owned()).push(" AND product_id IN (");
-    let mut list = query.separated(", ");
-    for (product_id, _) in padded(sold) {
-        list.push_bind(*product_id);
-    }
-    query.push(")");
-    let rows: Vec<(i64,)> = query
-        .build_query_as()
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(ProjectionError::db("read daily sales"))?;
-    Ok(rows.into_iter().map(|(product_id,)| product_id).collect())
 }
 
 /// Inserts `totals` into an emptied `daily_sales` (a rebuild), many rows per statement.

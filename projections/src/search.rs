@@ -57,6 +57,7 @@ impl Projection for Search {
             "search_products",
             "product_id",
             "stock",
+            None,
             &totals,
             "update searchable stock",
         )
