@@ -6,11 +6,11 @@
 //! what a keyboard types), lower case, and only letters and digits kept; everything else
 //! separates words. A name is indexed by its *compact* form, its words joined without
 //! spaces, because Korean names are spaced inconsistently (`바닐라라떼` and `바닐라 라떼`
-//! are the same product to a shopper). Every single character and every pair of adjacent
-//! characters of the compact form is a gram: a query term of two or more characters is
-//! found through its pairs, one of one character through itself.
+//! are the same product to a shopper). `SearchQuery::matches` and `tier` are the definition
+//! of a match and its rank; the query API's index (`read_side::search_index`) finds the
+//! same through the places of each character and adjacent pair, and its tests hold it to
+//! this definition.
 
-use std::collections::{BTreeMap, BTreeSet};
 use unicode_normalization::UnicodeNormalization;
 
 /// The longest query accepted, in characters.
@@ -57,51 +57,6 @@ pub fn fold_name(name: &str) -> FoldedName {
     }
 }
 
-/// Where a gram occurs in a name: what a one-gram query needs to rank the name without
-/// looking at it (`SearchQuery::tier` for a term of one or two characters).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GramPlaces {
-    /// At the very beginning of the compact name.
-    pub at_start: bool,
-    /// At the beginning of some word.
-    pub at_word_start: bool,
-}
-
-/// Every gram of a name (each character and each adjacent pair of its compact form, once
-/// each) and where it occurs.
-pub fn name_grams(name: &FoldedName) -> BTreeMap<String, GramPlaces> {
-    let chars: Vec<char> = name.compact.chars().collect();
-    // Character offsets in `compact` at which a word begins.
-    let mut word_starts = BTreeSet::new();
-    let mut offset = 0;
-    for word in name.spaced.split(' ').filter(|word| !word.is_empty()) {
-        word_starts.insert(offset);
-        offset += word.chars().count();
-    }
-    let mut grams: BTreeMap<String, GramPlaces> = BTreeMap::new();
-    for at in 0..chars.len() {
-        for length in [1, 2] {
-            let Some(gram) = chars.get(at..at + length) else {
-                continue;
-            };
-            let places = grams.entry(gram.iter().collect()).or_default();
-            places.at_start |= at == 0;
-            places.at_word_start |= word_starts.contains(&at);
-        }
-    }
-    grams
-}
-
-/// The grams a name must have for `term` to be a substring of it: its pairs, or the one
-/// character of a one-character term.
-pub fn term_grams(term: &str) -> BTreeSet<String> {
-    let chars: Vec<char> = term.chars().collect();
-    if chars.len() < 2 {
-        return chars.iter().map(char::to_string).collect();
-    }
-    chars.windows(2).map(|pair| pair.iter().collect()).collect()
-}
-
 /// A query string that cannot be searched for.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidQuery {
@@ -146,42 +101,28 @@ impl SearchQuery {
         Ok(SearchQuery { terms, compact })
     }
 
-    /// The grams every matching name has (a superset test; the terms decide).
-    pub fn grams(&self) -> BTreeSet<String> {
-        self.terms
-            .iter()
-            .flat_map(|term| term_grams(term))
-            .collect()
-    }
-
     /// Whether `name` matches: every term is a substring of its compact form.
     pub fn matches(&self, name: &FoldedName) -> bool {
-        self.matches_compact(&name.compact)
-    }
-
-    /// `matches` on a name's compact form alone.
-    pub fn matches_compact(&self, compact: &str) -> bool {
         !self.terms.is_empty()
             && self
                 .terms
                 .iter()
-                .all(|term| compact.contains(term.as_str()))
+                .all(|term| name.compact.contains(term.as_str()))
     }
 
     /// How well `name` matches, lower is better: 0 the whole name, 1 its beginning, 2
     /// every term begins a word, 3 somewhere inside. The definition the query API ranks by
-    /// (`read_side::search_index`, which takes shortcuts that the tests hold to this).
+    /// (`read_side::search_index`, which ranks from positions, held to this by its tests).
     pub fn tier(&self, name: &FoldedName) -> u8 {
-        self.tier_of(&name.compact, &name.spaced)
-    }
-
-    /// `tier` on a name's `compact` and `spaced` forms.
-    pub fn tier_of(&self, compact: &str, spaced: &str) -> u8 {
-        if compact == self.compact {
+        if name.compact == self.compact {
             0
-        } else if compact.starts_with(self.compact.as_str()) {
+        } else if name.compact.starts_with(self.compact.as_str()) {
             1
-        } else if self.terms.iter().all(|term| begins_a_word(spaced, term)) {
+        } else if self
+            .terms
+            .iter()
+            .all(|term| begins_a_word(&name.spaced, term))
+        {
             2
         } else {
             3
@@ -201,10 +142,6 @@ fn begins_a_word(spaced: &str, term: &str) -> bool {
 mod tests {
     use super::*;
 
-    fn grams(items: &[&str]) -> BTreeSet<String> {
-        items.iter().map(|s| (*s).to_owned()).collect()
-    }
-
     #[test]
     fn names_fold_to_lower_case_letters_and_digits() {
         let name = fold_name("  Latte-Macchiato (ICE) 500ml ");
@@ -218,43 +155,6 @@ mod tests {
             fold_name("\u{1105}\u{1161}\u{1104}\u{1166}").compact,
             "라떼"
         );
-    }
-
-    #[test]
-    fn a_name_is_indexed_by_its_characters_and_adjacent_pairs() {
-        let indexed = |name: &str| {
-            name_grams(&fold_name(name))
-                .into_keys()
-                .collect::<BTreeSet<_>>()
-        };
-        assert_eq!(
-            indexed("카페라떼"),
-            grams(&["카", "페", "라", "떼", "카페", "페라", "라떼"])
-        );
-        assert_eq!(indexed("aa"), grams(&["a", "aa"]));
-        assert!(indexed("").is_empty());
-    }
-
-    #[test]
-    fn grams_know_whether_they_begin_the_name_or_a_word() {
-        let places = name_grams(&fold_name("바닐라 라떼"));
-        let at = |start, word| GramPlaces {
-            at_start: start,
-            at_word_start: word,
-        };
-        assert_eq!(places["바닐"], at(true, true));
-        assert_eq!(places["라떼"], at(false, true));
-        // 라 begins the second word and also sits inside the first.
-        assert_eq!(places["라"], at(false, true));
-        assert_eq!(places["닐라"], at(false, false));
-        assert_eq!(places["라라"], at(false, false));
-    }
-
-    #[test]
-    fn terms_need_their_pairs_or_their_one_character() {
-        assert_eq!(term_grams("라떼"), grams(&["라떼"]));
-        assert_eq!(term_grams("latt"), grams(&["la", "at", "tt"]));
-        assert_eq!(term_grams("라"), grams(&["라"]));
     }
 
     #[test]

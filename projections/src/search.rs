@@ -6,11 +6,12 @@ use async_trait::async_trait;
 use events::product::ProductRegistered;
 use events::search_text::fold_name;
 use events::{DomainEvent, ProductEvent};
-use sqlx::AnyConnection;
+use sqlx::{Any, AnyConnection, QueryBuilder};
 use std::collections::BTreeMap;
 
 /// The product-name search index: `search_products` (each name folded, with the price and
-/// stock a hit shows, numbered by `seq` in commit order) and `search_head` (the last `seq`
+/// stock a hit shows, numbered by `seq` in commit order, and numbered anew when its stock
+/// moves, so a reader following `seq` sees the new stock too) and `search_head` (the last `seq`
 /// and this copy's generation). The query API keeps the grams in memory and follows
 /// `seq`. It keeps its own price and stock instead of joining `products`, so a search
 /// that waited for this projection never meets a catalog row that is not there yet.
@@ -52,16 +53,7 @@ impl Projection for Search {
         }
         insert(tx, &registered).await?;
         let totals: Vec<(i64, i64)> = totals.into_iter().collect();
-        bulk::add_by_key(
-            tx,
-            "search_products",
-            "product_id",
-            "stock",
-            None,
-            &totals,
-            "update searchable stock",
-        )
-        .await
+        restock(tx, &totals).await
     }
 
     async fn apply(
@@ -125,6 +117,46 @@ async fn insert(
         "index a product name",
     )
     .await
+}
+
+/// Adds each (product, delta) to its row's stock and gives the row the next `seq`, in one
+/// statement per chunk: the query API keeps stock in memory and follows rows by `seq`.
+async fn restock(tx: &mut AnyConnection, totals: &[(i64, i64)]) -> Result<(), ProjectionError> {
+    for chunk in totals.chunks(bulk::MAX_LIST) {
+        let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+        let first = take_seqs(tx, count).await?;
+        let mut query =
+            QueryBuilder::<Any>::new("UPDATE search_products SET stock = stock + CASE product_id");
+        // A padded pair repeats the last one; CASE takes the first match, so it adds once.
+        for (id, delta) in bulk::padded(chunk) {
+            query
+                .push(" WHEN ")
+                .push_bind(*id)
+                .push(" THEN ")
+                .push_bind(*delta);
+        }
+        query.push(" END, seq = CASE product_id");
+        let numbered: Vec<(i64, i64)> = chunk.iter().map(|(id, _)| *id).zip(first..).collect();
+        for (id, seq) in bulk::padded(&numbered) {
+            query
+                .push(" WHEN ")
+                .push_bind(*id)
+                .push(" THEN ")
+                .push_bind(*seq);
+        }
+        query.push(" END WHERE product_id IN (");
+        let mut list = query.separated(", ");
+        for (id, _) in bulk::padded(chunk) {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        query
+            .build()
+            .execute(&mut *tx)
+            .await
+            .map_err(ProjectionError::db("update searchable stock"))?;
+    }
+    Ok(())
 }
 
 /// Hands out `count` sequence numbers; the first. Moving the head row locks it until this

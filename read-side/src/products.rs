@@ -48,8 +48,23 @@ pub(crate) struct ProductPage {
 }
 
 impl ProductView {
+    pub(crate) fn new(product_id: i64, name: String, price: i64, stock: i64) -> Self {
+        Self {
+            product_id,
+            name,
+            price,
+            stock,
+        }
+    }
+
+    #[cfg(test)]
     pub(crate) fn product_id(&self) -> i64 {
         self.product_id
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stock(&self) -> i64 {
+        self.stock
     }
 }
 

@@ -1,26 +1,21 @@
 //! `GET /v1/products/search?q=...&page=0&size=20`: products whose name matches, best
-//! match first. The ranking runs over this process's in-memory gram index
-//! (`search_index`, followed from the search projection's table by `search_follow`);
-//! the page's rows (name, price, stock) are then read from that table by id.
+//! match first. The whole answer, ranking and the page's name, price and stock, comes from
+//! this process's in-memory index (`search_index`, followed from the search projection's
+//! table by `search_follow`): no statement per search.
 
 use crate::QueryState;
 use crate::consistency::{Consistent, SEARCH};
 use crate::layered::read_cached;
-use crate::products::{ProductPage, ProductView, page_window};
+use crate::products::{ProductPage, page_window};
 use api_common::{ApiQuery, Problem};
 use axum::Json;
 use axum::extract::State;
 use events::search_text::{MAX_QUERY_CHARS, SearchQuery};
 use serde::Deserialize;
-use sqlx::{Any, AnyPool, QueryBuilder};
 use utoipa::IntoParams;
 
 /// A cached search: the query's terms and compact form, page and size.
 pub(crate) type SearchKey = (Vec<String>, String, i64, i64);
-
-/// Lengths the id list of a page's read is padded to (repeating the last id changes
-/// nothing), so a few statement texts serve every page: sqlx prepares one per text.
-const ID_LISTS: [usize; 4] = [1, 4, 20, 100];
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -68,41 +63,9 @@ pub(crate) async fn search(
             return Ok(ProductPage::new(Vec::new(), page, size, 0));
         };
         let hits = state.search.search(&query, from, count);
-        let items = rows(&state.pool, &hits.product_ids).await?;
         let total = i64::try_from(hits.total).unwrap_or(i64::MAX);
-        Ok(ProductPage::new(items, page, size, total))
+        Ok(ProductPage::new(hits.items, page, size, total))
     })
     .await
     .map(Json)
-}
-
-/// The rows of `ids`, in that order.
-async fn rows(pool: &AnyPool, ids: &[i64]) -> Result<Vec<ProductView>, sqlx::Error> {
-    let Some(last) = ids.last() else {
-        return Ok(Vec::new());
-    };
-    let length = ID_LISTS
-        .iter()
-        .copied()
-        .find(|length| *length >= ids.len())
-        .unwrap_or(ids.len());
-    let mut query = QueryBuilder::<Any>::new(
-        "SELECT product_id, name, price, stock FROM search_products WHERE product_id IN (",
-    );
-    let mut list = query.separated(", ");
-    for id in ids
-        .iter()
-        .chain(std::iter::repeat_n(last, length - ids.len()))
-    {
-        list.push_bind(*id);
-    }
-    query.push(")");
-    let mut found: Vec<ProductView> = query.build_query_as().fetch_all(pool).await?;
-    let mut ordered = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(at) = found.iter().position(|row| row.product_id() == *id) {
-            ordered.push(found.swap_remove(at));
-        }
-    }
-    Ok(ordered)
 }

@@ -1,11 +1,11 @@
 //! Keeps this process's in-memory search index (`search_index`) in step with the search
 //! projection's table: new rows are read by `seq` (numbered in commit order, so nothing
-//! is skipped), and a new `search_head.generation` (a rebuild swapped a fresh copy in)
+//! is skipped; a row whose stock moved is numbered anew, so its new stock is read too), and a new `search_head.generation` (a rebuild swapped a fresh copy in)
 //! makes it load the whole table again, beside the old index, which answers meanwhile.
 //! There is no background task: requests bring it up to date, at most every
 //! `FOLLOW_EVERY` without a Consistency-Token and always after a token's wait.
 
-use crate::search_index::{Hits, Index};
+use crate::search_index::{Hits, Index, Row};
 use events::search_text::{FoldedName, SearchQuery};
 use sqlx::AnyPool;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -83,7 +83,7 @@ impl SearchIndex {
             let mut after = 0;
             loop {
                 let rows = rows_after(&mut tx, after).await?;
-                let last = rows.last().map(|row| row.4);
+                let last = rows.last().map(|row| row.7);
                 let full = rows.len() == usize::try_from(CHUNK).unwrap_or(usize::MAX);
                 add(&mut fresh, rows);
                 match last {
@@ -97,7 +97,7 @@ impl SearchIndex {
             let mut after = seq;
             while after < head_seq {
                 let rows = rows_after(&mut tx, after).await?;
-                let Some(last) = rows.last().map(|row| row.4) else {
+                let Some(last) = rows.last().map(|row| row.7) else {
                     break;
                 };
                 add(&mut self.write(), rows);
@@ -121,15 +121,16 @@ impl SearchIndex {
     }
 }
 
-type Row = (i64, String, String, i64, i64);
+/// A row as read: product id, name, compact, spaced, chars, price, stock, seq.
+type TableRow = (i64, String, String, String, i64, i64, i64, i64);
 
 async fn rows_after(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     after: i64,
-) -> Result<Vec<Row>, sqlx::Error> {
+) -> Result<Vec<TableRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT product_id, compact, spaced, chars, seq FROM search_products \
-         WHERE seq > ? ORDER BY seq LIMIT ?",
+        "SELECT product_id, name, compact, spaced, chars, price, stock, seq \
+         FROM search_products WHERE seq > ? ORDER BY seq LIMIT ?",
     )
     .bind(after)
     .bind(CHUNK)
@@ -137,13 +138,19 @@ async fn rows_after(
     .await
 }
 
-fn add(index: &mut Index, rows: Vec<Row>) {
-    for (product_id, compact, spaced, chars, seq) in rows {
-        let name = FoldedName {
-            compact,
-            spaced,
-            chars,
-        };
-        index.add(product_id, name, seq);
+fn add(index: &mut Index, rows: Vec<TableRow>) {
+    for (product_id, name, compact, spaced, chars, price, stock, seq) in rows {
+        index.upsert(Row {
+            product_id,
+            name,
+            folded: FoldedName {
+                compact,
+                spaced,
+                chars,
+            },
+            price,
+            stock,
+            seq,
+        });
     }
 }

@@ -206,6 +206,39 @@ async fn finds_a_new_product_once_its_token_wait_returns(api: &Api) {
     }
 }
 
+/// A restock moves the stock a search shows: the query API keeps stock in memory and
+/// follows the row, which the projection numbers anew when its stock moves.
+async fn shows_a_restock_once_its_token_wait_returns(api: &Api) {
+    let (id, token) = api.register("Stock Probe").await;
+    let (_, body) = api.search(&[("q", "stock probe")], Some(&token)).await;
+    assert_eq!(body["items"][0]["stock"], 10, "{body}");
+    for (quantity, expected) in [(5, 15), (1, 16)] {
+        let response = api
+            .client
+            .post(format!("{}/v1/products/{id}/restock", api.command))
+            .bearer_auth(api.admin_token)
+            .json(&json!({ "quantity": quantity }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "restocking {id}");
+        let token = response.headers()["consistency-token"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (_, body) = api.search(&[("q", "stock probe")], Some(&token)).await;
+        assert_eq!(
+            (
+                body["items"][0]["productId"].clone(),
+                body["items"][0]["stock"].clone(),
+                body["total"].clone()
+            ),
+            (json!(id), json!(expected), json!(1)),
+            "{body}"
+        );
+    }
+}
+
 /// `rebuild` (a `shop rebuild search`) while searches and registrations go on: every
 /// search answers 200 throughout; afterwards the damaged index is whole again and every
 /// product registered meanwhile is found.
@@ -215,16 +248,19 @@ async fn rebuild_under_live_queries(
     rebuild: impl FnOnce() -> Output + Send + 'static,
 ) {
     let live = open_read_db(read_db_url).await.unwrap();
-    // Damage only a rebuild repairs: the product `라떼` loses its row, and a stock is off.
+    // Damage only a rebuild repairs: the product `라떼` loses its row, and a stock is off
+    // (numbered anew, as the projection does, so the query API follows it).
     for statement in [
         "DELETE FROM search_products WHERE name = '라떼'",
-        "UPDATE search_products SET stock = 999 WHERE name = '카페라떼'",
+        "UPDATE search_head SET seq = seq + 1 WHERE id = 1",
+        "UPDATE search_products SET stock = 999, \
+         seq = (SELECT seq FROM search_head WHERE id = 1) WHERE name = '카페라떼'",
     ] {
         sqlx::query(statement).execute(&live).await.unwrap();
     }
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let (_, damaged) = api.search(&[("q", "라떼")], None).await;
-    assert_eq!(names(&damaged), ["바닐라 라떼", "카페라떼"], "{damaged}");
+    let (_, damaged) = api.search(&[("q", "카페라떼")], None).await;
+    assert_eq!(damaged["items"][0]["stock"], 999, "{damaged}");
 
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicU64::new(0));
@@ -285,6 +321,11 @@ async fn rebuild_under_live_queries(
         "{repaired}"
     );
     assert_eq!(repaired["items"][2]["stock"], 10, "{repaired}");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM search_products WHERE name = '라떼'")
+        .fetch_one(&live)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "the rebuilt copy has the deleted row again");
     let size = (registered.len() + 1).to_string();
     let (_, found) = api
         .search(&[("q", "새 상품"), ("size", &size)], Some(&token))
@@ -317,6 +358,7 @@ async fn embedded_search_ranks_finds_new_products_and_survives_a_rebuild() {
     ranks_korean_english_and_mixed_queries(&api).await;
     refuses_bad_queries(&api).await;
     finds_a_new_product_once_its_token_wait_returns(&api).await;
+    shows_a_restock_once_its_token_wait_returns(&api).await;
 
     let (status, ready) = api.get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{ready}");
@@ -381,6 +423,7 @@ async fn full_search_ranks_finds_new_products_and_survives_a_rebuild() {
     ranks_korean_english_and_mixed_queries(&api).await;
     refuses_bad_queries(&api).await;
     finds_a_new_product_once_its_token_wait_returns(&api).await;
+    shows_a_restock_once_its_token_wait_returns(&api).await;
     let (status, ready) = api.get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{ready}");
     assert_eq!(

@@ -96,6 +96,16 @@ async fn follows_new_rows_and_reloads_a_new_generation(pool: AnyPool) {
     assert_eq!((ids, total), (vec![1, 3, 2], Value::from(3)));
     assert_eq!(stocks, [10, 10, 10]);
 
+    // A stock moved: the projection numbers the row anew, and the index takes the stock.
+    sqlx::query("UPDATE search_products SET stock = 4, seq = 4 WHERE product_id = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    head(&pool, "first", 4).await;
+    let (ids, stocks, total) = search(&app, "라떼").await;
+    assert_eq!((ids, total), (vec![1, 3, 2], Value::from(3)));
+    assert_eq!(stocks, [10, 10, 4]);
+
     // A rebuilt copy: other seqs, product 2 gone (as a damaged row repaired would be),
     // stock moved. Followed by seq alone, the index would miss all of it.
     sqlx::query("DELETE FROM search_products")
