@@ -72,25 +72,14 @@ pub(crate) async fn add_by_key(
     operation: &'static str,
 ) -> Result<(), ProjectionError> {
     for chunk in deltas.chunks(MAX_LIST) {
-        let mut query = QueryBuilder::<Any>::new(format!(
-            "UPDATE {table} SET {column} = {column} + CASE {key}"
-        ));
-        // A padded pair repeats the last one; CASE takes the first match, so it adds once.
-        for (id, delta) in padded(chunk) {
-            query
-                .push(" WHEN ")
-                .push_bind(*id)
-                .push(" THEN ")
-                .push_bind(*delta);
-        }
+        let mut query =
+            QueryBuilder::<Any>::new(format!("UPDATE {table} SET {column} = {column} +"));
+        push_case(&mut query, key, chunk, |query, delta| {
+            query.push_bind(*delta);
+        });
         query.push(" END WHERE ");
         push_scope(&mut query, scope);
-        query.push(format!("{key} IN ("));
-        let mut list = query.separated(", ");
-        for (id, _) in padded(chunk) {
-            list.push_bind(*id);
-        }
-        query.push(")");
+        push_in(&mut query, key, chunk);
         query
             .build()
             .execute(&mut *conn)
@@ -98,6 +87,32 @@ pub(crate) async fn add_by_key(
             .map_err(ProjectionError::db(operation))?;
     }
     Ok(())
+}
+
+/// Pushes ` CASE {key} WHEN id THEN … ` for each `(id, value)` of `chunk` (padded), `then`
+/// pushing the value's expression; the caller closes it (` END`, ` ELSE {column} END`).
+/// A padded pair repeats the last one, and CASE takes the first match, so it counts once.
+pub(crate) fn push_case<V>(
+    query: &mut QueryBuilder<Any>,
+    key: &str,
+    chunk: &[(i64, V)],
+    mut then: impl FnMut(&mut QueryBuilder<Any>, &V),
+) {
+    query.push(format!(" CASE {key}"));
+    for (id, value) in padded(chunk) {
+        query.push(" WHEN ").push_bind(*id).push(" THEN ");
+        then(query, value);
+    }
+}
+
+/// Pushes `{key} IN (…)` with the ids of `chunk` (padded).
+pub(crate) fn push_in<V>(query: &mut QueryBuilder<Any>, key: &str, chunk: &[(i64, V)]) {
+    query.push(format!("{key} IN ("));
+    let mut list = query.separated(", ");
+    for (id, _) in padded(chunk) {
+        list.push_bind(*id);
+    }
+    query.push(")");
 }
 
 /// Which of `ids` (distinct) have a row in `table` (within `scope`).

@@ -1,4 +1,4 @@
-use crate::bulk::{self, MAX_LIST, padded};
+use crate::bulk::{self, MAX_LIST};
 use crate::coupons::rfc3339;
 use crate::order_fold::{OrderChange, OrderChanges, fold};
 use crate::{Envelope, Projection, ProjectionError};
@@ -109,20 +109,16 @@ async fn update_known(
     chunk: &[(i64, &OrderChange)],
 ) -> Result<(), ProjectionError> {
     let mut query = QueryBuilder::<Any>::new("UPDATE orders SET ");
-    // A padded entry repeats the last one; CASE takes the first match. `COALESCE(?, c)`:
-    // a NULL keeps the column as it is.
+    // `COALESCE(?, c)`: a NULL keeps the column as it is.
     let coalesced = |query: &mut QueryBuilder<Any>,
                      column: &str,
                      bind: &dyn Fn(&mut QueryBuilder<Any>, &OrderChange)| {
-        query.push(format!("{column} = CASE order_id"));
-        for (order_id, change) in padded(chunk) {
-            query
-                .push(" WHEN ")
-                .push_bind(*order_id)
-                .push(" THEN COALESCE(");
+        query.push(format!("{column} ="));
+        bulk::push_case(query, "order_id", chunk, |query, change| {
+            query.push("COALESCE(");
             bind(query, change);
             query.push(format!(", {column})"));
-        }
+        });
         query.push(format!(" ELSE {column} END, "));
     };
     coalesced(&mut query, "status", &|q, c| {
@@ -137,21 +133,12 @@ async fn update_known(
     coalesced(&mut query, "reason", &|q, c| {
         q.push_bind(c.reason.map(|r| r.as_str()));
     });
-    query.push("updated = CASE order_id");
-    for (order_id, change) in padded(chunk) {
-        query
-            .push(" WHEN ")
-            .push_bind(*order_id)
-            .push(" THEN ")
-            .push_bind(rfc3339(change.updated));
-    }
-    query.push(" ELSE updated END");
-    query.push(" WHERE order_id IN (");
-    let mut list = query.separated(", ");
-    for (order_id, _) in padded(chunk) {
-        list.push_bind(*order_id);
-    }
-    query.push(")");
+    query.push("updated =");
+    bulk::push_case(&mut query, "order_id", chunk, |query, change| {
+        query.push_bind(rfc3339(change.updated));
+    });
+    query.push(" ELSE updated END WHERE ");
+    bulk::push_in(&mut query, "order_id", chunk);
     query
         .build()
         .execute(&mut *tx)

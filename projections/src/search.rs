@@ -125,31 +125,21 @@ async fn restock(tx: &mut AnyConnection, totals: &[(i64, i64)]) -> Result<(), Pr
     for chunk in totals.chunks(bulk::MAX_LIST) {
         let count = i64::try_from(chunk.len()).unwrap_or(i64::MAX);
         let first = take_seqs(tx, count).await?;
-        let mut query =
-            QueryBuilder::<Any>::new("UPDATE search_products SET stock = stock + CASE product_id");
-        // A padded pair repeats the last one; CASE takes the first match, so it adds once.
-        for (id, delta) in bulk::padded(chunk) {
-            query
-                .push(" WHEN ")
-                .push_bind(*id)
-                .push(" THEN ")
-                .push_bind(*delta);
-        }
-        query.push(" END, seq = CASE product_id");
-        let numbered: Vec<(i64, i64)> = chunk.iter().map(|(id, _)| *id).zip(first..).collect();
-        for (id, seq) in bulk::padded(&numbered) {
-            query
-                .push(" WHEN ")
-                .push_bind(*id)
-                .push(" THEN ")
-                .push_bind(*seq);
-        }
-        query.push(" END WHERE product_id IN (");
-        let mut list = query.separated(", ");
-        for (id, _) in bulk::padded(chunk) {
-            list.push_bind(*id);
-        }
-        query.push(")");
+        let numbered: Vec<(i64, (i64, i64))> = chunk
+            .iter()
+            .zip(first..)
+            .map(|((id, delta), seq)| (*id, (*delta, seq)))
+            .collect();
+        let mut query = QueryBuilder::<Any>::new("UPDATE search_products SET stock = stock +");
+        bulk::push_case(&mut query, "product_id", &numbered, |query, (delta, _)| {
+            query.push_bind(*delta);
+        });
+        query.push(" END, seq =");
+        bulk::push_case(&mut query, "product_id", &numbered, |query, (_, seq)| {
+            query.push_bind(*seq);
+        });
+        query.push(" END WHERE ");
+        bulk::push_in(&mut query, "product_id", &numbered);
         query
             .build()
             .execute(&mut *tx)

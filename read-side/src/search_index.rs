@@ -172,9 +172,10 @@ impl Index {
             }
             matched = both(&matched, &by_doc(&self.occurrences(term, false)));
         }
-        // The docs whose name begins with the whole query (one term that is the whole
-        // query: its own occurrences say so).
-        let beginning: Vec<usize> = if terms.len() == 1 && *first == compact {
+        // Whether a name begins with the whole query: a term that is the whole query
+        // knows from its own places; otherwise, the docs where the whole query is at 0.
+        let whole_query_term = terms.len() == 1 && *first == compact;
+        let beginning: Vec<usize> = if whole_query_term {
             Vec::new()
         } else {
             self.occurrences(&compact, true)
@@ -182,7 +183,6 @@ impl Index {
                 .map(|place| doc_of(*place))
                 .collect()
         };
-        let whole_query_term = terms.len() == 1 && *first == compact;
         let length = i64::try_from(compact.len()).unwrap_or(i64::MAX);
         let mut beginning = beginning.into_iter().peekable();
         matched

@@ -73,10 +73,7 @@ impl Api {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED, "registering {name}");
-        let token = response.headers()["consistency-token"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let token = consistency_token(&response);
         let body: Value = response.json().await.unwrap();
         (body["productId"].as_i64().unwrap(), token)
     }
@@ -113,6 +110,13 @@ impl Api {
             .unwrap();
         (response.status(), response.text().await.unwrap())
     }
+}
+
+fn consistency_token(response: &reqwest::Response) -> String {
+    response.headers()["consistency-token"]
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn names(body: &Value) -> Vec<String> {
@@ -222,10 +226,7 @@ async fn shows_a_restock_once_its_token_wait_returns(api: &Api) {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "restocking {id}");
-        let token = response.headers()["consistency-token"]
-            .to_str()
-            .unwrap()
-            .to_owned();
+        let token = consistency_token(&response);
         let (_, body) = api.search(&[("q", "stock probe")], Some(&token)).await;
         assert_eq!(
             (
