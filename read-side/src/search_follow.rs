@@ -139,8 +139,8 @@ async fn rows_after(
 }
 
 fn add(index: &mut Index, rows: Vec<TableRow>) {
-    for (product_id, name, compact, spaced, chars, price, stock, seq) in rows {
-        index.upsert(Row {
+    index.add(rows.into_iter().map(
+        |(product_id, name, compact, spaced, chars, price, stock, seq)| Row {
             product_id,
             name,
             folded: FoldedName {
@@ -151,6 +151,6 @@ fn add(index: &mut Index, rows: Vec<TableRow>) {
             price,
             stock,
             seq,
-        });
-    }
+        },
+    ));
 }

@@ -1,8 +1,7 @@
 //! The in-memory index a query API process searches: for each gram (a character, or a
 //! pair of adjacent characters, of a name's compact form, see `events::search_text`)
-//! every place it occurs, as (doc, position) in the order docs were added, and for each doc
-//! what a hit shows (name, price, stock). Pure: `search_follow` fills it from the search
-//! projection's table.
+//! every place it occurs, as (doc, position), and for each doc what a hit shows (name,
+//! price, stock). Pure: `search_follow` fills it from the search projection's table.
 //!
 //! Why positions: a term of n characters occurs at position p of a name exactly when its
 //! i-th pair is at p + i for every i, so matching and ranking are merges of sorted integer
@@ -10,17 +9,26 @@
 //! candidate's name to confirm and rank it; on the benchmark's long tail those reads were
 //! most of a search (docs/performance.md, "Product search").
 //!
+//! Why a doc is numbered by its rank keys (name length, then product id) rather than in
+//! the order it arrived: lists sorted by doc are then in rank order within each tier, so a
+//! page is the first docs of each tier as the merge meets them; nothing is sorted and no
+//! per-doc keys are looked up per search. Looking those keys up for every match was the
+//! largest single cost of a search that matches thousands of names.
+//!
 //! Why in memory rather than SQL over a gram table: a word shared by thousands of names
 //! (`라떼` is in 5 % of the benchmark catalog) makes any SQL plan fetch and rank thousands of
 //! rows for one page and its total; that measured 10 to 30 ms per query in SQLite.
 
 use crate::products::ProductView;
-use events::search_text::{FoldedName, SearchQuery};
+use events::search_text::{FoldedName, MAX_QUERY_CHARS, SearchQuery};
 use std::collections::HashMap;
 
-/// One place a gram occurs: `doc << 32 | position << 2 | CROSSES | WORD_START`, where the
-/// position is in characters of the doc's compact name. Lists stay sorted, since docs are
-/// only appended and each doc's places are pushed in position order.
+/// A product in the index: `chars << PRODUCT_BITS | product_id`, where `chars` is the
+/// length of its compact name. Ordering docs orders them by the search's tie-breaks.
+type Doc = u64;
+/// One place a gram occurs: `doc << DOC_SHIFT | position << PLACE_SHIFT | CROSSES |
+/// WORD_START`, where the position is in characters of the doc's compact name. Lists
+/// stay sorted (`merge_sorted`).
 type Posting = u64;
 /// A word of the name begins at this position.
 const WORD_START: Posting = 1;
@@ -28,9 +36,15 @@ const WORD_START: Posting = 1;
 const CROSSES: Posting = 2;
 const FLAGS: Posting = WORD_START | CROSSES;
 const PLACE_SHIFT: u32 = 2;
-const DOC_SHIFT: u32 = 32;
-/// Positions past this are not indexed (a folded name of 200 characters is far below).
-const MAX_POSITION: usize = (1 << (DOC_SHIFT - PLACE_SHIFT)) - 1;
+/// A name of `domain::product::MAX_NAME_CHARS` (200) characters folds to at most 3,600
+/// (NFKC expands one character to at most 18), so positions and lengths fit 12 bits, and
+/// a term's places plus its length never carry into the doc's bits.
+const POSITION_BITS: u32 = 12;
+const DOC_SHIFT: u32 = PLACE_SHIFT + POSITION_BITS;
+const PRODUCT_BITS: u32 = 38;
+const CHARS_BITS: u32 = 64 - DOC_SHIFT - PRODUCT_BITS;
+const MAX_POSITION: usize = (1 << POSITION_BITS) - 1;
+const _: () = assert!(CHARS_BITS >= POSITION_BITS);
 
 /// A gram as a number: its first character, and its second (0 for a single one, which no
 /// folded name has, since only letters and digits are kept).
@@ -40,18 +54,28 @@ fn gram(first: char, second: Option<char>) -> Gram {
     u64::from(first) << 32 | second.map_or(0, u64::from)
 }
 
+/// The doc of a product, or `None` past the bounds of a `Doc` (a product id of 2^38, a
+/// compact name longer than any name the command API accepts folds to).
+fn doc(product_id: i64, chars: i64) -> Option<Doc> {
+    let product_id = u64::try_from(product_id)
+        .ok()
+        .filter(|id| *id >> PRODUCT_BITS == 0)?;
+    // Room for a query's length past the last position: `confirmed` adds it to places.
+    let chars = u64::try_from(chars)
+        .ok()
+        .filter(|chars| *chars + MAX_QUERY_CHARS as u64 <= MAX_POSITION as u64)?;
+    Some(chars << PRODUCT_BITS | product_id)
+}
+
+fn chars_of(doc: Doc) -> u64 {
+    doc >> PRODUCT_BITS
+}
+
 /// One page of a search: the products, best first, and how many match in all.
 #[derive(Clone, Default)]
 pub(crate) struct Hits {
     pub(crate) items: Vec<ProductView>,
     pub(crate) total: usize,
-}
-
-/// A doc's rank keys: the compact name's length and the product id, the tie-breaks.
-#[derive(Clone, Copy)]
-struct Keys {
-    chars: i64,
-    product_id: i64,
 }
 
 #[derive(Default)]
@@ -61,10 +85,7 @@ pub(crate) struct Index {
     pub(crate) generation: Option<String>,
     /// The highest `seq` added.
     pub(crate) seq: i64,
-    /// Per doc, what ranking reads, apart from what a hit shows, so a scan stays dense.
-    keys: Vec<Keys>,
-    shown: Vec<ProductView>,
-    docs: HashMap<i64, u32>,
+    shown: HashMap<Doc, ProductView>,
     postings: HashMap<Gram, Vec<Posting>>,
 }
 
@@ -87,82 +108,91 @@ impl Index {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.keys.len()
+        self.shown.len()
     }
 
-    /// Adds a product, or, for one already here (its stock moved, which gives its row a
-    /// new `seq`), takes its new price and stock. A product's name never changes.
-    pub(crate) fn upsert(&mut self, row: Row) {
-        self.seq = self.seq.max(row.seq);
-        if let Some(doc) = self.docs.get(&row.product_id) {
-            if let Some(shown) = usize::try_from(*doc)
-                .ok()
-                .and_then(|doc| self.shown.get_mut(doc))
-            {
-                *shown = ProductView::new(row.product_id, row.name, row.price, row.stock);
-            }
-            return;
-        }
-        // Four billion products is not a catalog; past it names are not indexed.
-        let Ok(doc) = u32::try_from(self.keys.len()) else {
-            return;
-        };
-        let chars: Vec<char> = row.folded.compact.chars().collect();
-        let word_starts = word_starts(&row.folded.spaced, chars.len());
-        for (at, first) in chars.iter().enumerate().take(MAX_POSITION) {
-            let place = u64::from(doc) << DOC_SHIFT | (at as u64) << PLACE_SHIFT;
-            let starts = if word_starts.get(at).copied().unwrap_or(false) {
-                WORD_START
-            } else {
-                0
+    /// Adds products, or, for one already here (its stock moved, which gives its row a
+    /// new `seq`), takes its new price and stock. A product's name never changes. The
+    /// places of a whole batch are merged into each list once.
+    pub(crate) fn add(&mut self, rows: impl IntoIterator<Item = Row>) {
+        let mut added: HashMap<Gram, Vec<Posting>> = HashMap::new();
+        for row in rows {
+            self.seq = self.seq.max(row.seq);
+            let Some(doc) = doc(row.product_id, row.folded.chars) else {
+                tracing::warn!(
+                    product_id = row.product_id,
+                    chars = row.folded.chars,
+                    "product not indexed for search: its id or name length is out of range"
+                );
+                continue;
             };
-            self.postings
-                .entry(gram(*first, None))
-                .or_default()
-                .push(place | starts);
-            if let Some(second) = chars.get(at + 1) {
-                let crosses = if word_starts.get(at + 1).copied().unwrap_or(false) {
-                    CROSSES
+            let shown = ProductView::new(row.product_id, row.name, row.price, row.stock);
+            if self.shown.insert(doc, shown).is_some() {
+                continue;
+            }
+            let chars: Vec<char> = row.folded.compact.chars().collect();
+            let word_starts = word_starts(&row.folded.spaced, chars.len());
+            for (at, first) in chars.iter().enumerate() {
+                let place = doc << DOC_SHIFT | (at as u64) << PLACE_SHIFT;
+                let starts = if word_starts.get(at).copied().unwrap_or(false) {
+                    WORD_START
                 } else {
                     0
                 };
-                self.postings
-                    .entry(gram(*first, Some(*second)))
+                added
+                    .entry(gram(*first, None))
                     .or_default()
-                    .push(place | starts | crosses);
+                    .push(place | starts);
+                if let Some(second) = chars.get(at + 1) {
+                    let crosses = if word_starts.get(at + 1).copied().unwrap_or(false) {
+                        CROSSES
+                    } else {
+                        0
+                    };
+                    added
+                        .entry(gram(*first, Some(*second)))
+                        .or_default()
+                        .push(place | starts | crosses);
+                }
             }
         }
-        self.keys.push(Keys {
-            chars: row.folded.chars,
-            product_id: row.product_id,
-        });
-        self.shown.push(ProductView::new(
-            row.product_id,
-            row.name,
-            row.price,
-            row.stock,
-        ));
-        self.docs.insert(row.product_id, doc);
+        for (gram, places) in added {
+            merge_sorted(self.postings.entry(gram).or_default(), places);
+        }
     }
 
     /// The page `offset..offset + size` of the products matching `query`, ranked by
     /// (`SearchQuery::tier`, name length, product id).
     pub(crate) fn search(&self, query: &SearchQuery, offset: usize, size: usize) -> Hits {
-        let ranked = self.ranked(query);
-        let (ids, total) = page(ranked, offset, size);
-        let items = ids
-            .into_iter()
+        let end = offset.saturating_add(size);
+        // Per tier, its first `end` docs: matches come in doc order, which is rank order
+        // within a tier.
+        let mut firsts: [Vec<Doc>; 4] = Default::default();
+        let mut total = 0;
+        self.each_match(query, |tier, doc| {
+            total += 1;
+            if let Some(tier) = firsts.get_mut(usize::from(tier))
+                && tier.len() < end
+            {
+                tier.push(doc);
+            }
+        });
+        let items = firsts
+            .iter()
+            .flatten()
+            .skip(offset)
+            .take(size)
             .filter_map(|doc| self.shown.get(doc).cloned())
             .collect();
         Hits { items, total }
     }
 
-    /// Every matching doc with its rank: (tier, name length, product id, doc).
-    fn ranked(&self, query: &SearchQuery) -> Vec<(u8, i64, i64, usize)> {
+    /// Calls `found(tier, doc)` for every matching doc, in doc order.
+    fn each_match(&self, query: &SearchQuery, mut found: impl FnMut(u8, Doc)) {
         let terms: Vec<Vec<char>> = query.terms.iter().map(|t| t.chars().collect()).collect();
         let compact: Vec<char> = query.compact.chars().collect();
         let Some((first, rest)) = terms.split_first() else {
-            return Vec::new();
+            return;
         };
         // Per doc that has every term: whether every term begins a word in it.
         let mut matched = by_doc(&self.occurrences(first, false));
@@ -175,7 +205,7 @@ impl Index {
         // Whether a name begins with the whole query: a term that is the whole query
         // knows from its own places; otherwise, the docs where the whole query is at 0.
         let whole_query_term = terms.len() == 1 && *first == compact;
-        let beginning: Vec<usize> = if whole_query_term {
+        let beginning: Vec<Doc> = if whole_query_term {
             Vec::new()
         } else {
             self.occurrences(&compact, true)
@@ -183,28 +213,24 @@ impl Index {
                 .map(|place| doc_of(*place))
                 .collect()
         };
-        let length = i64::try_from(compact.len()).unwrap_or(i64::MAX);
+        let length = compact.len() as u64;
         let mut beginning = beginning.into_iter().peekable();
-        matched
-            .into_iter()
-            .filter_map(|found| {
-                let keys = self.keys.get(found.doc)?;
-                let begins = if whole_query_term {
-                    found.at_start
-                } else {
-                    while beginning.next_if(|doc| *doc < found.doc).is_some() {}
-                    beginning.peek() == Some(&found.doc)
-                };
-                let tier = if begins {
-                    if keys.chars == length { 0 } else { 1 }
-                } else if found.in_words {
-                    2
-                } else {
-                    3
-                };
-                Some((tier, keys.chars, keys.product_id, found.doc))
-            })
-            .collect()
+        for doc in matched {
+            let begins = if whole_query_term {
+                doc.at_start
+            } else {
+                while beginning.next_if(|begins| *begins < doc.doc).is_some() {}
+                beginning.peek() == Some(&doc.doc)
+            };
+            let tier = if begins {
+                if chars_of(doc.doc) == length { 0 } else { 1 }
+            } else if doc.in_words {
+                2
+            } else {
+                3
+            };
+            found(tier, doc.doc);
+        }
     }
 
     /// Where `term` occurs: one posting per occurrence, its start as the place, with
@@ -297,7 +323,7 @@ fn confirmed(found: &[Posting], list: &[Posting], shift: u64) -> Vec<Posting> {
 /// A doc that has a term (or every term so far).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Found {
-    doc: usize,
+    doc: Doc,
     /// The term occurs at the beginning of the name.
     at_start: bool,
     /// Every term so far begins a word and ends inside it somewhere in the name.
@@ -359,31 +385,39 @@ fn word_starts(spaced: &str, chars: usize) -> Vec<bool> {
     starts
 }
 
-fn doc_of(place: Posting) -> usize {
-    usize::try_from(place >> DOC_SHIFT).unwrap_or(usize::MAX)
+fn doc_of(place: Posting) -> Doc {
+    place >> DOC_SHIFT
 }
 
 fn position_of(place: Posting) -> u64 {
     (place & ((1 << DOC_SHIFT) - 1)) >> PLACE_SHIFT
 }
 
-/// The docs of the page `offset..offset + size` of `ranked` in rank order, sorting only
-/// what it needs, and how many were ranked.
-fn page(mut ranked: Vec<(u8, i64, i64, usize)>, offset: usize, size: usize) -> (Vec<usize>, usize) {
-    let total = ranked.len();
-    let end = offset.saturating_add(size).min(total);
-    if offset >= end {
-        return (Vec::new(), total);
+/// Merges `places` into the sorted `list`, keeping it sorted.
+fn merge_sorted(list: &mut Vec<Posting>, mut places: Vec<Posting>) {
+    places.sort_unstable();
+    match (list.last(), places.first()) {
+        (_, None) => {}
+        (None, _) => *list = places,
+        (Some(last), Some(first)) if last < first => list.extend(places),
+        // A product registered while the index is followed: a few places, each moved in.
+        _ if places.len() <= MERGE_ONE_BY_ONE => {
+            for place in places {
+                let at = list.partition_point(|other| *other < place);
+                list.insert(at, place);
+            }
+        }
+        // A chunk of a load: the standard (stable) sort finds the two sorted runs and
+        // merges them, linear in the list.
+        _ => {
+            list.extend(places);
+            list.sort();
+        }
     }
-    // Only the first `end` need sorting: partition around the last of them first.
-    if end < total {
-        ranked.select_nth_unstable(end - 1);
-        ranked.truncate(end);
-    }
-    ranked.sort_unstable();
-    let docs = ranked[offset..].iter().map(|(_, _, _, doc)| *doc).collect();
-    (docs, total)
 }
+
+/// Up to this many places go into a list by insertion; more, by one merge.
+const MERGE_ONE_BY_ONE: usize = 8;
 
 #[cfg(test)]
 mod tests {
@@ -405,7 +439,7 @@ mod tests {
     fn index(names: &[&str]) -> Index {
         let mut index = Index::new("g".to_owned());
         for (id, name) in (1..).zip(names) {
-            index.upsert(row(id, name, id));
+            index.add([row(id, name, id)]);
         }
         index
     }
@@ -508,6 +542,52 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Products arrive in any id order and in batches of any size (a load in chunks,
+        /// one registration at a time while followed, two command nodes drawing ids from
+        /// different blocks): the lists stay sorted and the ranking exact.
+        #[test]
+        fn any_arrival_order_and_batching_ranks_alike(
+            names in prop::collection::vec("[ab라떼 ]{1,8}", 1..40)
+                .prop_flat_map(|names| {
+                    let ids: Vec<i64> = (1..).take(names.len()).collect();
+                    (Just(names), Just(ids).prop_shuffle())
+                }),
+            batch in 1..12usize,
+            queries in prop::collection::vec("[ab라떼 ]{1,4}", 1..8),
+        ) {
+            let (names, ids) = names;
+            let mut index = Index::new("g".to_owned());
+            let mut arriving = ids.iter().map(|id| {
+                let at = usize::try_from(*id - 1).unwrap();
+                row(*id, &names[at], *id)
+            });
+            loop {
+                let rows: Vec<Row> = arriving.by_ref().take(batch).collect();
+                if rows.is_empty() {
+                    break;
+                }
+                index.add(rows);
+            }
+            prop_assert!(index.postings.values().all(|list| list.is_sorted()));
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            for q in &queries {
+                if SearchQuery::parse(q).is_err() {
+                    continue;
+                }
+                prop_assert_eq!(search(&index, q, 0, 100), by_definition(&names, q), "{}", q);
+            }
+        }
+    }
+
+    #[test]
+    fn a_product_past_the_doc_bounds_is_left_out_not_misranked() {
+        let mut index = index(&["latte"]);
+        index.add([row(1 << PRODUCT_BITS, "latte", 2)]);
+        assert_eq!((index.len(), index.seq), (1, 2));
+        assert_eq!(search(&index, "latte", 0, 20), (vec![1], 1));
+    }
+
     #[test]
     fn equal_keys_go_by_product_id() {
         let index = index(&["latte", "latte", "latte"]);
@@ -530,7 +610,7 @@ mod tests {
         assert_eq!((index.len(), index.seq), (6, 6));
         let mut moved = row(3, "바닐라 라떼", 9);
         moved.stock = 4;
-        index.upsert(moved);
+        index.add([moved]);
         assert_eq!((index.len(), index.seq), (6, 9));
         let hits = index.search(&SearchQuery::parse("바닐라").unwrap(), 0, 20);
         let stock: Vec<(i64, i64)> = hits
@@ -539,7 +619,7 @@ mod tests {
             .map(|item| (item.product_id(), item.stock()))
             .collect();
         assert_eq!(stock, vec![(3, 4), (6, 10)]);
-        index.upsert(row(7, "라떼 2", 10));
+        index.add([row(7, "라떼 2", 10)]);
         assert_eq!(search(&index, "라떼", 0, 20), (vec![1, 7, 3, 2], 4));
     }
 }
