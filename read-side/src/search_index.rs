@@ -130,31 +130,9 @@ impl Index {
             if self.shown.insert(doc, shown).is_some() {
                 continue;
             }
-            let chars: Vec<char> = row.folded.compact.chars().collect();
-            let word_starts = word_starts(&row.folded.spaced, chars.len());
-            for (at, first) in chars.iter().enumerate() {
-                let place = doc << DOC_SHIFT | (at as u64) << PLACE_SHIFT;
-                let starts = if word_starts.get(at).copied().unwrap_or(false) {
-                    WORD_START
-                } else {
-                    0
-                };
-                added
-                    .entry(gram(*first, None))
-                    .or_default()
-                    .push(place | starts);
-                if let Some(second) = chars.get(at + 1) {
-                    let crosses = if word_starts.get(at + 1).copied().unwrap_or(false) {
-                        CROSSES
-                    } else {
-                        0
-                    };
-                    added
-                        .entry(gram(*first, Some(*second)))
-                        .or_default()
-                        .push(place | starts | crosses);
-                }
-            }
+            places(doc, &row.folded, |gram, place| {
+                added.entry(gram).or_default().push(place);
+            });
         }
         for (gram, places) in added {
             merge_sorted(self.postings.entry(gram).or_default(), places);
@@ -391,6 +369,23 @@ fn doc_of(place: Posting) -> Doc {
 
 fn position_of(place: Posting) -> u64 {
     (place & ((1 << DOC_SHIFT) - 1)) >> PLACE_SHIFT
+}
+
+/// Every gram of `doc`'s compact name with its place: each character, and each pair of
+/// adjacent characters, at the position of its first, flagged as in `Posting`.
+fn places(doc: Doc, folded: &FoldedName, mut place_of: impl FnMut(Gram, Posting)) {
+    let chars: Vec<char> = folded.compact.chars().collect();
+    let word_starts = word_starts(&folded.spaced, chars.len());
+    let begins_word = |at: usize| word_starts.get(at).copied().unwrap_or(false);
+    for (at, first) in chars.iter().enumerate() {
+        let place = doc << DOC_SHIFT | (at as u64) << PLACE_SHIFT;
+        let starts = if begins_word(at) { WORD_START } else { 0 };
+        place_of(gram(*first, None), place | starts);
+        if let Some(second) = chars.get(at + 1) {
+            let crosses = if begins_word(at + 1) { CROSSES } else { 0 };
+            place_of(gram(*first, Some(*second)), place | starts | crosses);
+        }
+    }
 }
 
 /// Merges `places` into the sorted `list`, keeping it sorted.
