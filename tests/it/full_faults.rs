@@ -29,25 +29,11 @@ const CHARGE: i64 = 100;
 const PRICE: i64 = 10;
 const STOCK: i64 = 100_000;
 
-/// `mysql://user:pass@host:port/db` with the host and port replaced.
-fn through(url: &str, addr: std::net::SocketAddr) -> String {
-    let at = url.find('@').unwrap();
-    let slash = at + url[at..].find('/').unwrap();
-    format!("{}@{addr}{}", &url[..at], &url[slash..])
-}
-
-fn upstream(url: &str) -> String {
-    let at = url.find('@').unwrap();
-    let slash = at + url[at..].find('/').unwrap();
-    url[at + 1..slash].to_owned()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_once() {
     let mut cluster = Cluster::new();
     cluster.migrate();
-    let proxy = Proxy::start(upstream(&cluster.names.database_url)).await;
-    let proxied = through(&cluster.names.database_url, proxy.addr);
+    let (proxy, proxied) = Proxy::for_database(&cluster.names.database_url).await;
     cluster
         .extra_env
         .push(("SHOP_SAGA_RECOVER_AFTER_MS".into(), "1000".into()));
@@ -147,8 +133,7 @@ async fn a_database_cut_under_keyed_load_answers_503_and_retries_take_effect_onc
 async fn a_database_cut_under_the_query_api_answers_503_and_recovers() {
     let cluster = Cluster::new();
     cluster.migrate();
-    let proxy = Proxy::start(upstream(&cluster.names.database_url)).await;
-    let proxied = through(&cluster.names.database_url, proxy.addr);
+    let (proxy, proxied) = Proxy::for_database(&cluster.names.database_url).await;
     // Redis unreachable too: every read goes to SQL.
     let query = cluster
         .query_api_with(&[

@@ -19,6 +19,19 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy to the server of `url` (`mysql://user:pass@host:port/db`), and that URL
+    /// with the proxy's address in place of the server's.
+    pub async fn for_database(url: &str) -> (Self, String) {
+        let at = url.find('@').expect("a database URL has user@host");
+        let slash = at
+            + url[at..]
+                .find('/')
+                .expect("a database URL names its database");
+        let proxy = Self::start(url[at + 1..slash].to_owned()).await;
+        let through = format!("{}@{}{}", &url[..at], proxy.addr, &url[slash..]);
+        (proxy, through)
+    }
+
     /// Listens on a free loopback port and forwards to `upstream` (`host:port`).
     pub async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
