@@ -141,6 +141,16 @@ macro_rules! event_enum {
                 .map_err(|source| $crate::codec::CodecError::Json { event_type, source })
             }
 
+            /// The same JSON as `to_json`, written straight to bytes (no `Value` tree in
+            /// between; keys in declaration order): what the relay sends.
+            pub fn to_json_vec(&self) -> Result<Vec<u8>, $crate::codec::CodecError> {
+                let event_type = self.event_type();
+                match self {
+                    $(Self::$variant(payload) => serde_json::to_vec(payload)),*
+                }
+                .map_err(|source| $crate::codec::CodecError::Json { event_type, source })
+            }
+
             /// Parses the camelCase JSON value Kafka carries. Kafka always carries the
             /// current schema (the relay upcasts before rendering), so there is no version.
             pub fn from_json(event_type: &str, bytes: &[u8]) -> Result<Self, $crate::codec::CodecError> {

@@ -110,6 +110,16 @@ impl DomainEvent {
             Self::Order(e) => e.to_json(),
         }
     }
+
+    /// The JSON Kafka carries, as bytes: `to_json` without the `Value` tree.
+    pub fn to_json_vec(&self) -> Result<Vec<u8>, CodecError> {
+        match self {
+            Self::Wallet(e) => e.to_json_vec(),
+            Self::Product(e) => e.to_json_vec(),
+            Self::Coupon(e) => e.to_json_vec(),
+            Self::Order(e) => e.to_json_vec(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod runner;
 
 pub use config::RelayConfig;
 pub use event_store::leader::{LeaderLock, LockError, MySqlLeaderLock, NoLeaderLock};
-pub use message::{MessageError, OutgoingMessage};
+pub use message::{MessageError, OutgoingMessage, Topics};
 pub use publisher::PublishError;
 pub use runner::{Relay, RelayProgress};
 

@@ -6,9 +6,11 @@
 use super::config::RelayConfig;
 use chrono::SecondsFormat;
 use events::contract::cloudevents;
+use events::names::Category;
 use events::names::header;
 use events::{CodecError, DomainEvent, RecordedEvent};
 use rdkafka::message::{Header, OwnedHeaders};
+use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MessageError {
@@ -35,21 +37,42 @@ pub enum MessageError {
 
 pub const CONTENT_TYPE: &str = "application/json";
 
-/// A message ready to hand to the producer.
+/// Every category's topic name, built once per relay term instead of once per message.
 #[derive(Debug, Clone)]
-pub struct OutgoingMessage {
-    pub topic: String,
-    pub key: String,
-    pub payload: Vec<u8>,
-    /// Header names and values in the order they are sent.
-    pub headers: Vec<(&'static str, String)>,
+pub struct Topics([String; Category::ALL.len()]);
+
+impl Topics {
+    pub fn new(config: &RelayConfig) -> Self {
+        Self(Category::ALL.map(|category| config.topic(category.as_str())))
+    }
+
+    pub fn of(&self, category: Category) -> &str {
+        let index = Category::ALL
+            .iter()
+            .position(|known| *known == category)
+            .unwrap_or_default();
+        &self.0[index]
+    }
 }
 
-impl OutgoingMessage {
+/// A message ready to hand to the producer. It borrows its topic and key from the batch
+/// and holds its headers already as librdkafka's list: the relay's cost is per message,
+/// so a message costs the payload, the header list and two formatted strings, no more.
+#[derive(Debug)]
+pub struct OutgoingMessage<'a> {
+    pub topic: &'a str,
+    pub key: &'a str,
+    pub payload: Vec<u8>,
+    /// Header names and values in the order they are sent.
+    pub headers: OwnedHeaders,
+}
+
+impl<'a> OutgoingMessage<'a> {
     /// Decodes the stored payload (upcasting old schema versions, so Kafka always carries
     /// the current schema) and renders it.
     pub fn from_recorded(
-        event: &RecordedEvent,
+        event: &'a RecordedEvent,
+        topics: &'a Topics,
         config: &RelayConfig,
     ) -> Result<Self, MessageError> {
         let decoded =
@@ -58,68 +81,95 @@ impl OutgoingMessage {
                 position: event.global_position,
                 source,
             })?;
-        let json = decoded.to_json().map_err(|source| MessageError::Render {
-            event_id: event.event_id,
-            source,
-        })?;
-        let payload = serde_json::to_vec(&json).map_err(|source| MessageError::Json {
-            event_id: event.event_id,
-            source,
-        })?;
+        let payload = decoded
+            .to_json_vec()
+            .map_err(|source| MessageError::Render {
+                event_id: event.event_id,
+                source,
+            })?;
         let metadata = &event.metadata;
         let recorded_at = event
             .recorded_at
             .to_rfc3339_opts(SecondsFormat::Micros, true);
-        let mut headers = vec![
-            (header::EVENT_TYPE, decoded.event_type().to_owned()),
-            (header::SCHEMA_VERSION, decoded.schema_version().to_string()),
-            (header::EVENT_ID, event.event_id.to_string()),
-            (header::STREAM_ID, event.stream_id.to_string()),
-            (header::STREAM_VERSION, event.stream_version.to_string()),
-            (header::GLOBAL_POSITION, event.global_position.to_string()),
-            (header::CORRELATION_ID, metadata.correlation_id.to_string()),
-            (header::CAUSATION_ID, metadata.causation_id.to_string()),
-            (header::RECORDED_AT, recorded_at.clone()),
-            (header::CONTENT_TYPE, CONTENT_TYPE.to_owned()),
+        let ce_type = cloudevents::event_type(
+            decoded.category(),
+            decoded.event_type(),
+            decoded.schema_version(),
+        );
+        let stream_id = event.stream_id.as_str();
+        let mut event_id = Uuid::encode_buffer();
+        let event_id = event.event_id.0.hyphenated().encode_lower(&mut event_id);
+        let mut correlation_id = Uuid::encode_buffer();
+        let mut causation_id = Uuid::encode_buffer();
+        let (mut schema_version, mut stream_version, mut global_position) = (
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+            itoa::Buffer::new(),
+        );
+        let mut headers = OwnedHeaders::new_with_capacity(HEADERS_AT_MOST);
+        for (key, value) in [
+            (header::EVENT_TYPE, decoded.event_type()),
+            (
+                header::SCHEMA_VERSION,
+                schema_version.format(decoded.schema_version()),
+            ),
+            (header::EVENT_ID, &*event_id),
+            (header::STREAM_ID, stream_id),
+            (
+                header::STREAM_VERSION,
+                stream_version.format(event.stream_version),
+            ),
+            (
+                header::GLOBAL_POSITION,
+                global_position.format(event.global_position),
+            ),
+            (
+                header::CORRELATION_ID,
+                &*metadata
+                    .correlation_id
+                    .hyphenated()
+                    .encode_lower(&mut correlation_id),
+            ),
+            (
+                header::CAUSATION_ID,
+                &*metadata
+                    .causation_id
+                    .hyphenated()
+                    .encode_lower(&mut causation_id),
+            ),
+            (header::RECORDED_AT, &recorded_at),
+            (header::CONTENT_TYPE, CONTENT_TYPE),
             // CloudEvents, binary mode: the same facts under the names CloudEvents
             // tooling reads, so the value itself stays the plain event JSON.
-            (header::CE_SPECVERSION, cloudevents::SPEC_VERSION.to_owned()),
-            (header::CE_ID, event.event_id.to_string()),
-            (header::CE_SOURCE, config.cloudevents_source.clone()),
-            (
-                header::CE_TYPE,
-                cloudevents::event_type(
-                    decoded.category(),
-                    decoded.event_type(),
-                    decoded.schema_version(),
-                ),
-            ),
-            (header::CE_TIME, recorded_at),
-            (header::CE_SUBJECT, event.stream_id.to_string()),
-        ];
+            (header::CE_SPECVERSION, cloudevents::SPEC_VERSION),
+            (header::CE_ID, &*event_id),
+            (header::CE_SOURCE, &config.cloudevents_source),
+            (header::CE_TYPE, &ce_type),
+            (header::CE_TIME, &recorded_at),
+            (header::CE_SUBJECT, stream_id),
+        ] {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value),
+            });
+        }
         if let Some(trace) = metadata.trace {
-            headers.push((header::TRACEPARENT, trace.to_string()));
+            headers = headers.insert(Header {
+                key: header::TRACEPARENT,
+                value: Some(&trace.to_traceparent()),
+            });
         }
         Ok(Self {
-            topic: config.topic(event.stream_id.category()),
-            key: event.stream_id.to_string(),
+            topic: topics.of(decoded.category()),
+            key: stream_id,
             payload,
             headers,
         })
     }
-
-    pub fn kafka_headers(&self) -> OwnedHeaders {
-        self.headers.iter().fold(
-            OwnedHeaders::new_with_capacity(self.headers.len()),
-            |headers, (key, value)| {
-                headers.insert(Header {
-                    key,
-                    value: Some(value.as_str()),
-                })
-            },
-        )
-    }
 }
+
+/// The sixteen headers every message has, and `traceparent` when the command was traced.
+const HEADERS_AT_MOST: usize = 17;
 
 #[cfg(test)]
 mod tests {
@@ -127,6 +177,7 @@ mod tests {
     use chrono::TimeZone;
     use events::wallet::{PointsCharged, PointsChargedV1};
     use events::{EventId, Krw, Metadata, StreamId, UserId, WalletEvent};
+    use rdkafka::message::Headers;
 
     fn recorded(event_type: &str, schema_version: u16, payload: Vec<u8>) -> RecordedEvent {
         RecordedEvent {
@@ -154,12 +205,13 @@ mod tests {
     }
 
     fn header<'a>(message: &'a OutgoingMessage, name: &str) -> &'a str {
-        message
+        let value = message
             .headers
             .iter()
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.as_str())
-            .unwrap()
+            .find(|header| header.key == name)
+            .and_then(|header| header.value)
+            .unwrap();
+        std::str::from_utf8(value).unwrap()
     }
 
     #[test]
@@ -170,7 +222,9 @@ mod tests {
         })
         .unwrap();
         let event = recorded("PointsCharged", 1, v1);
-        let message = OutgoingMessage::from_recorded(&event, &RelayConfig::new("")).unwrap();
+        let config = RelayConfig::new("");
+        let topics = Topics::new(&config);
+        let message = OutgoingMessage::from_recorded(&event, &topics, &config).unwrap();
 
         assert_eq!(message.topic, "shop.wallet");
         assert_eq!(message.key, "wallet-42");
@@ -200,8 +254,11 @@ mod tests {
         .encode()
         .unwrap();
         let event = recorded(encoded.event_type, encoded.schema_version, encoded.payload);
-        let message = OutgoingMessage::from_recorded(&event, &config("p.")).unwrap();
-        let names: Vec<_> = message.headers.iter().map(|(key, _)| *key).collect();
+        let config = config("p.");
+        let topics = Topics::new(&config);
+        let message = OutgoingMessage::from_recorded(&event, &topics, &config).unwrap();
+        assert_eq!(message.topic, "p.wallet");
+        let names: Vec<_> = message.headers.iter().map(|header| header.key).collect();
         assert_eq!(
             names,
             [
@@ -238,8 +295,9 @@ mod tests {
     #[test]
     fn an_unknown_event_type_is_an_error_not_a_skip() {
         let event = recorded("SomethingNew", 1, vec![1, 2, 3]);
+        let config = RelayConfig::new("");
         assert!(matches!(
-            OutgoingMessage::from_recorded(&event, &RelayConfig::new("")),
+            OutgoingMessage::from_recorded(&event, &Topics::new(&config), &config),
             Err(MessageError::Decode { position: 17, .. })
         ));
     }

@@ -60,14 +60,17 @@ impl Publisher {
 
     /// Queues every message in order, then waits for every delivery report. Returns only
     /// when Kafka has acknowledged all of them, or at the first failure.
-    pub(crate) async fn publish(&self, messages: &[OutgoingMessage]) -> Result<(), PublishError> {
+    pub(crate) async fn publish(
+        &self,
+        messages: Vec<OutgoingMessage<'_>>,
+    ) -> Result<(), PublishError> {
         let mut deliveries = Vec::with_capacity(messages.len());
         for message in messages {
-            let headers = message.kafka_headers();
-            let mut record = FutureRecord::to(&message.topic)
-                .key(message.key.as_str())
+            let topic = message.topic;
+            let mut record = FutureRecord::to(topic)
+                .key(message.key)
                 .payload(message.payload.as_slice())
-                .headers(headers);
+                .headers(message.headers);
             // Queued one by one in position order: that is the order within a partition.
             let delivery = loop {
                 match self.producer.send_result(record) {
@@ -80,20 +83,20 @@ impl Publisher {
                     }
                     Err((source, _)) => {
                         return Err(PublishError::Enqueue {
-                            topic: message.topic.clone(),
+                            topic: topic.to_owned(),
                             source,
                         });
                     }
                 }
             };
-            deliveries.push((delivery, &message.topic));
+            deliveries.push((delivery, topic));
         }
         for (delivery, topic) in deliveries {
             match delivery.await {
                 Ok(Ok(_)) => {}
                 Ok(Err((source, _))) => {
                     return Err(PublishError::Delivery {
-                        topic: topic.clone(),
+                        topic: topic.to_owned(),
                         source,
                     });
                 }

@@ -6,7 +6,7 @@
 
 use super::RelayError;
 use super::config::RelayConfig;
-use super::message::OutgoingMessage;
+use super::message::{OutgoingMessage, Topics};
 use super::publisher::Publisher;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use event_store::EventStore;
@@ -175,6 +175,7 @@ impl Relay {
         progressed: &mut bool,
     ) -> Result<(), RelayError> {
         let reader = self.config.reader.clone();
+        let topics = Topics::new(&self.config);
         let mut guard = Guard {
             lock: self.lock.as_mut(),
             shutdown,
@@ -194,9 +195,9 @@ impl Relay {
             if let Some(last) = batch.last() {
                 let messages = batch
                     .iter()
-                    .map(|event| OutgoingMessage::from_recorded(event, &self.config))
+                    .map(|event| OutgoingMessage::from_recorded(event, &topics, &self.config))
                     .collect::<Result<Vec<_>, _>>()?;
-                let Some(sent) = guard.watch(publisher.publish(&messages)).await? else {
+                let Some(sent) = guard.watch(publisher.publish(messages)).await? else {
                     // Shut down mid-batch: nothing was checkpointed, the next leader
                     // publishes this batch again.
                     return Ok(());

@@ -294,6 +294,14 @@ proptest! {
     }
 
     #[test]
+    fn json_bytes_are_the_json_value_and_parse_back(event in any_event()) {
+        let bytes = event.to_json_vec().unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        prop_assert_eq!(parsed, event.to_json().unwrap());
+        prop_assert_eq!(DomainEvent::from_json(event.event_type(), &bytes).unwrap(), event);
+    }
+
+    #[test]
     fn json_is_a_camel_case_object(event in any_event()) {
         let json = event.to_json().unwrap();
         let object = json.as_object().expect("an event is a JSON object");
