@@ -50,6 +50,7 @@ fi
 pids=()
 workdir=$(mktemp -d "${TMPDIR:-/tmp}/shop-wrk.XXXXXX")
 dbs=()
+prefixes=() # the Kafka topic and Redis key prefixes of full-mode runs, removed on exit
 # shellcheck disable=SC2317  # invoked by traps
 stop_all() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -66,6 +67,14 @@ cleanup() {
   stop_all
   for db in "${dbs[@]}"; do
     mariadb -h127.0.0.1 -ushop -pshop -e "DROP DATABASE IF EXISTS \`$db\`" 2>/dev/null || true
+  done
+  # Left behind, every run's 16 partitions would add to the broker's background work (and
+  # to the next run's figures), and its keys to Redis' memory.
+  for prefix in "${prefixes[@]}"; do
+    scripts/services.sh kafka-run org.apache.kafka.tools.TopicCommand --bootstrap-server "${KAFKA_ADDR:-127.0.0.1:9092}" \
+      --delete --if-exists --topic "$prefix\\..*" >/dev/null 2>&1 || true
+    redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" --scan --pattern "$prefix:*" 2>/dev/null |
+      xargs -r -n 500 redis-cli -u "${REDIS_URL:-redis://127.0.0.1:6379}" del >/dev/null 2>&1 || true
   done
   if [[ $status -ne 0 || ${KEEP_WORKDIR:-0} == 1 ]]; then echo "bench: logs in $workdir" >&2; else rm -rf "$workdir"; fi
   exit "$status"
@@ -240,6 +249,8 @@ for mode in "${modes[@]}"; do
       dbs+=("shop_wrk_$id")
       export SHOP_DATABASE_URL="${SHOP_DATABASE_URL%/*}/shop_wrk_$id"
       export SHOP_KAFKA_TOPIC_PREFIX="wrk$id." SHOP_REDIS_PREFIX="wrk$id:"
+      prefixes+=("wrk$id")
+      KAFKA_ADDR=$SHOP_KAFKA_BROKERS REDIS_URL=$SHOP_REDIS_URL
       "$shop" migrate >"$workdir/migrate.log" 2>&1
       urls=()
       for i in $(seq 1 "${COMMAND_NODES:-2}"); do

@@ -21,7 +21,10 @@ pub(super) fn spawn<A: Aggregate>(
     tasks.spawn(async move {
         let max_batch = shared.config.max_batch;
         let mut hydrated = hydrated;
-        let mut jobs = Vec::with_capacity(max_batch);
+        // Grown by the batches that come, not `max_batch` up front: most mailboxes (an
+        // order's, a wallet's) only ever see a command or two, and a full batch's worth of
+        // jobs for each of them was a large allocation per order.
+        let mut jobs = Vec::new();
         // Until when this stream takes turns with other processes (after a conflict).
         let mut contended_until: Option<Instant> = None;
         let mut open = true;
