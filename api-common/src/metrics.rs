@@ -49,6 +49,24 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
         .as_ref()
 }
 
+/// How often histogram samples are folded into their buckets (`upkeep_until_stopped`).
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds recorded histogram samples into their buckets every few seconds until
+/// `shutdown`. The recorder keeps every sample until it is rendered or upkept: without
+/// this, a process nobody scrapes grows by each sample (about 15 per order) for ever.
+pub async fn upkeep_until_stopped(shutdown: tokio_util::sync::CancellationToken) {
+    let Some(handle) = handle() else { return };
+    let mut every = tokio::time::interval(UPKEEP_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => handle.run_upkeep(),
+        }
+    }
+}
+
 /// Counts and times every request by route template (not raw path, so ids do not explode
 /// the label space), method and status.
 pub async fn track_http(request: Request, next: Next) -> Response {
