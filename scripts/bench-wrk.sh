@@ -19,7 +19,8 @@
 # Rows: floor, refusal, issue, issue-keyed, charge, order, order-keyed, hot-coupon (full: two
 # nodes, one coupon); the keyed rows send a fresh Idempotency-Key per request (not the peer);
 # opt-in: holders (ONLY="floor holders": one coupon issued to HOLDERS users, window by window).
-# Everything it starts is stopped on exit; the services of services.sh stay up.
+# Everything it starts is stopped on exit, and a full run's database, Kafka topics and Redis
+# keys are removed; the services of services.sh stay up.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -61,7 +61,12 @@ async fn main() -> anyhow::Result<()> {
     let shutdown = api_common::shutdown::on_signal();
     let settings = cli.settings;
     let upkeep = tokio::spawn(api_common::metrics::upkeep_until_stopped(shutdown.clone()));
-    let outcome = run(cli.command.unwrap_or(Role::Serve), settings, shutdown.clone()).await;
+    let outcome = run(
+        cli.command.unwrap_or(Role::Serve),
+        settings,
+        shutdown.clone(),
+    )
+    .await;
     // The role is done (stopped, or failed): the upkeep has nothing left to keep.
     shutdown.cancel();
     if let Err(error) = upkeep.await {
