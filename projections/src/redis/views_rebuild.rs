@@ -33,7 +33,7 @@ use chrono_tz::Tz;
 use events::RecordedEvent;
 use std::time::{Duration, Instant};
 
-/// A pipeline of one read batch's script calls (5,000) or a swap step of thousands of
+/// A pipeline of one read batch's script calls (5,000 updates) or a swap step of thousands of
 /// commands takes longer than the client's default half second on a busy server.
 pub(super) const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
