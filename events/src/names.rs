@@ -28,6 +28,16 @@ impl Category {
         Category::Order.as_str(),
     ];
 
+    /// This category's place in `ALL` (and `NAMES`), for tables indexed by category.
+    pub const fn index(self) -> usize {
+        match self {
+            Category::Wallet => 0,
+            Category::Product => 1,
+            Category::Coupon => 2,
+            Category::Order => 3,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Category::Wallet => "wallet",
@@ -127,8 +137,10 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_numbers_are_the_discriminants() {
-        for category in Category::ALL {
+        for (place, category) in Category::ALL.into_iter().enumerate() {
             assert_eq!(Category::parse(category.as_str()), Some(category));
+            assert_eq!(category.index(), place);
+            assert_eq!(Category::NAMES[category.index()], category.as_str());
         }
         for projection in ProjectionName::ALL {
             assert_eq!(ProjectionName::parse(projection.name()), Some(projection));

@@ -47,11 +47,7 @@ impl Topics {
     }
 
     pub fn of(&self, category: Category) -> &str {
-        let index = Category::ALL
-            .iter()
-            .position(|known| *known == category)
-            .unwrap_or_default();
-        &self.0[index]
+        &self.0[category.index()]
     }
 }
 
