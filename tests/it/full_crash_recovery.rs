@@ -5,8 +5,8 @@
 
 use crate::cluster;
 
-use cluster::Cluster;
 use cluster::proxy::Proxy;
+use cluster::{Cluster, Role};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use reqwest::StatusCode;
@@ -25,36 +25,9 @@ async fn killed_relay_and_projector_resume_without_loss_or_double_counting() {
     let mut projector = cluster.projector();
     let query = cluster.query_api().await;
 
-    // Charge i goes to user (i % USERS) + 1 and is worth i won, so every balance is a
-    // distinct sum that a lost or doubled event would change.
-    let mut expected = vec![0i64; USERS as usize + 1];
-    let mut charges = FuturesUnordered::new();
-    for i in 1..=CHARGES {
-        let user = i % USERS + 1;
-        expected[user as usize] += i;
-        let client = cluster.client.clone();
-        let url = format!(
-            "{}/v1/users/{user}/points/charge",
-            command.url.as_deref().unwrap()
-        );
-        charges.push(async move {
-            // Spread the charges over a couple of seconds so the kills land mid-stream.
-            tokio::time::sleep(Duration::from_millis((i * 5) as u64)).await;
-            let response = client
-                .post(url)
-                .json(&json!({"amount": i}))
-                .send()
-                .await
-                .unwrap();
-            response.status()
-        });
-    }
-    let mut done = 0;
     let mut killed = false;
     let mut restarted = false;
-    while let Some(status) = charges.next().await {
-        assert_eq!(status, StatusCode::OK);
-        done += 1;
+    let expected = charge_spread(&cluster, &command, |done| {
         if done == 150 && !killed {
             relay.kill();
             projector.kill();
@@ -65,33 +38,11 @@ async fn killed_relay_and_projector_resume_without_loss_or_double_counting() {
             projector = cluster.projector();
             restarted = true;
         }
-    }
+    })
+    .await;
     assert!(killed && restarted);
 
-    for user in 1..=USERS {
-        let want = expected[user as usize];
-        let view = cluster
-            .eventually(
-                &query,
-                &format!("/v1/users/{user}/points"),
-                Duration::from_secs(60),
-                |v| v["balance"] == want,
-            )
-            .await;
-        assert_eq!(view["balance"], want, "user {user}");
-    }
-    // Converged is not enough: a doubled event could arrive late. Give redelivery a moment
-    // and check again.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    for user in 1..=USERS {
-        let (_, view) = cluster
-            .get(&query, &format!("/v1/users/{user}/points"))
-            .await;
-        assert_eq!(
-            view["balance"], expected[user as usize],
-            "user {user} after settling"
-        );
-    }
+    balances_end_exact(&cluster, &query, &expected).await;
     drop((relay, projector));
 }
 
@@ -108,6 +59,29 @@ async fn a_projector_whose_database_is_cut_mid_stream_ends_exact() {
     let _projector = cluster.background_role_with("projector", &[("SHOP_DATABASE_URL", &proxied)]);
     let query = cluster.query_api().await;
 
+    let expected = charge_spread(&cluster, &command, |done| {
+        if done == 150 {
+            proxy.cut();
+        }
+    })
+    .await;
+    // The charges after the cut went on through the command API's own connection; the
+    // projector's stays cut for 3 s in all.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    proxy.restore();
+
+    balances_end_exact(&cluster, &query, &expected).await;
+}
+
+/// Sends CHARGES charges, spread over a couple of seconds so what `each_answer` does lands
+/// mid-stream; it is called with the number answered so far, each answer a 200. Charge i
+/// goes to user (i % USERS) + 1 and is worth i won, so every balance is a distinct sum
+/// that a lost or doubled event would change. Returns the balance each user must end at.
+async fn charge_spread(
+    cluster: &Cluster,
+    command: &Role,
+    mut each_answer: impl FnMut(i64),
+) -> Vec<i64> {
     let mut expected = vec![0i64; USERS as usize + 1];
     let mut charges = FuturesUnordered::new();
     for i in 1..=CHARGES {
@@ -133,20 +107,19 @@ async fn a_projector_whose_database_is_cut_mid_stream_ends_exact() {
     while let Some(status) = charges.next().await {
         assert_eq!(status, StatusCode::OK);
         done += 1;
-        if done == 150 {
-            proxy.cut();
-        }
+        each_answer(done);
     }
-    // The charges after the cut went on through the command API's own connection; the
-    // projector's stays cut for 3 s in all.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    proxy.restore();
+    expected
+}
 
+/// Every user's balance on the query API reaches `expected`, and is still that 2 s later:
+/// converged is not enough, a doubled event could arrive late.
+async fn balances_end_exact(cluster: &Cluster, query: &Role, expected: &[i64]) {
     for user in 1..=USERS {
         let want = expected[user as usize];
         let view = cluster
             .eventually(
-                &query,
+                query,
                 &format!("/v1/users/{user}/points"),
                 Duration::from_secs(60),
                 |v| v["balance"] == want,
@@ -157,7 +130,7 @@ async fn a_projector_whose_database_is_cut_mid_stream_ends_exact() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     for user in 1..=USERS {
         let (_, view) = cluster
-            .get(&query, &format!("/v1/users/{user}/points"))
+            .get(query, &format!("/v1/users/{user}/points"))
             .await;
         assert_eq!(
             view["balance"], expected[user as usize],
