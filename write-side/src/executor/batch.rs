@@ -69,8 +69,7 @@ pub(crate) async fn run<A: Aggregate>(
                 }
             },
         };
-        metrics::histogram!("shop_executor_batch_size", "aggregate" => A::NAME)
-            .record(jobs.len() as f64);
+        shared.batch_size.record(jobs.len() as f64);
         let base_version = current.version;
         let base_position = current.position;
         // Keys recorded already are answered with their record. Read here, against the

@@ -147,6 +147,10 @@ pub(crate) struct Shared {
     /// Cancelled by `drain`: every mailbox stops taking commands, decides and commits what
     /// it has queued, and ends.
     pub closing: tokio_util::sync::CancellationToken,
+    /// Histograms every command records into, looked up once: a `histogram!` call builds
+    /// its key and searches the registry each time.
+    pub mailbox_depth: metrics::Histogram,
+    pub batch_size: metrics::Histogram,
 }
 
 pub struct Executor<A: Aggregate> {
@@ -180,6 +184,8 @@ impl<A: Aggregate> Executor<A> {
                 config,
                 tasks: tokio_util::task::TaskTracker::new(),
                 closing: tokio_util::sync::CancellationToken::new(),
+                mailbox_depth: metrics::histogram!("shop_executor_mailbox_depth", "aggregate" => A::NAME),
+                batch_size: metrics::histogram!("shop_executor_batch_size", "aggregate" => A::NAME),
             }),
             mailboxes,
         }
@@ -360,8 +366,7 @@ impl<A: Aggregate> Executor<A> {
                 mailbox::spawn(self.shared.clone(), stream.clone(), fresh.state())
             });
             let depth = sender.max_capacity() - sender.capacity();
-            metrics::histogram!("shop_executor_mailbox_depth", "aggregate" => A::NAME)
-                .record(depth as f64);
+            self.shared.mailbox_depth.record(depth as f64);
             match sender.try_send(job) {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::TrySendError::Full(_)) => return Err(ExecuteError::Overloaded),
