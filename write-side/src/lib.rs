@@ -9,4 +9,5 @@ pub mod executor;
 pub mod idempotency;
 pub mod ids;
 pub mod in_flight;
+mod memo;
 pub mod saga;

@@ -155,7 +155,7 @@ pub(crate) struct Shared {
 
 pub struct Executor<A: Aggregate> {
     shared: Arc<Shared>,
-    mailboxes: moka::sync::Cache<StreamId, mpsc::Sender<Job<A>>, foldhash::fast::RandomState>,
+    mailboxes: crate::memo::Memo<StreamId, mpsc::Sender<Job<A>>>,
 }
 
 impl<A: Aggregate> Clone for Executor<A> {
@@ -174,9 +174,7 @@ impl<A: Aggregate> Executor<A> {
         let mailboxes = moka::sync::Cache::builder()
             .max_capacity(config.max_hot_aggregates)
             .time_to_idle(config.idle_eviction)
-            // Every command hashes its stream id here several times (look-up, insert,
-            // the waiter of a first load); SipHash was 3 % of the command API's CPU.
-            .build_with_hasher(foldhash::fast::RandomState::default());
+            .build_with_hasher(crate::memo::hasher());
         Self {
             shared: Arc::new(Shared {
                 loader: loader::Loader::spawn(store.clone()),

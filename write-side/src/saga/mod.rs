@@ -80,11 +80,11 @@ struct Inner {
     drivers: tokio_util::task::TaskTracker,
     /// Orders a driver in this process settled (completed, or cancelled and compensated),
     /// so the recovery scan need not check their compensation again.
-    settled: moka::sync::Cache<OrderId, (), foldhash::fast::RandomState>,
+    settled: crate::memo::Memo<OrderId, ()>,
     /// Prices quoted so far. A product's price is set once, at registration (no command
     /// changes it), so a quote holds for good and an order of known products is priced
     /// without asking their mailboxes (each ask is a hop and, on MySQL, a version check).
-    prices: moka::sync::Cache<ProductId, Krw, foldhash::fast::RandomState>,
+    prices: crate::memo::Memo<ProductId, Krw>,
 }
 
 impl OrderSaga {
@@ -92,7 +92,7 @@ impl OrderSaga {
         let settled = moka::sync::Cache::builder()
             .max_capacity(1_000_000)
             .time_to_live(Duration::from_secs(600))
-            .build_with_hasher(foldhash::fast::RandomState::default());
+            .build_with_hasher(crate::memo::hasher());
         Self {
             inner: Arc::new(Inner {
                 services,
@@ -101,7 +101,7 @@ impl OrderSaga {
                 settled,
                 prices: moka::sync::Cache::builder()
                     .max_capacity(PRICES_KEPT)
-                    .build_with_hasher(foldhash::fast::RandomState::default()),
+                    .build_with_hasher(crate::memo::hasher()),
                 drivers: tokio_util::task::TaskTracker::new(),
             }),
         }
