@@ -11,6 +11,7 @@ pub mod leader;
 pub mod mysql;
 mod queries;
 mod row;
+mod shapes;
 pub mod sqlite;
 pub mod turns;
 mod unique_key;

@@ -10,6 +10,7 @@ use super::group_commit::{
 };
 use super::queries;
 use super::row::{conflict_or, encode_metadata, micros};
+use super::shapes;
 use super::turns::{MySqlStreamTurns, StreamTurns};
 use super::unique_key::UniqueKey;
 use super::{Appended, Claim, EventStore, Loaded, Snapshot, StoreError, StoredClaim, claims};
@@ -30,6 +31,11 @@ use tokio::sync::watch;
 const ROWS_PER_INSERT: usize = 500;
 /// Streams per version query (one bound parameter each).
 const VERSION_QUERY_STREAMS: usize = 1_000;
+/// Prepared statements the appender's connection keeps: every shape of its three
+/// multi-row INSERTs (`shapes`), the entries' in two kinds, and its few fixed statements.
+const APPENDER_STATEMENTS: usize = 4 * shapes::shapes(ROWS_PER_INSERT) + 32;
+/// A connection idle this long is pinged before use; busier ones are not (`ping_if_idle`).
+const PING_IDLE_AFTER: Duration = Duration::from_secs(5);
 
 pub struct MySqlEventStore {
     pool: MySqlPool,
@@ -73,8 +79,21 @@ impl MySqlEventStore {
     /// A store on an already migrated pool.
     pub async fn from_pool(pool: MySqlPool) -> Result<Self, StoreError> {
         let head = Arc::new(watch::Sender::new(queries::head_position(&pool).await?));
+        // The appender's own connection: appends are serial anyway (the head's lock), and
+        // on one connection the INSERTs' few shapes stay prepared (`shapes`) instead of
+        // being prepared again on whichever pooled connection a group happened to get.
+        let append_pool = MySqlPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
+            .connect_lazy_with(
+                (*pool.connect_options())
+                    .clone()
+                    .statement_cache_capacity(APPENDER_STATEMENTS),
+            );
         let writer = GroupCommit::spawn(MySqlAppender {
-            pool: pool.clone(),
+            pool: append_pool,
             head: head.clone(),
         });
         let turn_pool = MySqlPoolOptions::new()
@@ -93,6 +112,19 @@ impl MySqlEventStore {
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
     }
+}
+
+/// sqlx pings a connection on every acquire by default, a round trip each; a connection
+/// used moments ago is known to be alive (and one that died since fails its statement,
+/// which the writer retries on a fresh connection). Only one idle for a while is pinged.
+async fn ping_if_idle(
+    conn: &mut sqlx::MySqlConnection,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    if meta.idle_for >= PING_IDLE_AFTER {
+        sqlx::Connection::ping(conn).await?;
+    }
+    Ok(true)
 }
 
 /// The writer side of the store: commits batches of appends for `GroupCommit`.
@@ -418,7 +450,7 @@ async fn write_entries(
 ) -> Result<(), sqlx::Error> {
     for unique in [true, false] {
         let chosen: Vec<_> = entries.iter().filter(|(_, e)| e.unique == unique).collect();
-        for chunk in chosen.chunks(ROWS_PER_INSERT) {
+        for chunk in shapes::chunks(&chosen, ROWS_PER_INSERT) {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO stream_entries (stream_id, entry_key, entry_value) ",
             );
@@ -455,7 +487,7 @@ async fn write_claims(
     claims: &[(&StreamId, &Claim, i64)],
     created_at: i64,
 ) -> Result<(), sqlx::Error> {
-    for chunk in claims.chunks(ROWS_PER_INSERT) {
+    for chunk in shapes::chunks(claims, ROWS_PER_INSERT) {
         let mut insert = QueryBuilder::new(
             "INSERT INTO idempotency_keys (scope, idem_key, fingerprint, stream_id, \
              stream_version, global_position, outcome, created_at) ",
@@ -510,13 +542,13 @@ fn rows_of(request: &AppendRequest, first_position: i64) -> impl Iterator<Item =
         })
 }
 
-/// Inserts `rows` in multi-row INSERTs of `ROWS_PER_INSERT`.
+/// Inserts `rows` in multi-row INSERTs of at most `ROWS_PER_INSERT` (`shapes`).
 async fn insert_rows(
     tx: &mut sqlx::Transaction<'static, MySql>,
     rows: &[Row<'_>],
     recorded_at: i64,
 ) -> Result<(), sqlx::Error> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    for chunk in shapes::chunks(rows, ROWS_PER_INSERT) {
         let metadata = chunk
             .iter()
             .map(|row| encode_metadata(&row.event.metadata))
