@@ -32,8 +32,10 @@ const ROWS_PER_INSERT: usize = 500;
 /// Streams per version query (one bound parameter each).
 const VERSION_QUERY_STREAMS: usize = 1_000;
 /// Prepared statements the appender's connection keeps: every shape of its three
-/// multi-row INSERTs (`shapes`), the entries' in two kinds, and its few fixed statements.
-const APPENDER_STATEMENTS: usize = 4 * shapes::shapes(ROWS_PER_INSERT) + 32;
+/// multi-row INSERTs (`shapes`), the entries' in two kinds, its two padded `IN` lists
+/// (versions, and ids read back), and its few fixed statements.
+const APPENDER_STATEMENTS: usize =
+    4 * shapes::shapes(ROWS_PER_INSERT) + 2 * shapes::LIST_SHAPES + 32;
 /// A connection idle this long is pinged before use; busier ones are not (`ping_if_idle`).
 const PING_IDLE_AFTER: Duration = Duration::from_secs(5);
 
@@ -169,12 +171,12 @@ impl BatchAppender for MySqlAppender {
             .map(|event| event.event_id.0.as_bytes().to_vec())
             .collect();
         let mut found: HashMap<Vec<u8>, i64> = HashMap::new();
-        for chunk in ids.chunks(ROWS_PER_INSERT) {
+        for chunk in ids.chunks(shapes::MAX_LIST) {
             let mut select = QueryBuilder::new(
                 "SELECT event_id, global_position FROM events WHERE event_id IN (",
             );
             let mut list = select.separated(", ");
-            for id in chunk {
+            for id in shapes::padded(chunk) {
                 list.push_bind(id.as_slice());
             }
             select.push(")");
@@ -390,7 +392,7 @@ async fn savepoint(
 }
 
 /// Every named stream's stored version (streams without events are absent), in one
-/// statement per `VERSION_QUERY_STREAMS` streams.
+/// statement per `shapes::MAX_LIST` streams, the list padded to a fixed length.
 async fn stream_versions<'a>(
     tx: &mut sqlx::Transaction<'static, MySql>,
     requests: impl Iterator<Item = &'a AppendRequest>,
@@ -403,12 +405,12 @@ async fn stream_versions<'a>(
             .collect()
     };
     let mut versions = HashMap::with_capacity(streams.len());
-    for chunk in streams.chunks(VERSION_QUERY_STREAMS) {
+    for chunk in streams.chunks(shapes::MAX_LIST) {
         let mut select = QueryBuilder::new(
             "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id IN (",
         );
         let mut list = select.separated(", ");
-        for stream in chunk {
+        for stream in shapes::padded(chunk) {
             list.push_bind(stream.as_str());
         }
         select.push(") GROUP BY stream_id");
