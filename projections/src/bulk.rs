@@ -1,10 +1,6 @@
-//! Many rows per statement, in a few fixed statement shapes.
-//!
-//! sqlx keeps prepared statements per SQL text. A statement whose text varies with the
-//! batch is prepared anew and closed right after use; on MySQL that close (which gets no
-//! reply) stalls the next command by a delayed ACK, about 40 ms. So lists are padded to
-//! fixed lengths (where repeating an item changes nothing) and inserts, which cannot
-//! repeat a row, go in chunks of fixed sizes.
+//! Many rows per statement, in a few fixed statement shapes (`sql_shapes` says why): lists
+//! padded to fixed lengths (where repeating an item changes nothing) and inserts, which
+//! cannot repeat a row, in chunks of fixed sizes, largest first.
 
 use crate::error::ProjectionError;
 use sqlx::query_builder::Separated;
@@ -17,32 +13,16 @@ pub(crate) const MAX_LIST: usize = LIST_LENGTHS[LIST_LENGTHS.len() - 1];
 
 /// Rows per multi-row INSERT, largest first. Ends in 1, so every count splits into them;
 /// 256 rows of a few columns stay far below the bound-parameter limits.
-const INSERT_CHUNKS: [usize; 4] = [256, 64, 8, 1];
+const INSERT_CHUNKS: &[usize] = &[256, 64, 8, 1];
 
 /// `items` padded to the next of `LIST_LENGTHS` by repeating its last element.
 pub(crate) fn padded<T>(items: &[T]) -> impl Iterator<Item = &T> {
-    let length = LIST_LENGTHS
-        .iter()
-        .copied()
-        .find(|length| *length >= items.len())
-        .unwrap_or(items.len());
-    let last = items.last();
-    items
-        .iter()
-        .chain(std::iter::repeat_n(last, length - items.len()).flatten())
+    sql_shapes::padded(items, &LIST_LENGTHS)
 }
 
 /// Splits `items` into consecutive chunks whose lengths are all in `INSERT_CHUNKS`.
-pub(crate) fn insert_chunks<T>(mut items: &[T]) -> impl Iterator<Item = &[T]> {
-    std::iter::from_fn(move || {
-        let size = INSERT_CHUNKS
-            .iter()
-            .copied()
-            .find(|size| *size <= items.len())?;
-        let (chunk, rest) = items.split_at(size);
-        items = rest;
-        Some(chunk)
-    })
+pub(crate) fn insert_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    sql_shapes::largest_first(items, INSERT_CHUNKS)
 }
 
 /// Rows a statement is limited to besides its key: `(column, value)` for `column = value`
