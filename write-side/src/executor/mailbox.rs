@@ -2,6 +2,7 @@
 
 use super::batch::Contention;
 use super::hydrate::{self, Hydrated};
+use super::registry::Registry;
 use super::{Job, Shared, batch};
 use crate::domain::Aggregate;
 use event_store::turns::Turn;
@@ -10,9 +11,13 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
-/// `hydrated` is where the task starts: `None` loads the stream on the first batch.
+/// `hydrated` is where the task starts: `None` loads the stream on the first batch. The task
+/// is mailbox `id` in `registry`; it leaves it after `idle_eviction` without a command, and
+/// ends once it has decided what was queued until then (which frees the hydrated state).
 pub(super) fn spawn<A: Aggregate>(
     shared: Arc<Shared>,
+    registry: Arc<Registry<A>>,
+    id: u64,
     stream: StreamId,
     hydrated: Option<Hydrated<A>>,
 ) -> mpsc::Sender<Job<A>> {
@@ -28,6 +33,12 @@ pub(super) fn spawn<A: Aggregate>(
         // Until when this stream takes turns with other processes (after a conflict).
         let mut contended_until: Option<Instant> = None;
         let mut open = true;
+        let idle = shared.config.idle_eviction;
+        // One timer, checked against the last batch only when it fires: pushing it back
+        // after every batch would lock the timer wheel each time.
+        let idle_timer = tokio::time::sleep(idle);
+        tokio::pin!(idle_timer);
+        let mut last_batch = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 biased;
@@ -40,6 +51,19 @@ pub(super) fn spawn<A: Aggregate>(
                 () = shared.closing.cancelled(), if open => {
                     receiver.close();
                     open = false;
+                    continue;
+                }
+                // Idle: out of the registry first (no send finds this queue after that),
+                // then closed; whatever was sent before is still decided below.
+                () = &mut idle_timer, if open => {
+                    let idle_until = last_batch + idle;
+                    if tokio::time::Instant::now() < idle_until {
+                        idle_timer.as_mut().reset(idle_until);
+                    } else {
+                        registry.leave(&stream, id);
+                        receiver.close();
+                        open = false;
+                    }
                     continue;
                 }
             }
@@ -59,7 +83,11 @@ pub(super) fn spawn<A: Aggregate>(
             if contention == Contention::Conflicted {
                 contended_until = Some(Instant::now() + shared.config.contended_for);
             }
+            last_batch = tokio::time::Instant::now();
         }
+        // Usually out already (idle, or shutdown's `clear`). A task that panicked never
+        // gets here: the next send finds its sender closed (`forget_closed`).
+        registry.leave(&stream, id);
         tracing::debug!(%stream, "mailbox closed");
     });
     sender

@@ -13,6 +13,7 @@ mod batch;
 mod hydrate;
 mod loader;
 mod mailbox;
+mod registry;
 
 use crate::domain::Aggregate;
 use crate::idempotency::IdempotencyKey;
@@ -20,7 +21,7 @@ use event_store::{EventStore, StoreError, StoredClaim};
 use events::{ConsistencyToken, Metadata, StreamId};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
@@ -155,7 +156,7 @@ pub(crate) struct Shared {
 
 pub struct Executor<A: Aggregate> {
     shared: Arc<Shared>,
-    mailboxes: crate::memo::Memo<StreamId, mpsc::Sender<Job<A>>>,
+    mailboxes: Arc<registry::Registry<A>>,
 }
 
 impl<A: Aggregate> Clone for Executor<A> {
@@ -169,12 +170,9 @@ impl<A: Aggregate> Clone for Executor<A> {
 
 impl<A: Aggregate> Executor<A> {
     pub fn new(store: Arc<dyn EventStore>, config: ExecutorConfig) -> Self {
-        // Dropping the cache's sender lets an idle mailbox task finish its queue and end,
-        // which is what frees the hydrated state.
-        let mailboxes = moka::sync::Cache::builder()
-            .max_capacity(config.max_hot_aggregates)
-            .time_to_idle(config.idle_eviction)
-            .build_with_hasher(crate::memo::hasher());
+        let mailboxes = Arc::new(registry::Registry::new(
+            usize::try_from(config.max_hot_aggregates).unwrap_or(usize::MAX),
+        ));
         Self {
             shared: Arc::new(Shared {
                 loader: loader::Loader::spawn(store.clone()),
@@ -193,13 +191,18 @@ impl<A: Aggregate> Executor<A> {
         &self.shared.store
     }
 
+    /// Streams held in memory now, each with its mailbox task and hydrated state.
+    pub fn hot_streams(&self) -> usize {
+        self.mailboxes.held()
+    }
+
     /// At shutdown, once no command can arrive: closes every mailbox, so each decides and
     /// commits what it has queued and ends, and waits up to `within` for them and for the
     /// snapshot writes still running (a snapshot cut off is only a snapshot less: loading
     /// replays); then joins the loading task. False if the wait ran out.
     pub async fn drain(&self, within: Duration) -> bool {
         self.shared.closing.cancel();
-        self.mailboxes.invalidate_all();
+        self.mailboxes.clear();
         let tasks = &self.shared.tasks;
         tasks.close();
         let drained = tokio::time::timeout(within, tasks.wait()).await.is_ok();
@@ -357,19 +360,34 @@ impl<A: Aggregate> Executor<A> {
             return Err(ExecuteError::ShuttingDown);
         }
         let mut job = job;
-        // A mailbox whose task has ended (it can only end once its senders are gone, so
-        // this is rare) is replaced once.
+        // A mailbox whose task has ended while still held (it panicked) is replaced once.
         for _ in 0..2 {
-            let sender = self.mailboxes.get_with(stream.clone(), || {
-                mailbox::spawn(self.shared.clone(), stream.clone(), fresh.state())
-            });
-            let depth = sender.max_capacity() - sender.capacity();
-            self.shared.mailbox_depth.record(depth as f64);
-            match sender.try_send(job) {
-                Ok(()) => return Ok(()),
-                Err(mpsc::error::TrySendError::Full(_)) => return Err(ExecuteError::Overloaded),
-                Err(mpsc::error::TrySendError::Closed(returned)) => {
-                    self.mailboxes.invalidate(&stream);
+            match self
+                .mailboxes
+                .send(&self.shared, &stream, job, || fresh.state())
+            {
+                registry::Sent::Queued { depth } => {
+                    self.shared.mailbox_depth.record(depth as f64);
+                    return Ok(());
+                }
+                registry::Sent::Full => return Err(ExecuteError::Overloaded),
+                registry::Sent::AtCapacity(returned) => {
+                    // `max_hot_aggregates` streams are held: this one is decided without a
+                    // mailbox, as `Direct` does (loaded, decided, appended; the version
+                    // check orders it against anything else on the stream).
+                    let shared = self.shared.clone();
+                    self.shared.tasks.spawn(async move {
+                        let mut jobs = vec![returned];
+                        let mut hydrated = fresh.state();
+                        batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
+                    });
+                    return Ok(());
+                }
+                registry::Sent::Closed(returned) => {
+                    if self.shared.closing.is_cancelled() {
+                        return Err(ExecuteError::ShuttingDown);
+                    }
+                    self.mailboxes.forget_closed(&stream);
                     job = returned;
                 }
             }

@@ -159,6 +159,95 @@ async fn the_direct_strategy_is_exact_too() {
     assert_eq!(won, 10);
 }
 
+async fn register_coupon(executor: &Executor<Coupon>, coupon: CouponId, total_quantity: i64) {
+    let command = CouponCommand::Register {
+        coupon_id: coupon,
+        name: "rush".to_owned(),
+        discount: Discount {
+            kind: DiscountKind::Fixed,
+            value: 1_000,
+        },
+        total_quantity,
+        valid_from: None,
+        valid_until: None,
+    };
+    executor
+        .execute(
+            StreamId::coupon(coupon),
+            command,
+            Metadata::for_new_command(),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn an_idle_stream_leaves_memory_and_its_next_command_reloads_it() {
+    let config = ExecutorConfig {
+        idle_eviction: std::time::Duration::from_millis(50),
+        ..ExecutorConfig::default()
+    };
+    let executor = Executor::<Coupon>::new(open(&fresh_url()).await, config);
+    register(&executor, 3).await;
+    issue_all(&executor, 1..=2).await;
+    assert_eq!(executor.hot_streams(), 1);
+
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(executor.hot_streams(), 0, "the idle mailbox left");
+
+    // Decided against the reloaded stream: the holders and the count are still there.
+    assert_eq!(
+        issue_once(&executor, 1).await,
+        Err(CouponError::AlreadyIssued)
+    );
+    assert_eq!(issue_once(&executor, 3).await, Ok(()));
+    assert_eq!(issue_once(&executor, 4).await, Err(CouponError::SoldOut));
+    assert_eq!(executor.hot_streams(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_hot_aggregates_streams_are_decided_directly_and_exactly() {
+    let config = ExecutorConfig {
+        max_hot_aggregates: 1,
+        ..ExecutorConfig::default()
+    };
+    let executor = Executor::<Coupon>::new(open(&fresh_url()).await, config);
+    let held = coupon_id();
+    let overflow = CouponId::new(2).unwrap();
+    register_coupon(&executor, held, 5).await;
+    register_coupon(&executor, overflow, 5).await;
+    assert_eq!(executor.hot_streams(), 1);
+
+    let answers = join_all((1..=40).map(|user| {
+        let executor = executor.clone();
+        let coupon = if user % 2 == 0 { held } else { overflow };
+        tokio::spawn(async move {
+            executor
+                .execute(
+                    StreamId::coupon(coupon),
+                    issue(user),
+                    Metadata::for_new_command(),
+                )
+                .await
+        })
+    }))
+    .await;
+    let mut won = [0, 0];
+    for (i, answer) in answers.into_iter().enumerate() {
+        match answer.unwrap() {
+            Ok(_) => won[i % 2] += 1,
+            Err(ExecuteError::Rejected(CouponError::SoldOut)) => {}
+            Err(other) => panic!("a client saw {other}"),
+        }
+    }
+    assert_eq!(won, [5, 5], "each coupon issued exactly its quantity");
+    assert_eq!(
+        executor.hot_streams(),
+        1,
+        "the second stream was never held"
+    );
+}
+
 #[tokio::test]
 async fn long_streams_reload_from_a_snapshot() {
     let url = fresh_url();
