@@ -18,9 +18,11 @@ use write_side::commands::NewCoupon;
 #[serde(rename_all = "camelCase")]
 #[schema(as = RegisterCouponRequest)]
 pub(super) struct RegisterRequest {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     discount: Discount,
-    #[schema(minimum = 1)]
+    #[schema(minimum = 1, maximum = 10_000_000)]
     total_quantity: i64,
     /// Issuable from this instant on (RFC 3339); no lower bound if absent.
     valid_from: Option<DateTime<Utc>>,

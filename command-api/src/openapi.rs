@@ -96,3 +96,78 @@ fn add_idempotency_key(api: &mut utoipa::openapi::OpenApi) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    fn property(spec: &Value, schema: &str, field: &str) -> Value {
+        spec["components"]["schemas"][schema]["properties"][field].clone()
+    }
+
+    /// The document's limits are the domain's, so a client (or a fuzzer) that follows the
+    /// document is not refused for input it was told is fine.
+    #[test]
+    fn request_limits_are_the_domains() {
+        let spec = serde_json::to_value(super::spec()).expect("the document serializes");
+        for schema in ["RegisterProductRequest", "RegisterCouponRequest"] {
+            let name = property(&spec, schema, "name");
+            assert_eq!(name["minLength"], 1, "{schema}");
+            assert_eq!(name["pattern"], r"\S", "{schema}");
+        }
+        let product = property(&spec, "RegisterProductRequest", "name");
+        assert_eq!(product["maxLength"], domain::product::MAX_NAME_CHARS);
+        let coupon = property(&spec, "RegisterCouponRequest", "name");
+        assert_eq!(coupon["maxLength"], domain::coupon::MAX_NAME_CHARS);
+
+        let limits = [
+            (
+                "RegisterProductRequest",
+                "price",
+                1,
+                domain::product::MAX_PRICE,
+            ),
+            (
+                "RegisterProductRequest",
+                "stock",
+                0,
+                domain::product::MAX_STOCK,
+            ),
+            (
+                "RestockRequest",
+                "quantity",
+                1,
+                domain::product::MAX_RESTOCK,
+            ),
+            (
+                "RegisterCouponRequest",
+                "totalQuantity",
+                1,
+                domain::coupon::MAX_TOTAL_QUANTITY,
+            ),
+            ("Discount", "value", 1, domain::coupon::MAX_FIXED_DISCOUNT),
+            (
+                "ChargeRequest",
+                "amount",
+                domain::wallet::MIN_CHARGE,
+                domain::wallet::MAX_CHARGE,
+            ),
+            ("ItemRequest", "quantity", 1, domain::order::MAX_QUANTITY),
+        ];
+        for (schema, field, minimum, maximum) in limits {
+            let value = property(&spec, schema, field);
+            assert_eq!(
+                value["minimum"].as_f64(),
+                Some(minimum as f64),
+                "{schema}.{field}"
+            );
+            assert_eq!(
+                value["maximum"].as_f64(),
+                Some(maximum as f64),
+                "{schema}.{field}"
+            );
+        }
+        let items = property(&spec, "PlaceRequest", "items");
+        assert_eq!(items["maxItems"], domain::order::MAX_LINES);
+    }
+}

@@ -14,6 +14,7 @@ use write_side::idempotency::InvalidKey;
 #[serde(rename_all = "camelCase")]
 pub(super) struct ChargeRequest {
     /// 1 to 10,000,000 won per charge; the balance may not exceed 1,000,000,000.
+    #[schema(value_type = i64, minimum = 1, maximum = 10_000_000)]
     amount: Krw,
 }
 

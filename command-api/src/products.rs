@@ -17,17 +17,21 @@ use write_side::commands::NewProduct;
 #[serde(rename_all = "camelCase")]
 #[schema(as = RegisterProductRequest)]
 pub(super) struct RegisterRequest {
+    /// 1 to 200 characters, not blank.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
-    /// Greater than 0.
+    /// 1 to 1,000,000,000 won.
+    #[schema(value_type = i64, minimum = 1, maximum = 1_000_000_000)]
     price: Krw,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     stock: i64,
 }
 
 #[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct RestockRequest {
-    #[schema(minimum = 1)]
+    /// 1 to 1,000,000 units; the stock may not exceed 1,000,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     quantity: i64,
 }
 

@@ -33,8 +33,8 @@ impl DiscountKind {
 #[serde(rename_all = "camelCase")]
 pub struct Discount {
     pub kind: DiscountKind,
-    /// Won off (`fixed`, at least 1) or percent off (`percent`, 1..=100).
-    #[schema(minimum = 1)]
+    /// Won off (`fixed`, 1 to 1,000,000,000) or percent off (`percent`, 1..=100).
+    #[schema(minimum = 1, maximum = 1_000_000_000)]
     pub value: i64,
 }
 
