@@ -340,10 +340,12 @@ impl<A: Aggregate> Executor<A> {
             answer,
         };
         match self.shared.config.strategy {
+            // Boxed: inline, this baseline's state machine made every `execute` future
+            // (and every future awaiting one) kilobytes larger, to be moved on each call.
             Strategy::Direct => {
                 let mut jobs = vec![job];
                 let mut hydrated = fresh.state();
-                batch::run(&self.shared, &stream, &mut hydrated, &mut jobs).await;
+                Box::pin(batch::run(&self.shared, &stream, &mut hydrated, &mut jobs)).await;
             }
             Strategy::Mailbox => self.enqueue(stream, job, fresh)?,
         }
