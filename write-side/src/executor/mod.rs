@@ -342,11 +342,7 @@ impl<A: Aggregate> Executor<A> {
         match self.shared.config.strategy {
             // Boxed: inline, this baseline's state machine made every `execute` future
             // (and every future awaiting one) kilobytes larger, to be moved on each call.
-            Strategy::Direct => {
-                let mut jobs = vec![job];
-                let mut hydrated = fresh.state();
-                Box::pin(batch::run(&self.shared, &stream, &mut hydrated, &mut jobs)).await;
-            }
+            Strategy::Direct => Box::pin(direct(self.shared.clone(), stream, job, fresh)).await,
             Strategy::Mailbox => self.enqueue(stream, job, fresh)?,
         }
         answered.await.map_err(|_| ExecuteError::ShuttingDown)?
@@ -375,14 +371,11 @@ impl<A: Aggregate> Executor<A> {
                 registry::Sent::Full => return Err(ExecuteError::Overloaded),
                 registry::Sent::AtCapacity(returned) => {
                     // `max_hot_aggregates` streams are held: this one is decided without a
-                    // mailbox, as `Direct` does (loaded, decided, appended; the version
-                    // check orders it against anything else on the stream).
+                    // mailbox, as `Direct` does.
                     let shared = self.shared.clone();
-                    self.shared.tasks.spawn(async move {
-                        let mut jobs = vec![returned];
-                        let mut hydrated = fresh.state();
-                        batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
-                    });
+                    self.shared
+                        .tasks
+                        .spawn(direct(shared, stream, returned, fresh));
                     return Ok(());
                 }
                 registry::Sent::Closed(returned) => {
@@ -396,6 +389,14 @@ impl<A: Aggregate> Executor<A> {
         }
         Err(ExecuteError::ShuttingDown)
     }
+}
+
+/// Decides `job` without a mailbox: loads the stream (unless `fresh`), decides, appends;
+/// the version check orders it against anything else on the stream.
+async fn direct<A: Aggregate>(shared: Arc<Shared>, stream: StreamId, job: Job<A>, fresh: Fresh) {
+    let mut jobs = vec![job];
+    let mut hydrated = fresh.state();
+    batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
 }
 
 /// A stored record as the answer to `key`: the recorded reply if the request matches.

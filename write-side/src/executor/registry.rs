@@ -85,25 +85,22 @@ impl<A: Aggregate> Registry<A> {
     }
 
     /// Called by mailbox `id` when it has been idle or has ended: takes its entry out if it
-    /// is still the one held for `stream`. True if it was.
-    pub(super) fn leave(&self, stream: &StreamId, id: u64) -> bool {
-        let left = self
-            .mailboxes
-            .remove_if(stream, |_, held| held.id == id)
-            .is_some();
-        if left {
-            self.held.fetch_sub(1, Ordering::Relaxed);
-        }
-        left
+    /// is still the one held for `stream`.
+    pub(super) fn leave(&self, stream: &StreamId, id: u64) {
+        self.remove_if(stream, |held| held.id == id);
     }
 
     /// Takes out the entry whose task has ended, so the next send starts a new one.
     pub(super) fn forget_closed(&self, stream: &StreamId) {
-        let removed = self
+        self.remove_if(stream, |held| held.sender.is_closed());
+    }
+
+    fn remove_if(&self, stream: &StreamId, matches: impl FnOnce(&Held<A>) -> bool) {
+        if self
             .mailboxes
-            .remove_if(stream, |_, held| held.sender.is_closed())
-            .is_some();
-        if removed {
+            .remove_if(stream, |_, held| matches(held))
+            .is_some()
+        {
             self.held.fetch_sub(1, Ordering::Relaxed);
         }
     }

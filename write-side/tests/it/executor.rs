@@ -30,25 +30,7 @@ fn coupon_id() -> CouponId {
 }
 
 async fn register(executor: &Executor<Coupon>, total_quantity: i64) {
-    let command = CouponCommand::Register {
-        coupon_id: coupon_id(),
-        name: "rush".to_owned(),
-        discount: Discount {
-            kind: DiscountKind::Fixed,
-            value: 1_000,
-        },
-        total_quantity,
-        valid_from: None,
-        valid_until: None,
-    };
-    executor
-        .execute(
-            StreamId::coupon(coupon_id()),
-            command,
-            Metadata::for_new_command(),
-        )
-        .await
-        .unwrap();
+    register_coupon(executor, coupon_id(), total_quantity).await;
 }
 
 fn issue(user: i64) -> CouponCommand {
