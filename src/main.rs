@@ -7,6 +7,12 @@ use shop::roles::{self, command_api, projector, query_api};
 use shop::{Application, Settings, backend};
 use tokio_util::sync::CancellationToken;
 
+// jemalloc instead of glibc malloc: the command path allocates and frees many small and
+// mid-sized buffers across threads, where glibc spent about a fifth of the command API's
+// samples (docs/performance.md, "jemalloc").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(name = "shop", version, about = "Event-sourced commerce backend")]
 struct Cli {
