@@ -20,8 +20,11 @@ pub(super) fn spawn<A: Aggregate>(
     id: u64,
     stream: StreamId,
     hydrated: Option<Hydrated<A>>,
-) -> mpsc::Sender<Job<A>> {
-    let (sender, mut receiver) = mpsc::channel::<Job<A>>(shared.config.mailbox_capacity);
+) -> mpsc::Sender<Box<Job<A>>> {
+    // Boxed jobs: tokio's channel allocates its first block of 32 slots up front, and with
+    // jobs inline (about 230 bytes) that was 7 KB held by every mailbox until it idled out,
+    // most of them a new wallet's or order's that saw one command (docs/performance.md).
+    let (sender, mut receiver) = mpsc::channel::<Box<Job<A>>>(shared.config.mailbox_capacity);
     let tasks = shared.tasks.clone();
     tasks.spawn(async move {
         let max_batch = shared.config.max_batch;
@@ -29,7 +32,7 @@ pub(super) fn spawn<A: Aggregate>(
         // Grown by the batches that come, not `max_batch` up front: most mailboxes (an
         // order's, a wallet's) only ever see a command or two, and a full batch's worth of
         // jobs for each of them was a large allocation per order.
-        let mut jobs = Vec::new();
+        let mut received = Vec::new();
         // Until when this stream takes turns with other processes (after a conflict).
         let mut contended_until: Option<Instant> = None;
         let mut open = true;
@@ -42,8 +45,8 @@ pub(super) fn spawn<A: Aggregate>(
         loop {
             tokio::select! {
                 biased;
-                received = receiver.recv_many(&mut jobs, max_batch) => {
-                    if received == 0 {
+                count = receiver.recv_many(&mut received, max_batch) => {
+                    if count == 0 {
                         break;
                     }
                 }
@@ -70,13 +73,16 @@ pub(super) fn spawn<A: Aggregate>(
             // A node that keeps winning never sees a conflict, so a full batch (a rush) is
             // reason enough to take turns as well: otherwise the node that lost would
             // wait for turns the winner never takes.
+            let mut jobs: Vec<Job<A>> = received.drain(..).map(|job| *job).collect();
             let contended = contended_until.is_some_and(|until| Instant::now() < until);
             let turn = if contended || jobs.len() >= shared.config.turn_from_batch {
-                take_turn(&shared, &stream, &mut hydrated).await
+                Box::pin(take_turn(&shared, &stream, &mut hydrated)).await
             } else {
                 None
             };
-            let contention = batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
+            // Boxed for the batch only, so an idle mailbox does not hold the kilobytes of
+            // the load-decide-append state machine.
+            let contention = Box::pin(batch::run(&shared, &stream, &mut hydrated, &mut jobs)).await;
             if let Some(turn) = turn {
                 turn.release().await;
             }

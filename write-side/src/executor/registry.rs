@@ -32,7 +32,7 @@ pub(super) struct Registry<A: Aggregate> {
 
 struct Held<A: Aggregate> {
     id: u64,
-    sender: mpsc::Sender<Job<A>>,
+    sender: mpsc::Sender<Box<Job<A>>>,
 }
 
 /// What became of a job: queued, or why not (every other case but `Full` hands it back).
@@ -120,9 +120,9 @@ impl<A: Aggregate> Registry<A> {
 
 fn send_to<A: Aggregate>(held: &Held<A>, job: Job<A>) -> Sent<A> {
     let depth = held.sender.max_capacity() - held.sender.capacity();
-    match held.sender.try_send(job) {
+    match held.sender.try_send(Box::new(job)) {
         Ok(()) => Sent::Queued { depth },
         Err(mpsc::error::TrySendError::Full(_)) => Sent::Full,
-        Err(mpsc::error::TrySendError::Closed(job)) => Sent::Closed(job),
+        Err(mpsc::error::TrySendError::Closed(job)) => Sent::Closed(*job),
     }
 }
