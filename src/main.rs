@@ -7,9 +7,10 @@ use shop::roles::{self, command_api, projector, query_api};
 use shop::{Application, Settings, backend};
 use tokio_util::sync::CancellationToken;
 
-// jemalloc instead of glibc malloc: the command path allocates and frees many small and
-// mid-sized buffers across threads, where glibc spent about a fifth of the command API's
-// samples (docs/performance.md, "jemalloc").
+// jemalloc instead of glibc malloc, for Rust and (unprefixed) for the C libraries linked in
+// (librdkafka, SQLite): the command path allocates and frees many small and mid-sized
+// buffers across threads, where glibc spent about a fifth of the command API's samples, and
+// librdkafka's per-message headers were most of the relay's (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
