@@ -57,7 +57,7 @@ impl OrderSaga {
         loop {
             let order = &driven.order;
             if order.cancelled.is_some() {
-                self.compensate(order, metadata).await?;
+                Box::pin(self.compensate(order, metadata)).await?;
                 return Ok(driven);
             }
             if order.progress == Progress::Completed {
@@ -65,7 +65,9 @@ impl OrderSaga {
             }
             // Wherever the order got to (older versions recorded each step on its own),
             // the participant steps run again: each is a no-op for a step already taken.
-            let next = match self.take_part(order, metadata).await? {
+            // Each step's future boxed: inline, the driver's state machine held every
+            // step's at once and was copied whole into its task and on every retry.
+            let next = match Box::pin(self.take_part(order, metadata)).await? {
                 Ok(coupon) => OrderCommand::Settle {
                     coupon,
                     at: Utc::now(),
@@ -78,7 +80,7 @@ impl OrderSaga {
             };
             let order_id = order.order_id;
             let from = order.progress;
-            driven = self.record(order_id, next, metadata).await?;
+            driven = Box::pin(self.record(order_id, next, metadata)).await?;
             tracing::debug!(
                 ?from,
                 status = driven.order.status().as_str(),

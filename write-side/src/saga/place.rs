@@ -70,13 +70,11 @@ impl OrderSaga {
 
         let order_id = self.next_order_id().await?;
         let lines = self.price(unpriced, metadata).await?;
-        let placed = match self
-            .place_order(order_id, &request, lines, metadata, key)
-            .await?
-        {
-            Placed::New(placed) => placed,
-            Placed::Recorded(order_id) => return self.resume(order_id, metadata).await,
-        };
+        let placed =
+            match Box::pin(self.place_order(order_id, &request, lines, metadata, key)).await? {
+                Placed::New(placed) => placed,
+                Placed::Recorded(order_id) => return self.resume(order_id, metadata).await,
+            };
         crash_point("saga-after-placed");
         self.drive_for_answer(placed, metadata, self.config().answer_within)
             .await
