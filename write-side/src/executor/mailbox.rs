@@ -31,7 +31,7 @@ pub(super) fn spawn<A: Aggregate>(
         let mut hydrated = hydrated;
         // Grown by the batches that come, not `max_batch` up front: most mailboxes (an
         // order's, a wallet's) only ever see a command or two, and a full batch's worth of
-        // jobs for each of them was a large allocation per order.
+        // slots for each of them was a large allocation per order.
         let mut received = Vec::new();
         // Until when this stream takes turns with other processes (after a conflict).
         let mut contended_until: Option<Instant> = None;
@@ -70,10 +70,11 @@ pub(super) fn spawn<A: Aggregate>(
                     continue;
                 }
             }
+            // Unboxed into a vector of this batch only, dropped with it.
+            let mut jobs: Vec<Job<A>> = received.drain(..).map(|job| *job).collect();
             // A node that keeps winning never sees a conflict, so a full batch (a rush) is
             // reason enough to take turns as well: otherwise the node that lost would
             // wait for turns the winner never takes.
-            let mut jobs: Vec<Job<A>> = received.drain(..).map(|job| *job).collect();
             let contended = contended_until.is_some_and(|until| Instant::now() < until);
             let turn = if contended || jobs.len() >= shared.config.turn_from_batch {
                 Box::pin(take_turn(&shared, &stream, &mut hydrated)).await
