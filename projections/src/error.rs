@@ -67,6 +67,11 @@ pub enum ProjectionError {
         expected: usize,
         updated: u64,
     },
+    /// A stream the batch took for new (not remembered, first seen at version 1) had been
+    /// recorded already: Kafka is redelivering. The batch rolls back and is retried with
+    /// every stream loaded.
+    #[error("projection {projection} took a stream for new that it had recorded already")]
+    StreamRecordedAlready { projection: &'static str },
     /// The embedded checkpoint moved under the projector (a rebuild swapped its copy in);
     /// the batch rolls back and the projector goes on from the new checkpoint.
     #[error("the checkpoint of {projection} is no longer at {expected}")]

@@ -21,6 +21,7 @@ mod error;
 mod feed;
 mod handles;
 mod kafka;
+mod known_versions;
 mod lag;
 mod order_fold;
 mod orders;

@@ -3,6 +3,12 @@
 //! the end with a compare-and-set, so an event delivered twice applies once and two
 //! projectors racing on one stream (a partition changing hands) cannot both apply it.
 //!
+//! Streams the projection remembers (`KnownVersions`) are not loaded: the compare-and-set
+//! at the end catches a remembered version that is stale. Nor, while deliveries are fresh
+//! (the caller's `NewStreams::Assumed`), are streams the batch starts at version 1: under a
+//! rush those are new orders, and their first insert is what proves them new, since a
+//! stream already recorded fails it on the primary key.
+//!
 //! Loads and compare-and-sets go many streams per statement. Their lists are padded to a
 //! few fixed lengths (repeating the last stream changes nothing), so the statements stay
 //! in sqlx's prepared-statement cache: a one-off statement is closed right after use, and
@@ -11,6 +17,7 @@
 
 use crate::bulk::{self, MAX_LIST, padded};
 use crate::error::ProjectionError;
+use crate::known_versions::KnownVersions;
 use sqlx::{Any, AnyConnection, QueryBuilder};
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,26 +26,53 @@ struct Tracked {
     current: i64,
 }
 
+/// Whether a stream that is not remembered and that a batch starts at version 1 is taken
+/// for new without loading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewStreams {
+    /// Taken for new: an insert that finds it recorded fails the batch
+    /// (`ProjectionError::StreamRecordedAlready`), which is then retried with `Loaded`.
+    Assumed,
+    /// Loaded like any other: after a failure, or while Kafka is redelivering.
+    Loaded,
+}
+
 pub(crate) struct StreamVersions {
     projection: &'static str,
     streams: HashMap<String, Tracked>,
 }
 
 impl StreamVersions {
-    /// Loads the stored versions of `stream_ids` (duplicates allowed) for `projection`.
+    /// The versions of the streams of `events` (stream, version; in delivery order) for
+    /// `projection`: those `known` remembers, those `new_streams` lets it take for new, and
+    /// the others loaded from `projected_streams`.
     pub(crate) async fn load<'a>(
         tx: &mut AnyConnection,
         projection: &'static str,
-        stream_ids: impl IntoIterator<Item = &'a str>,
+        known: &KnownVersions,
+        new_streams: NewStreams,
+        events: impl IntoIterator<Item = (&'a str, i64)>,
     ) -> Result<Self, ProjectionError> {
         let mut streams: HashMap<String, Tracked> = HashMap::new();
-        for id in stream_ids {
-            streams.entry(id.to_owned()).or_insert(Tracked {
-                stored: None,
-                current: 0,
-            });
+        let mut ids = Vec::new();
+        for (id, version) in events {
+            if streams.contains_key(id) {
+                continue;
+            }
+            // A stream's first event in the batch is its lowest version in it: each
+            // stream's events come in order, within one partition.
+            let remembered = known.get(id);
+            if remembered.is_none() && !(new_streams == NewStreams::Assumed && version == 1) {
+                ids.push(id.to_owned());
+            }
+            streams.insert(
+                id.to_owned(),
+                Tracked {
+                    stored: remembered,
+                    current: remembered.unwrap_or(0),
+                },
+            );
         }
-        let ids: Vec<String> = streams.keys().cloned().collect();
         for chunk in ids.chunks(MAX_LIST) {
             let mut query = QueryBuilder::<Any>::new(
                 "SELECT stream_id, version FROM projected_streams WHERE projection = ",
@@ -95,11 +129,19 @@ impl StreamVersions {
     }
 
     /// Writes the advanced versions back, failing if another projector moved a stream
-    /// since `load` (the caller's transaction then rolls back and is retried).
-    pub(crate) async fn save(self, tx: &mut AnyConnection) -> Result<(), ProjectionError> {
+    /// since `load` (the caller's transaction then rolls back and is retried). Returns every
+    /// stream's version as stored once the transaction commits, to remember.
+    pub(crate) async fn save(
+        self,
+        tx: &mut AnyConnection,
+    ) -> Result<Vec<(String, i64)>, ProjectionError> {
         let mut moved = Vec::new();
         let mut first_seen = Vec::new();
+        let mut stored = Vec::with_capacity(self.streams.len());
         for (stream_id, tracked) in self.streams {
+            if tracked.current > 0 {
+                stored.push((stream_id.clone(), tracked.current));
+            }
             match tracked.stored {
                 Some(stored) if stored != tracked.current => {
                     moved.push((stream_id, stored, tracked.current));
@@ -126,12 +168,24 @@ impl StreamVersions {
             },
             "record stream versions",
         )
-        .await?;
+        .await
+        .map_err(|error| match error {
+            ProjectionError::Database { source, .. } if is_unique_violation(&source) => {
+                ProjectionError::StreamRecordedAlready { projection }
+            }
+            other => other,
+        })?;
         for chunk in moved.chunks(MAX_LIST) {
             compare_and_set(tx, self.projection, chunk).await?;
         }
-        Ok(())
+        Ok(stored)
     }
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error
+        .as_database_error()
+        .is_some_and(|error| error.is_unique_violation())
 }
 
 /// Records `versions` (stream -> version) for `projection`, which must have no rows yet
@@ -216,15 +270,39 @@ mod tests {
         (dir, pool)
     }
 
-    /// Admits `versions` of `stream` in one transaction and commits.
-    async fn project(pool: &AnyPool, stream: &str, versions: &[i64]) -> Vec<bool> {
+    fn stream_events<'a>(stream: &'a str, versions: &[i64]) -> Vec<(&'a str, i64)> {
+        versions.iter().map(|version| (stream, *version)).collect()
+    }
+
+    /// Admits `versions` of `stream` in one transaction, commits, and remembers in `known`
+    /// what it stored.
+    async fn project_with(
+        pool: &AnyPool,
+        known: &KnownVersions,
+        stream: &str,
+        versions: &[i64],
+    ) -> Vec<bool> {
         let mut conn = pool.acquire().await.unwrap();
         let mut tx = conn.begin().await.unwrap();
-        let mut tracked = StreamVersions::load(&mut tx, "p", [stream]).await.unwrap();
+        let mut tracked = StreamVersions::load(
+            &mut tx,
+            "p",
+            known,
+            NewStreams::Loaded,
+            stream_events(stream, versions),
+        )
+        .await
+        .unwrap();
         let admitted = versions.iter().map(|v| tracked.admit(stream, *v)).collect();
-        tracked.save(&mut tx).await.unwrap();
+        let stored = tracked.save(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
+        known.remember(stored);
         admitted
+    }
+
+    /// The same, remembering nothing from one call to the next: every stream is loaded.
+    async fn project(pool: &AnyPool, stream: &str, versions: &[i64]) -> Vec<bool> {
+        project_with(pool, &KnownVersions::new(), stream, versions).await
     }
 
     #[tokio::test]
@@ -259,9 +337,15 @@ mod tests {
         // Two projectors both saw version 1; the first moves it to 2, the second's
         // compare-and-set must then fail.
         let mut conn = pool.acquire().await.unwrap();
-        let mut stale = StreamVersions::load(&mut conn, "p", ["coupon-3"])
-            .await
-            .unwrap();
+        let mut stale = StreamVersions::load(
+            &mut conn,
+            "p",
+            &KnownVersions::new(),
+            NewStreams::Loaded,
+            [("coupon-3", 2)],
+        )
+        .await
+        .unwrap();
         assert!(stale.admit("coupon-3", 2));
         drop(conn);
         project(&pool, "coupon-3", &[2]).await;
@@ -274,13 +358,115 @@ mod tests {
 
         // The same for a stream neither had seen: the second insert fails.
         let mut conn = pool.acquire().await.unwrap();
-        let mut stale = StreamVersions::load(&mut conn, "p", ["coupon-4"])
-            .await
-            .unwrap();
+        let mut stale = StreamVersions::load(
+            &mut conn,
+            "p",
+            &KnownVersions::new(),
+            NewStreams::Loaded,
+            [("coupon-4", 1)],
+        )
+        .await
+        .unwrap();
         assert!(stale.admit("coupon-4", 1));
         drop(conn);
         project(&pool, "coupon-4", &[1]).await;
         let mut conn = pool.acquire().await.unwrap();
         assert!(stale.save(&mut conn).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_remembered_version_is_not_loaded_and_a_stale_one_cannot_be_saved() {
+        let (_dir, pool) = pool().await;
+        let known = KnownVersions::new();
+        assert_eq!(
+            project_with(&pool, &known, "wallet-5", &[1, 2]).await,
+            [true, true]
+        );
+        assert_eq!(known.get("wallet-5"), Some(2));
+
+        // Another projector applies 3 and 4 (a rebalance), so the remembered 2 is stale.
+        project(&pool, "wallet-5", &[3, 4]).await;
+        let mut conn = pool.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        let mut stale =
+            StreamVersions::load(&mut tx, "p", &known, NewStreams::Loaded, [("wallet-5", 3)])
+                .await
+                .unwrap();
+        assert!(
+            stale.admit("wallet-5", 3),
+            "the remembered version decides, not the table's"
+        );
+        let error = stale.save(&mut tx).await.unwrap_err();
+        assert!(matches!(
+            error,
+            ProjectionError::StreamsMoved { updated: 0, .. }
+        ));
+        drop(tx);
+
+        // Forgotten, the table decides again: 3 and 4 were applied, 5 is next.
+        known.forget_all();
+        assert_eq!(known.get("wallet-5"), None);
+        assert_eq!(
+            project_with(&pool, &known, "wallet-5", &[3, 4, 5]).await,
+            [false, false, true]
+        );
+        assert_eq!(known.get("wallet-5"), Some(5));
+    }
+
+    #[tokio::test]
+    async fn a_stream_taken_for_new_that_was_recorded_fails_its_batch() {
+        let (_dir, pool) = pool().await;
+        project(&pool, "order-8", &[1, 2]).await;
+
+        // Redelivered from version 1 to a projector that does not remember the stream.
+        let mut conn = pool.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        let events = [("order-8", 1), ("order-8", 2), ("order-8", 3)];
+        let known = KnownVersions::new();
+        let mut assumed = StreamVersions::load(&mut tx, "p", &known, NewStreams::Assumed, events)
+            .await
+            .unwrap();
+        assert!(assumed.admit("order-8", 1), "taken for new, not loaded");
+        let error = assumed.save(&mut tx).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ProjectionError::StreamRecordedAlready { projection: "p" }
+            ),
+            "{error}"
+        );
+        drop(tx);
+
+        // Loaded, only 3 is new.
+        let mut tx = conn.begin().await.unwrap();
+        let mut loaded = StreamVersions::load(&mut tx, "p", &known, NewStreams::Loaded, events)
+            .await
+            .unwrap();
+        let admitted: Vec<bool> = events.iter().map(|(s, v)| loaded.admit(s, *v)).collect();
+        assert_eq!(admitted, [false, false, true]);
+        loaded.save(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+
+        // A stream that is new is recorded without a load, as usual.
+        assert_eq!(
+            project_assuming_new(&pool, "order-9", &[1, 2]).await,
+            [true, true]
+        );
+        assert_eq!(project(&pool, "order-9", &[2, 3]).await, [false, true]);
+    }
+
+    async fn project_assuming_new(pool: &AnyPool, stream: &str, versions: &[i64]) -> Vec<bool> {
+        let mut conn = pool.acquire().await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        let events = stream_events(stream, versions);
+        let known = KnownVersions::new();
+        let mut tracked =
+            StreamVersions::load(&mut tx, "p", &known, NewStreams::Assumed, events.clone())
+                .await
+                .unwrap();
+        let admitted = events.iter().map(|(s, v)| tracked.admit(s, *v)).collect();
+        tracked.save(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        admitted
     }
 }
