@@ -197,12 +197,22 @@ run_rows() {
   fi
   if wants hot-coupon && [[ -n $second ]]; then
     # Two wrk at once, one per command node, on one coupon: the rush must stay exact. The
-    # row counts both nodes' requests against the CPU of every process over the run.
+    # row counts both nodes' requests against the CPU of every process over the run. The
+    # second node's wrk keeps step with `measure`: a warm-up as long as its warm-up, then
+    # the measured run, so both measure the same seconds (it used to start its measured
+    # run with the first's warm-up, so its cold start set the row's p99 and most of its
+    # requests fell outside the CPU window).
     local hot out2
     hot=$(coupon "$base" 10000000)
     out2=$workdir/hot-second.txt
-    (WRK_COUPON=$hot WRK_USER_BASE=500000000 wrk -t1 -c"$connections" -d"$duration" --latency \
-      -s "$wrk_dir/wrk-issue.lua" "$second" >"$out2" 2>&1) &
+    (
+      if [[ $warmup != 0 ]]; then
+        WRK_COUPON=$hot WRK_USER_BASE=1800000000 wrk -t1 -c"$connections" -d"$warmup" \
+          -s "$wrk_dir/wrk-issue.lua" "$second" >/dev/null 2>&1 || true
+      fi
+      WRK_COUPON=$hot WRK_USER_BASE=500000000 wrk -t1 -c"$connections" -d"$duration" --latency \
+        -s "$wrk_dir/wrk-issue.lua" "$second" >"$out2" 2>&1
+    ) &
     local second_wrk=$!
     WRK_COUPON=$hot measure hot-coupon "$cpu" "$base" -s "$wrk_dir/wrk-issue.lua"
     wait "$second_wrk"
