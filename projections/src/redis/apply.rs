@@ -66,3 +66,54 @@ pub(super) async fn apply_updates<C: ConnectionLike + Send>(
         Err(error) => Err(ProjectionError::redis("update views")(error)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::view_update::{Op, ViewUpdate};
+    use super::*;
+
+    fn update(key: &str, version: i64, create: bool, stock: i64) -> ViewUpdate {
+        ViewUpdate {
+            key: key.to_owned(),
+            extra_keys: Vec::new(),
+            version,
+            create,
+            ops: vec![Op::Set("stock", stock.to_string())],
+        }
+    }
+
+    /// One call carries many events of one view; the script follows the view's version
+    /// from one to the next, so a redelivery and a gap inside one call are answered as
+    /// they would be one call each. Against the real Redis of the test services.
+    #[tokio::test]
+    async fn one_call_follows_a_views_version_from_update_to_update() {
+        let url = std::env::var("SHOP_TEST_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let client = ::redis::Client::open(url).unwrap();
+        let mut redis = client.get_multiplexed_async_connection().await.unwrap();
+        let key = format!("t{}:product:1", uuid::Uuid::new_v4().simple());
+        let other = format!("{key}-missing");
+        let updates = [
+            update(&other, 2, false, 0), // missing and cannot create it
+            update(&key, 1, true, 10),
+            update(&key, 2, false, 9),
+            update(&key, 1, true, 10), // redelivered
+            update(&key, 4, false, 7), // 3 is missing
+            update(&key, 3, false, 8),
+            update(&key, 4, false, 7), // now in order
+        ];
+        let outcomes = apply_updates(&mut redis, &updates).await.unwrap();
+        assert_eq!(outcomes, [-1, 1, 1, 0, -2, 1, 1]);
+        let view: std::collections::HashMap<String, String> =
+            ::redis::AsyncCommands::hgetall(&mut redis, &key)
+                .await
+                .unwrap();
+        assert_eq!(view["v"], "4");
+        assert_eq!(view["stock"], "7");
+        let exists: bool = ::redis::AsyncCommands::exists(&mut redis, &other)
+            .await
+            .unwrap();
+        assert!(!exists);
+        let _: () = ::redis::AsyncCommands::del(&mut redis, &key).await.unwrap();
+    }
+}

@@ -31,8 +31,9 @@ use std::sync::LazyLock;
 /// API ranks from SQL until `shop rebuild ranking` refills Redis.
 ///
 /// Within one call a hash's fields are set in one HSET (with `v`), flushed before an
-/// `incr` so the operations keep their order; and the pause flag, which nothing can
-/// change while a script runs, is looked up once per key and call. Each `redis.call` costs
+/// `incr` so the operations keep their order; and the pause flag and each view's version,
+/// which nothing else can change while a script runs, are looked up once per key and call
+/// (a batch carries many events of one product or order). Each `redis.call` costs
 /// about as much as the work it does, and an order's events ran about twenty of them.
 const SOURCE: &str = r#"
 local paused = {}
@@ -45,17 +46,29 @@ local function is_paused(key)
   return answer
 end
 
+-- A view's version is read from Redis once per call and then followed here: only this
+-- script moves it, and nothing else runs while it does.
+local versions = {}
+local function version_of(key)
+  local known = versions[key]
+  if known == nil then
+    known = tonumber(redis.call('HGET', key, 'v')) or false
+    versions[key] = known
+  end
+  return known
+end
+
 local function apply(K, A)
   if K[2] and is_paused(K[2]) then
     return -3
   end
   local version = tonumber(A[1])
-  local current = redis.call('HGET', K[1], 'v')
+  local current = version_of(K[1])
   if current then
-    if tonumber(current) >= version then
+    if current >= version then
       return 0
     end
-    if tonumber(current) + 1 < version then
+    if current + 1 < version then
       return -2
     end
   elseif A[2] ~= '1' then
@@ -85,6 +98,7 @@ local function apply(K, A)
   fields[#fields + 1] = 'v'
   fields[#fields + 1] = A[1]
   redis.call('HSET', K[1], unpack(fields))
+  versions[K[1]] = version
   return 1
 end
 
