@@ -59,8 +59,8 @@ impl StreamVersions {
             if streams.contains_key(id) {
                 continue;
             }
-            // A stream's first event in the batch is its lowest version in it: each
-            // stream's events come in order, within one partition.
+            // Only the stream's first event in the batch decides: one first seen above
+            // version 1 is loaded, whatever comes after it (a redelivery going back).
             let remembered = known.get(id);
             if remembered.is_none() && !(new_streams == NewStreams::Assumed && version == 1) {
                 ids.push(id.to_owned());
@@ -282,17 +282,23 @@ mod tests {
         stream: &str,
         versions: &[i64],
     ) -> Vec<bool> {
+        project_as(pool, known, NewStreams::Loaded, stream, versions).await
+    }
+
+    /// The same, with `new_streams` deciding whether a stream starting at 1 is loaded.
+    async fn project_as(
+        pool: &AnyPool,
+        known: &KnownVersions,
+        new_streams: NewStreams,
+        stream: &str,
+        versions: &[i64],
+    ) -> Vec<bool> {
         let mut conn = pool.acquire().await.unwrap();
         let mut tx = conn.begin().await.unwrap();
-        let mut tracked = StreamVersions::load(
-            &mut tx,
-            "p",
-            known,
-            NewStreams::Loaded,
-            stream_events(stream, versions),
-        )
-        .await
-        .unwrap();
+        let events = stream_events(stream, versions);
+        let mut tracked = StreamVersions::load(&mut tx, "p", known, new_streams, events)
+            .await
+            .unwrap();
         let admitted = versions.iter().map(|v| tracked.admit(stream, *v)).collect();
         let stored = tracked.save(&mut tx).await.unwrap();
         tx.commit().await.unwrap();
@@ -449,24 +455,16 @@ mod tests {
 
         // A stream that is new is recorded without a load, as usual.
         assert_eq!(
-            project_assuming_new(&pool, "order-9", &[1, 2]).await,
+            project_as(
+                &pool,
+                &KnownVersions::new(),
+                NewStreams::Assumed,
+                "order-9",
+                &[1, 2]
+            )
+            .await,
             [true, true]
         );
         assert_eq!(project(&pool, "order-9", &[2, 3]).await, [false, true]);
-    }
-
-    async fn project_assuming_new(pool: &AnyPool, stream: &str, versions: &[i64]) -> Vec<bool> {
-        let mut conn = pool.acquire().await.unwrap();
-        let mut tx = conn.begin().await.unwrap();
-        let events = stream_events(stream, versions);
-        let known = KnownVersions::new();
-        let mut tracked =
-            StreamVersions::load(&mut tx, "p", &known, NewStreams::Assumed, events.clone())
-                .await
-                .unwrap();
-        let admitted = events.iter().map(|(s, v)| tracked.admit(s, *v)).collect();
-        tracked.save(&mut tx).await.unwrap();
-        tx.commit().await.unwrap();
-        admitted
     }
 }

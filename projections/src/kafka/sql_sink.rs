@@ -175,6 +175,17 @@ mod tests {
         }
     }
 
+    /// A fresh read database and two sinks on it: two projectors of one group.
+    async fn two_projectors() -> (tempfile::TempDir, AnyPool, SqlSink, SqlSink) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/read.db", dir.path().display());
+        let pool = crate::open_read_db(&url).await.unwrap();
+        let timezone = chrono_tz::Asia::Seoul;
+        let first = SqlSink::new(pool.clone(), crate::all(timezone));
+        let second = SqlSink::new(pool.clone(), crate::all(timezone));
+        (dir, pool, first, second)
+    }
+
     async fn balance(pool: &AnyPool) -> i64 {
         sqlx::query_scalar("SELECT balance FROM balances WHERE user_id = 1")
             .fetch_one(pool)
@@ -187,12 +198,7 @@ mod tests {
     /// only what is new.
     #[tokio::test]
     async fn a_stale_remembered_version_costs_one_retry_and_applies_nothing_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/read.db", dir.path().display());
-        let pool = crate::open_read_db(&url).await.unwrap();
-        let timezone = chrono_tz::Asia::Seoul;
-        let first = SqlSink::new(pool.clone(), crate::all(timezone));
-        let second = SqlSink::new(pool.clone(), crate::all(timezone));
+        let (_dir, pool, first, second) = two_projectors().await;
 
         assert_eq!(first.apply(&[charge(1, 100)]).await.unwrap(), 0);
         assert_eq!(
@@ -224,12 +230,7 @@ mod tests {
     /// committed to Kafka), the batch fails once and then applies only what is new.
     #[tokio::test]
     async fn a_redelivered_first_version_is_not_taken_for_new_twice() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/read.db", dir.path().display());
-        let pool = crate::open_read_db(&url).await.unwrap();
-        let timezone = chrono_tz::Asia::Seoul;
-        let sink = SqlSink::new(pool.clone(), crate::all(timezone));
-        let other = SqlSink::new(pool.clone(), crate::all(timezone));
+        let (_dir, pool, sink, other) = two_projectors().await;
 
         assert_eq!(other.apply(&[charge(1, 100)]).await.unwrap(), 0);
         // `sink` has applied a clean batch of another stream, so it trusts new streams.
