@@ -30,11 +30,15 @@ use std::sync::LazyLock;
 /// persistence): its sale cannot be counted safely, so the ready marker goes and the query
 /// API ranks from SQL until `shop rebuild ranking` refills Redis.
 ///
-/// Within one call a hash's fields are set in one HSET (with `v`), flushed before an
-/// `incr` so the operations keep their order; and the pause flag and each view's version,
-/// which nothing else can change while a script runs, are looked up once per key and call
-/// (a batch carries many events of one product or order). Each `redis.call` costs
-/// about as much as the work it does, and an order's events ran about twenty of them.
+/// Within one call, nothing but this script touches its keys, and it reads back only the
+/// pause flags and the views' versions, which it looks up once per key and then follows
+/// itself (a batch carries many events of one product or order). So its writes wait until
+/// the call ends: one `HSET` per hash (every field set, and `v`), one `HINCRBY` per hash
+/// and field, one `ZINCRBY` per day and product, one `EXPIREAT` per day. A `set` of a field
+/// with an increment pending writes the hash's pending changes first, so the operations
+/// keep their order. Each `redis.call` costs about as much as the work it does: an order's
+/// events ran about sixteen of them, and most were a product's stock moving by one line.
+/// The updates are read in place from KEYS and ARGV, without a table per update.
 const SOURCE: &str = r#"
 local paused = {}
 local function is_paused(key)
@@ -58,12 +62,82 @@ local function version_of(key)
   return known
 end
 
-local function apply(K, A)
-  if K[2] and is_paused(K[2]) then
+-- Writes not made yet, per hash: `sets` a flat field/value list for HSET (a later pair
+-- of the same field wins there, as it would have here), `incrs` a delta per field.
+-- Deltas add up in Lua's doubles, exact below 2^53; one that could leave that range is
+-- written at once instead.
+local LIMIT = 2 ^ 52
+local hashes, sets, incrs, pending_incr = {}, {}, {}, {}
+local days, zincrs, expiries = {}, {}, {}
+
+local function hash_state(key)
+  if sets[key] == nil then
+    hashes[#hashes + 1] = key
+    sets[key], incrs[key], pending_incr[key] = {}, {}, {}
+  end
+end
+
+local function flush(key)
+  local fields = sets[key]
+  if versions[key] then
+    fields[#fields + 1] = 'v'
+    fields[#fields + 1] = string.format('%d', versions[key])
+  end
+  if #fields > 0 then
+    redis.call('HSET', key, unpack(fields))
+  end
+  for _, field in ipairs(incrs[key]) do
+    redis.call('HINCRBY', key, field, string.format('%d', pending_incr[key][field]))
+  end
+  sets[key], incrs[key], pending_incr[key] = {}, {}, {}
+end
+
+local function set(key, field, value)
+  if pending_incr[key][field] ~= nil then
+    flush(key)
+  end
+  local fields = sets[key]
+  fields[#fields + 1] = field
+  fields[#fields + 1] = value
+end
+
+local function incr(key, field, delta)
+  local pending = pending_incr[key]
+  local sum = (pending[field] or 0) + tonumber(delta)
+  if math.abs(sum) >= LIMIT then
+    flush(key)
+    redis.call('HINCRBY', key, field, delta)
+    return
+  end
+  if pending[field] == nil then
+    local order = incrs[key]
+    order[#order + 1] = field
+  end
+  pending[field] = sum
+end
+
+local function zincr(day, member, delta)
+  local members = zincrs[day]
+  if members == nil then
+    days[#days + 1] = day
+    members = {order = {}, sum = {}}
+    zincrs[day] = members
+  end
+  if members.sum[member] == nil then
+    members.order[#members.order + 1] = member
+    members.sum[member] = 0
+  end
+  members.sum[member] = members.sum[member] + tonumber(delta)
+end
+
+-- One update: its keys are KEYS[k .. k + nk - 1], its arguments ARGV[a .. a + na - 1].
+local function apply(k, nk, a, na)
+  local view, pause = KEYS[k], nk >= 2 and KEYS[k + 1]
+  if pause and is_paused(pause) then
     return -3
   end
-  local version = tonumber(A[1])
-  local current = version_of(K[1])
+  local version = tonumber(ARGV[a])
+  local current = version_of(view)
   if current then
     if current >= version then
       return 0
@@ -71,44 +145,50 @@ local function apply(K, A)
     if current + 1 < version then
       return -2
     end
-  elseif A[2] ~= '1' then
-    if K[4] then
-      redis.call('DEL', K[3])
+  elseif ARGV[a + 1] ~= '1' then
+    if nk >= 4 then
+      redis.call('DEL', KEYS[k + 2])
     end
     return -1
   end
-  local fields = {}
-  for i = 3, #A, 3 do
-    local op = A[i]
+  hash_state(view)
+  for i = a + 2, a + na - 1, 3 do
+    local op, name, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
     if op == 'incr' then
-      if #fields > 0 then
-        redis.call('HSET', K[1], unpack(fields))
-        fields = {}
-      end
-      redis.call('HINCRBY', K[1], A[i + 1], A[i + 2])
+      incr(view, name, value)
     elseif op == 'zincr' then
-      redis.call('ZINCRBY', K[4], A[i + 2], A[i + 1])
+      zincr(KEYS[k + 3], name, value)
     elseif op == 'expireat' then
-      redis.call('EXPIREAT', K[4], A[i + 2])
+      expiries[KEYS[k + 3]] = value
     else
-      fields[#fields + 1] = A[i + 1]
-      fields[#fields + 1] = A[i + 2]
+      set(view, name, value)
     end
   end
-  fields[#fields + 1] = 'v'
-  fields[#fields + 1] = A[1]
-  redis.call('HSET', K[1], unpack(fields))
-  versions[K[1]] = version
+  versions[view] = version
   return 1
 end
 
 local outcomes = {}
 local k, a = 1, 2
 for n = 1, tonumber(ARGV[1]) do
-  local keys, args = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
-  outcomes[n] = apply({unpack(KEYS, k, k + keys - 1)}, {unpack(ARGV, a + 2, a + 1 + args)})
-  k = k + keys
-  a = a + 2 + args
+  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  outcomes[n] = apply(k, nk, a + 2, na)
+  k = k + nk
+  a = a + 2 + na
+end
+for _, key in ipairs(hashes) do
+  flush(key)
+end
+for _, day in ipairs(days) do
+  local members = zincrs[day]
+  for _, member in ipairs(members.order) do
+    redis.call('ZINCRBY', day, string.format('%d', members.sum[member]), member)
+  end
+end
+for _, day in ipairs(days) do
+  if expiries[day] then
+    redis.call('EXPIREAT', day, expiries[day])
+  end
 end
 return outcomes
 "#;

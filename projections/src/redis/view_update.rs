@@ -139,23 +139,45 @@ impl ViewUpdate {
         Some(update)
     }
 
-    /// The script's ARGV (see `script.rs`).
-    pub(super) fn args(&self) -> Vec<String> {
-        let mut args = Vec::with_capacity(2 + 3 * self.ops.len());
-        args.push(self.version.to_string());
-        args.push(if self.create { "1" } else { "0" }.to_owned());
-        for op in &self.ops {
-            let (kind, field, value) = match op {
-                Op::Set(field, value) => ("set", (*field).to_owned(), value.clone()),
-                Op::Incr(field, delta) => ("incr", (*field).to_owned(), delta.to_string()),
-                Op::ZIncr(member, delta) => ("zincr", member.to_string(), delta.to_string()),
-                Op::ExpireAt(at) => ("expireat", String::new(), at.to_string()),
-            };
-            args.push(kind.to_owned());
-            args.push(field);
-            args.push(value);
+    /// How many arguments [`args`](Self::args) yields.
+    pub(super) fn arg_count(&self) -> usize {
+        2 + 3 * self.ops.len()
+    }
+
+    /// The script's ARGV for this update (see `script.rs`), borrowed from the update and
+    /// written straight into the command, without a `String` per argument.
+    pub(super) fn args(&self) -> impl Iterator<Item = Arg<'_>> {
+        let create = Arg::Text(if self.create { "1" } else { "0" });
+        [Arg::Int(self.version), create]
+            .into_iter()
+            .chain(self.ops.iter().flat_map(|op| {
+                let (kind, field, value) = match op {
+                    Op::Set(field, value) => ("set", Arg::Text(field), Arg::Text(value)),
+                    Op::Incr(field, delta) => ("incr", Arg::Text(field), Arg::Int(*delta)),
+                    Op::ZIncr(member, delta) => ("zincr", Arg::Int(*member), Arg::Int(*delta)),
+                    Op::ExpireAt(at) => ("expireat", Arg::Text(""), Arg::Int(*at)),
+                };
+                [Arg::Text(kind), field, value]
+            }))
+    }
+}
+
+/// One argument of the script: text, or a number redis formats on the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+impl ::redis::ToRedisArgs for Arg<'_> {
+    fn write_redis_args<W>(&self, out: &mut W)
+    where
+        W: ?Sized + ::redis::RedisWrite,
+    {
+        match self {
+            Arg::Text(text) => text.write_redis_args(out),
+            Arg::Int(number) => number.write_redis_args(out),
         }
-        args
     }
 }
 
@@ -185,7 +207,7 @@ fn order_update(prefix: &str, timezone: Tz, version: i64, event: &OrderEvent) ->
             e.order_id,
             false,
             vec![Op::Set(
-                "discountAmount",
+                field::DISCOUNT_AMOUNT,
                 e.discount_amount.won().to_string(),
             )],
         ),
@@ -239,6 +261,17 @@ mod tests {
     use events::wallet::PointsDeducted;
     use events::{Krw, OrderId, OrderLine, ProductId, StreamId, UserId};
 
+    /// An update's arguments as the script receives them.
+    fn texts(update: &ViewUpdate) -> Vec<String> {
+        update
+            .args()
+            .map(|arg| match arg {
+                Arg::Text(text) => text.to_owned(),
+                Arg::Int(number) => number.to_string(),
+            })
+            .collect()
+    }
+
     fn envelope(version: i64) -> Envelope {
         Envelope {
             stream_id: StreamId::wallet(UserId::new(42).unwrap()),
@@ -267,7 +300,7 @@ mod tests {
         // A rebuild's pause flag holds wallet events back too, not only orders.
         assert_eq!(first.extra_keys, ["p:views:rebuilding"]);
         assert!(first.create);
-        assert_eq!(first.args(), ["1", "1", "incr", "balance", "-700"]);
+        assert_eq!(texts(&first), ["1", "1", "incr", "balance", "-700"]);
         assert!(
             !ViewUpdate::of("p:", seoul, &envelope(2), &event)
                 .unwrap()
@@ -302,7 +335,8 @@ mod tests {
             ["p:views:rebuilding", "p:sales:ready", "p:sales:2026-11-25"]
         );
         assert!(!update.create);
-        let args = update.args();
+        let args = texts(&update);
+        assert_eq!(update.arg_count(), args.len());
         assert_eq!(args[..2], ["5", "0"]);
         assert!(
             args.windows(3).any(|op| op == ["zincr", "7", "2"]),
