@@ -335,6 +335,22 @@ mod tests {
         );
     }
 
+    /// `version` of `stream` admitted by a projector that loaded it and has not saved yet.
+    async fn admitted_unsaved(pool: &AnyPool, stream: &str, version: i64) -> StreamVersions {
+        let mut conn = pool.acquire().await.unwrap();
+        let mut tracked = StreamVersions::load(
+            &mut conn,
+            "p",
+            &KnownVersions::new(),
+            NewStreams::Loaded,
+            [(stream, version)],
+        )
+        .await
+        .unwrap();
+        assert!(tracked.admit(stream, version));
+        tracked
+    }
+
     #[tokio::test]
     async fn a_projector_that_lost_the_race_for_a_stream_cannot_save() {
         let (_dir, pool) = pool().await;
@@ -342,18 +358,7 @@ mod tests {
 
         // Two projectors both saw version 1; the first moves it to 2, the second's
         // compare-and-set must then fail.
-        let mut conn = pool.acquire().await.unwrap();
-        let mut stale = StreamVersions::load(
-            &mut conn,
-            "p",
-            &KnownVersions::new(),
-            NewStreams::Loaded,
-            [("coupon-3", 2)],
-        )
-        .await
-        .unwrap();
-        assert!(stale.admit("coupon-3", 2));
-        drop(conn);
+        let stale = admitted_unsaved(&pool, "coupon-3", 2).await;
         project(&pool, "coupon-3", &[2]).await;
         let mut conn = pool.acquire().await.unwrap();
         let error = stale.save(&mut conn).await.unwrap_err();
@@ -363,18 +368,7 @@ mod tests {
         ));
 
         // The same for a stream neither had seen: the second insert fails.
-        let mut conn = pool.acquire().await.unwrap();
-        let mut stale = StreamVersions::load(
-            &mut conn,
-            "p",
-            &KnownVersions::new(),
-            NewStreams::Loaded,
-            [("coupon-4", 1)],
-        )
-        .await
-        .unwrap();
-        assert!(stale.admit("coupon-4", 1));
-        drop(conn);
+        let stale = admitted_unsaved(&pool, "coupon-4", 1).await;
         project(&pool, "coupon-4", &[1]).await;
         let mut conn = pool.acquire().await.unwrap();
         assert!(stale.save(&mut conn).await.is_err());

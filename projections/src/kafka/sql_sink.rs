@@ -193,6 +193,25 @@ mod tests {
             .unwrap()
     }
 
+    /// Applies `batch`, whose first event `sink` applied before: the first attempt must
+    /// fail and roll back (the balance stays `before`), the retry applies only the rest
+    /// (one duplicate). Returns the first attempt's error.
+    async fn fails_once_then_applies_the_new(
+        sink: &SqlSink,
+        pool: &AnyPool,
+        batch: &[InboundEvent],
+        before: i64,
+    ) -> ProjectionError {
+        let error = sink.apply(batch).await.unwrap_err();
+        assert_eq!(balance(pool).await, before, "the failed batch rolled back");
+        assert_eq!(
+            sink.apply(batch).await.unwrap(),
+            1,
+            "its first event was applied before"
+        );
+        error
+    }
+
     /// Two projectors own the wallet's partition in turn (a rebalance). The first still
     /// remembers version 1 when the stream is at 2; its batch must fail once, then apply
     /// only what is new.
@@ -211,16 +230,10 @@ mod tests {
         assert_eq!(balance(&pool).await, 150);
 
         let batch = [charge(2, 50), charge(3, 7)];
-        let lost = first.apply(&batch).await.unwrap_err();
+        let lost = fails_once_then_applies_the_new(&first, &pool, &batch, 150).await;
         assert!(
             matches!(lost, ProjectionError::StreamsMoved { .. }),
             "{lost}"
-        );
-        assert_eq!(balance(&pool).await, 150, "the lost batch rolled back");
-        assert_eq!(
-            first.apply(&batch).await.unwrap(),
-            1,
-            "2 was applied before"
         );
         assert_eq!(balance(&pool).await, 157);
     }
@@ -237,13 +250,11 @@ mod tests {
         assert_eq!(sink.apply(&[charge_of(2, 1, 5)]).await.unwrap(), 0);
 
         let batch = [charge(1, 100), charge(2, 50)];
-        let taken = sink.apply(&batch).await.unwrap_err();
+        let taken = fails_once_then_applies_the_new(&sink, &pool, &batch, 100).await;
         assert!(
             matches!(taken, ProjectionError::StreamRecordedAlready { .. }),
             "{taken}"
         );
-        assert_eq!(balance(&pool).await, 100, "the failed batch rolled back");
-        assert_eq!(sink.apply(&batch).await.unwrap(), 1, "1 was applied before");
         assert_eq!(balance(&pool).await, 150);
     }
 }

@@ -74,13 +74,13 @@ mod tests {
     use super::*;
 
     fn update(key: &str, version: i64, create: bool, stock: i64) -> ViewUpdate {
-        ViewUpdate {
-            key: key.to_owned(),
-            extra_keys: Vec::new(),
+        view(
+            key,
+            &[],
             version,
             create,
-            ops: vec![Op::Set("stock", stock.to_string())],
-        }
+            vec![Op::Set("stock", stock.to_string())],
+        )
     }
 
     async fn test_redis() -> ::redis::aio::MultiplexedConnection {
@@ -88,6 +88,13 @@ mod tests {
             .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         let client = ::redis::Client::open(url).unwrap();
         client.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    async fn hash(
+        redis: &mut ::redis::aio::MultiplexedConnection,
+        key: &str,
+    ) -> std::collections::HashMap<String, String> {
+        ::redis::AsyncCommands::hgetall(redis, key).await.unwrap()
     }
 
     fn view(
@@ -172,29 +179,19 @@ mod tests {
         ];
         let outcomes = apply_updates(&mut redis, &updates).await.unwrap();
         assert_eq!(outcomes, [1; 12]);
-        let hash = |key: String| {
-            let mut redis = redis.clone();
-            async move {
-                let view: std::collections::HashMap<String, String> =
-                    ::redis::AsyncCommands::hgetall(&mut redis, &key)
-                        .await
-                        .unwrap();
-                view
-            }
-        };
-        let product_view = hash(product.clone()).await;
+        let product_view = hash(&mut redis, &product).await;
         assert_eq!(product_view["stock"], "97");
         assert_eq!(product_view["name"], "a");
         assert_eq!(product_view["v"], "5");
-        let wallet_view = hash(wallet.clone()).await;
+        let wallet_view = hash(&mut redis, &wallet).await;
         assert_eq!(wallet_view["balance"], (huge + 4).to_string());
         assert_eq!(wallet_view["v"], "3");
-        let first_view = hash(first.clone()).await;
+        let first_view = hash(&mut redis, &first).await;
         assert_eq!(
             (first_view["status"].as_str(), first_view["v"].as_str()),
             ("COMPLETED", "2")
         );
-        assert_eq!(hash(second.clone()).await["status"], "PENDING");
+        assert_eq!(hash(&mut redis, &second).await["status"], "PENDING");
         let sales: Vec<(String, i64)> =
             ::redis::AsyncCommands::zrange_withscores(&mut redis, &day, 0, -1)
                 .await
@@ -231,10 +228,7 @@ mod tests {
         ];
         let outcomes = apply_updates(&mut redis, &updates).await.unwrap();
         assert_eq!(outcomes, [-1, 1, 1, 0, -2, 1, 1]);
-        let view: std::collections::HashMap<String, String> =
-            ::redis::AsyncCommands::hgetall(&mut redis, &key)
-                .await
-                .unwrap();
+        let view = hash(&mut redis, &key).await;
         assert_eq!(view["v"], "4");
         assert_eq!(view["stock"], "7");
         let exists: bool = ::redis::AsyncCommands::exists(&mut redis, &other)

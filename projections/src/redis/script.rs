@@ -62,18 +62,30 @@ local function version_of(key)
   return known
 end
 
+-- Deltas not written yet, by name in the order first seen: a hash's per field, a day's
+-- per product. They add up in Lua's doubles, exact below 2^53 (see `incr`).
+local function new_sums()
+  return {names = {}, total = {}}
+end
+
+local function add(sums, name, delta)
+  if sums.total[name] == nil then
+    sums.names[#sums.names + 1] = name
+    sums.total[name] = 0
+  end
+  sums.total[name] = sums.total[name] + delta
+end
+
 -- Writes not made yet, per hash: `sets` a flat field/value list for HSET (a later pair
--- of the same field wins there, as it would have here), `incrs` a delta per field.
--- Deltas add up in Lua's doubles, exact below 2^53; one that could leave that range is
--- written at once instead.
+-- of the same field wins there, as it would have here), `incrs` the sums of its deltas.
 local LIMIT = 2 ^ 52
-local hashes, sets, incrs, pending_incr = {}, {}, {}, {}
+local hashes, sets, incrs = {}, {}, {}
 local days, zincrs, expiries = {}, {}, {}
 
 local function hash_state(key)
   if sets[key] == nil then
     hashes[#hashes + 1] = key
-    sets[key], incrs[key], pending_incr[key] = {}, {}, {}
+    sets[key], incrs[key] = {}, new_sums()
   end
 end
 
@@ -86,14 +98,15 @@ local function flush(key)
   if #fields > 0 then
     redis.call('HSET', key, unpack(fields))
   end
-  for _, field in ipairs(incrs[key]) do
-    redis.call('HINCRBY', key, field, string.format('%d', pending_incr[key][field]))
+  local sums = incrs[key]
+  for _, field in ipairs(sums.names) do
+    redis.call('HINCRBY', key, field, string.format('%d', sums.total[field]))
   end
-  sets[key], incrs[key], pending_incr[key] = {}, {}, {}
+  sets[key], incrs[key] = {}, new_sums()
 end
 
 local function set(key, field, value)
-  if pending_incr[key][field] ~= nil then
+  if incrs[key].total[field] ~= nil then
     flush(key)
   end
   local fields = sets[key]
@@ -101,33 +114,23 @@ local function set(key, field, value)
   fields[#fields + 1] = value
 end
 
+-- A delta that could take a sum out of the exact range is written at once instead.
 local function incr(key, field, delta)
-  local pending = pending_incr[key]
-  local sum = (pending[field] or 0) + tonumber(delta)
-  if math.abs(sum) >= LIMIT then
+  local sums = incrs[key]
+  if math.abs((sums.total[field] or 0) + tonumber(delta)) >= LIMIT then
     flush(key)
     redis.call('HINCRBY', key, field, delta)
     return
   end
-  if pending[field] == nil then
-    local order = incrs[key]
-    order[#order + 1] = field
-  end
-  pending[field] = sum
+  add(sums, field, tonumber(delta))
 end
 
 local function zincr(day, member, delta)
-  local members = zincrs[day]
-  if members == nil then
+  if zincrs[day] == nil then
     days[#days + 1] = day
-    members = {order = {}, sum = {}}
-    zincrs[day] = members
+    zincrs[day] = new_sums()
   end
-  if members.sum[member] == nil then
-    members.order[#members.order + 1] = member
-    members.sum[member] = 0
-  end
-  members.sum[member] = members.sum[member] + tonumber(delta)
+  add(zincrs[day], member, tonumber(delta))
 end
 
 -- One update: its keys are KEYS[k .. k + nk - 1], its arguments ARGV[a .. a + na - 1].
@@ -180,9 +183,9 @@ for _, key in ipairs(hashes) do
   flush(key)
 end
 for _, day in ipairs(days) do
-  local members = zincrs[day]
-  for _, member in ipairs(members.order) do
-    redis.call('ZINCRBY', day, string.format('%d', members.sum[member]), member)
+  local sums = zincrs[day]
+  for _, member in ipairs(sums.names) do
+    redis.call('ZINCRBY', day, string.format('%d', sums.total[member]), member)
   end
 end
 for _, day in ipairs(days) do
