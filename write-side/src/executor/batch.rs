@@ -25,14 +25,27 @@ pub(crate) enum Contention {
     Conflicted,
 }
 
+/// What a batch does when another writer has moved its stream under it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnConflict {
+    /// Back off, load again and decide again, up to the configured retries.
+    Retry,
+    /// Return at once with the jobs still unanswered, for the caller to decide them again
+    /// in a turn (`store::turns`): retrying without one races the writer that holds the
+    /// turns, and every lost race adds a longer back-off (seen as a tail of a second).
+    HandBack,
+}
+
 /// Decides `jobs` against the aggregate (loading it if `hydrated` is empty), appends their
 /// events in one transaction and answers every job. Leaves `hydrated` holding the state
-/// after the batch, or empty if it is unknown (the next batch reloads).
+/// after the batch, or empty if it is unknown (the next batch reloads). Handed back on a
+/// conflict (`OnConflict::HandBack`), the jobs not answered yet stay in `jobs`.
 pub(crate) async fn run<A: Aggregate>(
     shared: &Shared,
     stream: &StreamId,
     hydrated: &mut Option<Hydrated<A>>,
     jobs: &mut Vec<Job<A>>,
+    on_conflict: OnConflict,
 ) -> Contention {
     let mut contention = Contention::None;
     let config = &shared.config;
@@ -52,6 +65,9 @@ pub(crate) async fn run<A: Aggregate>(
             None => match hydrate::load::<A>(shared, stream).await {
                 Ok(loaded) => loaded,
                 // Another writer moved the stream while it was loading: load again.
+                Err(StoreError::Conflict { .. }) if on_conflict == OnConflict::HandBack => {
+                    return Contention::Conflicted;
+                }
                 Err(StoreError::Conflict { .. }) => match delays.next() {
                     Some(delay) => {
                         contention = Contention::Conflicted;
@@ -143,6 +159,12 @@ pub(crate) async fn run<A: Aggregate>(
                 hydrate::maybe_snapshot(shared, stream, &mut after);
                 *hydrated = Some(after);
                 return contention;
+            }
+            Err(StoreError::Conflict { .. }) if on_conflict == OnConflict::HandBack => {
+                metrics::counter!("shop_executor_conflicts_total", "aggregate" => A::NAME, "outcome" => "handed-back")
+                    .increment(1);
+                tracing::debug!(%stream, "version conflict; deciding again in a turn");
+                return Contention::Conflicted;
             }
             Err(StoreError::Conflict { .. }) => match delays.next() {
                 Some(delay) => {

@@ -1,6 +1,6 @@
 //! One task per hot aggregate: it owns the hydrated state and drains its queue in batches.
 
-use super::batch::Contention;
+use super::batch::{Contention, OnConflict};
 use super::hydrate::{self, Hydrated};
 use super::registry::Registry;
 use super::{Job, Shared, batch};
@@ -35,6 +35,8 @@ pub(super) fn spawn<A: Aggregate>(
         let mut received = Vec::new();
         // Until when this stream takes turns with other processes (after a conflict).
         let mut contended_until: Option<Instant> = None;
+        // Whether the store has turns at all (MySQL; SQLite is one process).
+        let has_turns = shared.store.turns().is_some();
         let mut open = true;
         let idle = shared.config.idle_eviction;
         // One timer, checked against the last batch only when it fires: pushing it back
@@ -74,21 +76,40 @@ pub(super) fn spawn<A: Aggregate>(
             let mut jobs: Vec<Job<A>> = received.drain(..).map(|job| *job).collect();
             // A node that keeps winning never sees a conflict, so a full batch (a rush) is
             // reason enough to take turns as well: otherwise the node that lost would
-            // wait for turns the winner never takes.
+            // wait for turns the winner never takes. The rush's small batches take turns
+            // too (a batch of one decided without a turn races the other node's turns).
+            if jobs.len() >= shared.config.turn_from_batch {
+                contended_until = Some(Instant::now() + shared.config.contended_for);
+            }
             let contended = contended_until.is_some_and(|until| Instant::now() < until);
-            let turn = if contended || jobs.len() >= shared.config.turn_from_batch {
+            let turn = if contended {
                 Box::pin(take_turn(&shared, &stream, &mut hydrated)).await
             } else {
                 None
             };
-            // Boxed for the batch only, so an idle mailbox does not hold the kilobytes of
-            // the load-decide-append state machine.
-            let contention = Box::pin(batch::run(&shared, &stream, &mut hydrated, &mut jobs)).await;
-            if let Some(turn) = turn {
-                turn.release().await;
-            }
+            // Without a turn (where turns exist), a conflict hands the batch back to be
+            // decided again in one instead of racing for the stream.
+            let on_conflict = if turn.is_none() && has_turns {
+                OnConflict::HandBack
+            } else {
+                OnConflict::Retry
+            };
+            let contention = decide(
+                &shared,
+                &stream,
+                &mut hydrated,
+                &mut jobs,
+                turn,
+                on_conflict,
+            )
+            .await;
             if contention == Contention::Conflicted {
                 contended_until = Some(Instant::now() + shared.config.contended_for);
+            }
+            if on_conflict == OnConflict::HandBack && !jobs.is_empty() {
+                let turn = Box::pin(take_turn(&shared, &stream, &mut hydrated)).await;
+                let again = OnConflict::Retry;
+                decide(&shared, &stream, &mut hydrated, &mut jobs, turn, again).await;
             }
             last_batch = tokio::time::Instant::now();
         }
@@ -98,6 +119,24 @@ pub(super) fn spawn<A: Aggregate>(
         tracing::debug!(%stream, "mailbox closed");
     });
     sender
+}
+
+/// One batch in `turn` (if any), which is given back once the batch is committed. The
+/// batch is boxed for its run only, so an idle mailbox does not hold the kilobytes of the
+/// load-decide-append state machine.
+async fn decide<A: Aggregate>(
+    shared: &Shared,
+    stream: &StreamId,
+    hydrated: &mut Option<Hydrated<A>>,
+    jobs: &mut Vec<Job<A>>,
+    turn: Option<Box<dyn Turn>>,
+    on_conflict: OnConflict,
+) -> Contention {
+    let contention = Box::pin(batch::run(shared, stream, hydrated, jobs, on_conflict)).await;
+    if let Some(turn) = turn {
+        turn.release().await;
+    }
+    contention
 }
 
 /// Waits for this process's turn on a contended stream (see `store::turns`); the state

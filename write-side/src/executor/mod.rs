@@ -45,8 +45,9 @@ pub struct ExecutorConfig {
     pub max_hot_aggregates: u64,
     /// A snapshot is written once a stream has grown this many events past the last one.
     pub snapshot_every: i64,
-    /// After a version conflict, how long a stream takes turns with other processes
-    /// (`store::turns`) before it goes back to plain optimistic appends.
+    /// After a version conflict or a batch of `turn_from_batch`, how long a stream takes
+    /// turns with other processes (`store::turns`) before it goes back to plain optimistic
+    /// appends.
     pub contended_for: Duration,
     /// Longest wait for a turn; past it the batch is decided without one.
     pub turn_wait: Duration,
@@ -396,7 +397,14 @@ impl<A: Aggregate> Executor<A> {
 async fn direct<A: Aggregate>(shared: Arc<Shared>, stream: StreamId, job: Job<A>, fresh: Fresh) {
     let mut jobs = vec![job];
     let mut hydrated = fresh.state();
-    batch::run(&shared, &stream, &mut hydrated, &mut jobs).await;
+    batch::run(
+        &shared,
+        &stream,
+        &mut hydrated,
+        &mut jobs,
+        batch::OnConflict::Retry,
+    )
+    .await;
 }
 
 /// A stored record as the answer to `key`: the recorded reply if the request matches.
